@@ -1,0 +1,53 @@
+//! The Leptos application, rendered on the server (`ssr`) and hydrated in the browser (`hydrate`).
+//!
+//! # Layout
+//!
+//! * [`shell`]: the HTML document around the app (server side only).
+//! * [`App`]: the route table.
+//! * [`pages`]: one file per route, each a `*Page` component.
+
+pub mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+
+use crate::pages::{landing::LandingPage, not_found::NotFoundPage};
+
+/// The whole HTML document; the server renders it around [`App`] for every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: metadata and the route table.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/spell_coven.css" />
+        <Title text="Spell Coven" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Router>
+            <Routes fallback=NotFoundPage>
+                <Route path=path!("/") view=LandingPage />
+            </Routes>
+        </Router>
+    }
+}

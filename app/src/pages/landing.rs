@@ -1,0 +1,71 @@
+//! The landing page: what Spell Coven is, and (after sign-in exists) where to start a game.
+
+use leptos::prelude::*;
+
+/// The steps of a game night, shown by the "How it works" toggle.
+const STEPS: [(&str, &str); 3] = [
+    (
+        "Sign in with Discord",
+        "Your Discord account is your player identity; no new password.",
+    ),
+    (
+        "Create a game room",
+        "A private voice channel for up to four players, made for you.",
+    ),
+    (
+        "Share the invite",
+        "Friends open the link, join the voice channel, and the table is set.",
+    ),
+];
+
+/// The home page.
+///
+/// The "How it works" button is the page's first interactive element: it only works once the WASM
+/// bundle has hydrated the page, and `data-hydrated` on the root says when that has happened (the
+/// browser tests wait on it before clicking).
+#[component]
+pub fn LandingPage() -> impl IntoView {
+    let (hydrated, set_hydrated) = signal(false);
+    // Effects never run on the server, so this flips only in a hydrated browser.
+    Effect::new(move || set_hydrated.set(true));
+    let (show_steps, set_show_steps) = signal(false);
+
+    view! {
+        <main class="page landing" data-hydrated=move || hydrated.get().to_string()>
+            <header class="hero">
+                <p class="hero__eyebrow">"Paper Magic, together, over Discord"</p>
+                <h1 class="hero__title">"Spell Coven"</h1>
+                <p class="hero__lede">
+                    "Gather up to four players in a private Discord voice channel and see, live, who
+                    is at the table."
+                </p>
+            </header>
+            <section class="how">
+                <button
+                    id="how-it-works"
+                    class="button"
+                    aria-expanded=move || show_steps.get().to_string()
+                    aria-controls="how-steps"
+                    on:click=move |_| set_show_steps.update(|shown| *shown = !*shown)
+                >
+                    {move || if show_steps.get() { "Hide how it works" } else { "How it works" }}
+                </button>
+                <Show when=move || show_steps.get()>
+                    <ol id="how-steps" class="how__steps">
+                        {STEPS
+                            .iter()
+                            .map(|(title, text)| {
+                                view! {
+                                    <li class="how__step">
+                                        <strong>{*title}</strong>
+                                        <span>{*text}</span>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ol>
+                </Show>
+            </section>
+        </main>
+    }
+}

@@ -1,0 +1,591 @@
+//! The one typed configuration, read once at startup from the environment and an optional `.env`.
+//!
+//! Every problem is collected (not just the first) and reported with the variable's name, so a
+//! misconfigured deployment is fixed in one round. Secrets are [`SecretString`]s and never print.
+//! This is the only place that reads process variables (`std::env::var` is banned elsewhere by
+//! `clippy.toml`).
+
+use std::{collections::HashMap, fmt, path::PathBuf};
+
+use model::ids::GuildId;
+use secrecy::SecretString;
+use url::Url;
+
+/// Where the server runs; production turns on the strict checks (secure cookies, required secrets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local development and tests (the default).
+    Development,
+    /// A real deployment.
+    Production,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Readable lines for a terminal (the default).
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// `LOG_FORMAT`: `human` or `json`.
+    pub format: LogFormat,
+    /// `RUST_LOG`: an `EnvFilter` directive; validated by the telemetry setup that parses it.
+    pub filter: String,
+}
+
+/// Which database the store uses.
+#[derive(Debug, Clone)]
+pub enum DatabaseConfig {
+    /// The embedded default: a SQLite file, created on first run.
+    Sqlite {
+        /// `SQLITE_PATH`, or the path of a `sqlite://` `DATABASE_URL`.
+        path: PathBuf,
+    },
+    /// `DATABASE_URL=postgres://…`, for deployments with several instances.
+    Postgres {
+        /// The full URL; secret because it usually carries a password.
+        url: SecretString,
+    },
+}
+
+/// Discord's endpoints and the app's credentials.
+///
+/// Every URL defaults to Discord's own; the embedded simulator (and tests) replace them, which is
+/// the one seam that makes running without Discord possible.
+#[derive(Debug, Clone)]
+pub struct DiscordConfig {
+    /// `DISCORD_BOT_TOKEN`. Absent means the embedded simulator is the Discord the app talks to.
+    pub bot_token: Option<SecretString>,
+    /// `VITE_DISCORD_GUILD_ID` or `DISCORD_GUILD_ID`: the guild that hosts the game rooms.
+    pub guild_id: Option<GuildId>,
+    /// `DISCORD_CLIENT_ID`: the OAuth2 application.
+    pub client_id: Option<String>,
+    /// `DISCORD_CLIENT_SECRET`.
+    pub client_secret: Option<SecretString>,
+    /// `DISCORD_API_BASE`: REST base, up to and including `/api/v10`.
+    pub api_base: Url,
+    /// `DISCORD_GATEWAY_URL`: the gateway WebSocket.
+    pub gateway_url: Url,
+    /// `DISCORD_OAUTH_AUTHORIZE_URL`: the consent page users are sent to.
+    pub oauth_authorize_url: Url,
+    /// `DISCORD_OAUTH_TOKEN_URL`: code and refresh exchanges.
+    pub oauth_token_url: Url,
+    /// `DISCORD_OAUTH_REVOKE_URL`: token revocation at logout.
+    pub oauth_revoke_url: Url,
+}
+
+impl DiscordConfig {
+    /// True when real Discord credentials are configured; otherwise the server embeds the simulator.
+    pub fn uses_real_discord(&self) -> bool {
+        self.bot_token.is_some()
+    }
+}
+
+/// The split-deployment link between a gateway role and web roles (DESIGN.md §4.5).
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// `LINK_TOKEN`: the bearer token web roles present to the gateway role.
+    pub token: Option<SecretString>,
+    /// `GATEWAY_WS_PORT`: where a gateway role serves the link.
+    pub gateway_ws_port: Option<u16>,
+    /// `GATEWAY_WS_URL`: where a web role finds the gateway role.
+    pub gateway_ws_url: Option<Url>,
+    /// `HUB_SECRET`: HMAC key of `POST /api/internal/events`.
+    pub hub_secret: Option<SecretString>,
+}
+
+/// Everything the server needs to start. Built once by [`Config::from_env`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `APP_ENV`: `development` (default) or `production`.
+    pub environment: Environment,
+    /// Logging.
+    pub log: LogConfig,
+    /// Persistence.
+    pub database: DatabaseConfig,
+    /// Discord.
+    pub discord: DiscordConfig,
+    /// Gateway/web split.
+    pub link: LinkConfig,
+    /// `SESSION_SECRET`: signs session cookies; required in production.
+    pub session_secret: Option<SecretString>,
+    /// `VITE_BASE_URL`: the public URL of the site (OAuth redirect and invite links are built on it).
+    pub public_base_url: Option<Url>,
+    /// `REDIS_URL`: the event bus and lock for multi-instance deployments.
+    pub redis_url: Option<SecretString>,
+}
+
+/// One thing wrong with one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The variable's name, as the operator would set it.
+    pub variable: &'static str,
+    /// What is wrong, without echoing a secret value.
+    pub message: String,
+}
+
+/// Every problem found in the configuration; startup stops with this.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// At least one problem, in the order the variables are read.
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration")?;
+        for problem in &self.problems {
+            write!(f, "\n  - {}: {}", problem.variable, problem.message)?;
+        }
+        Ok(())
+    }
+}
+
+const DEFAULT_SQLITE_PATH: &str = "spell-coven.db";
+const DISCORD_API_BASE: &str = "https://discord.com/api/v10";
+const DISCORD_GATEWAY_URL: &str = "wss://gateway.discord.gg";
+const DISCORD_AUTHORIZE_URL: &str = "https://discord.com/oauth2/authorize";
+const DISCORD_TOKEN_URL: &str = "https://discord.com/api/v10/oauth2/token";
+const DISCORD_REVOKE_URL: &str = "https://discord.com/api/v10/oauth2/token/revoke";
+/// A session key shorter than this is guessable; production refuses it.
+const MIN_SESSION_SECRET_LEN: usize = 64;
+
+impl Config {
+    /// Reads the process environment, with a `.env` file in the working directory underneath it
+    /// (a variable set in the process wins over the file).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut vars = HashMap::new();
+        let mut problems = Vec::new();
+        match dotenvy::dotenv_iter() {
+            Ok(entries) => {
+                for entry in entries {
+                    match entry {
+                        Ok((key, value)) => {
+                            vars.insert(key, value);
+                        }
+                        Err(err) => problems.push(ConfigProblem {
+                            variable: ".env",
+                            message: format!("cannot be read: {err}"),
+                        }),
+                    }
+                }
+            }
+            Err(err) if err.not_found() => {}
+            Err(err) => problems.push(ConfigProblem {
+                variable: ".env",
+                message: format!("cannot be read: {err}"),
+            }),
+        }
+        vars.extend(std::env::vars());
+        let mut config = Self::from_vars(vars);
+        if let Err(err) = &mut config {
+            problems.append(&mut err.problems);
+            err.problems = problems;
+        } else if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        config
+    }
+
+    /// Builds the configuration from explicit variables (what [`Config::from_env`] gathers); tests
+    /// call this directly. Empty values count as unset, as they do in most `.env` files.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .collect();
+        let mut reader = Reader {
+            vars: &vars,
+            problems: Vec::new(),
+        };
+
+        let environment = reader.parse("APP_ENV", Environment::Development, |text| match text {
+            "development" | "dev" => Ok(Environment::Development),
+            "production" | "prod" => Ok(Environment::Production),
+            _ => Err("must be `development` or `production`".to_owned()),
+        });
+        let log = LogConfig {
+            format: reader.parse("LOG_FORMAT", LogFormat::Human, |text| match text {
+                "human" | "pretty" | "text" => Ok(LogFormat::Human),
+                "json" => Ok(LogFormat::Json),
+                _ => Err("must be `human` or `json`".to_owned()),
+            }),
+            filter: reader.text("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
+        };
+        let database = reader.database();
+        let discord = reader.discord();
+        let link = LinkConfig {
+            token: reader.secret("LINK_TOKEN"),
+            gateway_ws_port: reader.parse_opt("GATEWAY_WS_PORT", |text| {
+                text.parse::<u16>()
+                    .ok()
+                    .filter(|port| *port != 0)
+                    .ok_or_else(|| "must be a port number from 1 to 65535".to_owned())
+            }),
+            gateway_ws_url: reader.url_opt("GATEWAY_WS_URL", &["ws", "wss"]),
+            hub_secret: reader.secret("HUB_SECRET"),
+        };
+        // Kept as text until its length is checked, then wrapped.
+        let session_secret = reader.text("SESSION_SECRET");
+        let public_base_url = reader.url_opt("VITE_BASE_URL", &["http", "https"]);
+        let redis_url = reader.text("REDIS_URL").map(|text| {
+            match Url::parse(&text) {
+                Ok(url) if matches!(url.scheme(), "redis" | "rediss") => {}
+                _ => reader.problem("REDIS_URL", "must be a redis:// or rediss:// URL"),
+            }
+            SecretString::from(text)
+        });
+
+        if environment == Environment::Production {
+            match &session_secret {
+                None => reader.problem("SESSION_SECRET", "is required when APP_ENV=production"),
+                Some(secret) if secret.len() < MIN_SESSION_SECRET_LEN => reader.problem(
+                    "SESSION_SECRET",
+                    &format!("must be at least {MIN_SESSION_SECRET_LEN} characters long"),
+                ),
+                Some(_) => {}
+            }
+            if public_base_url
+                .as_ref()
+                .is_some_and(|url| url.scheme() != "https")
+            {
+                reader.problem("VITE_BASE_URL", "must be an https:// URL when APP_ENV=production");
+            }
+        }
+
+        if !reader.problems.is_empty() {
+            return Err(ConfigError {
+                problems: reader.problems,
+            });
+        }
+        Ok(Self {
+            environment,
+            log,
+            database,
+            discord,
+            link,
+            session_secret: session_secret.map(SecretString::from),
+            public_base_url,
+            redis_url,
+        })
+    }
+}
+
+/// Reads variables and records problems instead of stopping at the first.
+struct Reader<'a> {
+    vars: &'a HashMap<String, String>,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Reader<'_> {
+    fn problem(&mut self, variable: &'static str, message: &str) {
+        self.problems.push(ConfigProblem {
+            variable,
+            message: message.to_owned(),
+        });
+    }
+
+    fn text(&self, name: &str) -> Option<String> {
+        self.vars.get(name).map(|value| value.trim().to_owned())
+    }
+
+    fn secret(&self, name: &str) -> Option<SecretString> {
+        self.text(name).map(SecretString::from)
+    }
+
+    fn parse_opt<T>(
+        &mut self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let text = self.text(name)?;
+        parse(&text).map_err(|message| self.problem(name, &message)).ok()
+    }
+
+    fn parse<T>(
+        &mut self,
+        name: &'static str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
+        self.parse_opt(name, parse).unwrap_or(default)
+    }
+
+    fn url_opt(&mut self, name: &'static str, schemes: &[&str]) -> Option<Url> {
+        self.parse_opt(name, |text| {
+            let url = Url::parse(text).map_err(|err| format!("is not a valid URL ({err})"))?;
+            if !schemes.contains(&url.scheme()) {
+                let expected: Vec<String> = schemes.iter().map(|scheme| format!("{scheme}://")).collect();
+                return Err(format!("must start with {}", expected.join(" or ")));
+            }
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err("must name a host".to_owned());
+            }
+            Ok(url)
+        })
+    }
+
+    fn url(&mut self, name: &'static str, default: &str, schemes: &[&str]) -> Url {
+        self.url_opt(name, schemes)
+            .unwrap_or_else(|| Url::parse(default).expect("the built-in default URLs are valid"))
+    }
+
+    fn database(&mut self) -> DatabaseConfig {
+        let sqlite_default = || DatabaseConfig::Sqlite {
+            path: PathBuf::from(DEFAULT_SQLITE_PATH),
+        };
+        let Some(text) = self.text("DATABASE_URL") else {
+            return DatabaseConfig::Sqlite {
+                path: self
+                    .text("SQLITE_PATH")
+                    .map_or_else(|| PathBuf::from(DEFAULT_SQLITE_PATH), PathBuf::from),
+            };
+        };
+        // The URL usually holds a password, so no message below repeats it.
+        if let Some(path) = text
+            .strip_prefix("sqlite://")
+            .or_else(|| text.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                self.problem(
+                    "DATABASE_URL",
+                    "a sqlite URL must name a file, e.g. sqlite://spell-coven.db",
+                );
+                return sqlite_default();
+            }
+            return DatabaseConfig::Sqlite {
+                path: PathBuf::from(path),
+            };
+        }
+        match Url::parse(&text) {
+            Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {
+                if url.host_str().is_none_or(str::is_empty) {
+                    self.problem(
+                        "DATABASE_URL",
+                        "a postgres URL must name a host, e.g. postgres://user@localhost/db",
+                    );
+                }
+                DatabaseConfig::Postgres {
+                    url: SecretString::from(text),
+                }
+            }
+            Ok(url) => {
+                let scheme = url.scheme().to_owned();
+                self.problem(
+                    "DATABASE_URL",
+                    &format!("unsupported scheme `{scheme}`: use postgres:// or sqlite://"),
+                );
+                sqlite_default()
+            }
+            Err(err) => {
+                self.problem(
+                    "DATABASE_URL",
+                    &format!("is not a valid URL ({err}); expected postgres://… or sqlite://…"),
+                );
+                sqlite_default()
+            }
+        }
+    }
+
+    fn discord(&mut self) -> DiscordConfig {
+        let parse_guild = |text: &str| text.parse::<GuildId>().map_err(|err| err.to_string());
+        let guild_id = self
+            .parse_opt("VITE_DISCORD_GUILD_ID", parse_guild)
+            .or_else(|| self.parse_opt("DISCORD_GUILD_ID", parse_guild));
+        let web = &["http", "https"];
+        let config = DiscordConfig {
+            bot_token: self.secret("DISCORD_BOT_TOKEN"),
+            guild_id,
+            client_id: self.parse_opt("DISCORD_CLIENT_ID", |text| {
+                model::ids::parse_snowflake(text)
+                    .map(|_| text.to_owned())
+                    .map_err(|err| err.to_string())
+            }),
+            client_secret: self.secret("DISCORD_CLIENT_SECRET"),
+            api_base: self.url("DISCORD_API_BASE", DISCORD_API_BASE, web),
+            gateway_url: self.url("DISCORD_GATEWAY_URL", DISCORD_GATEWAY_URL, &["ws", "wss"]),
+            oauth_authorize_url: self.url("DISCORD_OAUTH_AUTHORIZE_URL", DISCORD_AUTHORIZE_URL, web),
+            oauth_token_url: self.url("DISCORD_OAUTH_TOKEN_URL", DISCORD_TOKEN_URL, web),
+            oauth_revoke_url: self.url("DISCORD_OAUTH_REVOKE_URL", DISCORD_REVOKE_URL, web),
+        };
+        // A bot token alone is not enough to run against real Discord: name what else is missing.
+        if config.uses_real_discord() {
+            // A set-but-invalid variable was reported above; only report the ones left unset.
+            let vars = self.vars;
+            let set = |name: &str| vars.contains_key(name);
+            if config.guild_id.is_none() && !set("VITE_DISCORD_GUILD_ID") && !set("DISCORD_GUILD_ID") {
+                self.problem(
+                    "DISCORD_GUILD_ID",
+                    "is required when DISCORD_BOT_TOKEN is set (or set VITE_DISCORD_GUILD_ID)",
+                );
+            }
+            if config.client_id.is_none() && !set("DISCORD_CLIENT_ID") {
+                self.problem("DISCORD_CLIENT_ID", "is required when DISCORD_BOT_TOKEN is set");
+            }
+            if config.client_secret.is_none() {
+                self.problem(
+                    "DISCORD_CLIENT_SECRET",
+                    "is required when DISCORD_BOT_TOKEN is set",
+                );
+            }
+        }
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+    }
+
+    fn problems(vars: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+        config(vars)
+            .expect_err("configuration should be rejected")
+            .problems
+            .into_iter()
+            .map(|problem| (problem.variable, problem.message))
+            .collect()
+    }
+
+    #[test]
+    fn no_variables_give_the_embedded_default() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.environment, Environment::Development);
+        assert_eq!(config.log.format, LogFormat::Human);
+        assert!(
+            matches!(config.database, DatabaseConfig::Sqlite { ref path } if path == &PathBuf::from("spell-coven.db"))
+        );
+        assert!(!config.discord.uses_real_discord());
+        assert_eq!(config.discord.api_base.as_str(), "https://discord.com/api/v10");
+        assert_eq!(config.discord.gateway_url.as_str(), "wss://gateway.discord.gg/");
+    }
+
+    #[test]
+    fn malformed_database_url_names_the_variable_without_echoing_it() {
+        let found = problems(&[("DATABASE_URL", "postgres//user:hunter2@db")]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "DATABASE_URL");
+        assert!(found[0].1.contains("not a valid URL"), "{}", found[0].1);
+        assert!(!found[0].1.contains("hunter2"));
+
+        let found = problems(&[("DATABASE_URL", "mysql://root:hunter2@db/app")]);
+        assert_eq!(found[0].0, "DATABASE_URL");
+        assert!(found[0].1.contains("unsupported scheme `mysql`"));
+    }
+
+    #[test]
+    fn database_url_selects_the_engine() {
+        let config = config(&[("DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/app")]).unwrap();
+        assert!(
+            matches!(config.database, DatabaseConfig::Postgres { ref url } if url.expose_secret().ends_with("/app"))
+        );
+        let config = config_ok(&[("DATABASE_URL", "sqlite://data/app.db?mode=rwc")]);
+        assert!(
+            matches!(config.database, DatabaseConfig::Sqlite { ref path } if path == &PathBuf::from("data/app.db"))
+        );
+        let config = config_ok(&[("SQLITE_PATH", "/tmp/x.db")]);
+        assert!(
+            matches!(config.database, DatabaseConfig::Sqlite { ref path } if path == &PathBuf::from("/tmp/x.db"))
+        );
+    }
+
+    fn config_ok(vars: &[(&str, &str)]) -> Config {
+        config(vars).unwrap()
+    }
+
+    #[test]
+    fn unknown_log_format_is_rejected() {
+        assert_eq!(
+            problems(&[("LOG_FORMAT", "xml")]),
+            vec![("LOG_FORMAT", "must be `human` or `json`".to_owned())]
+        );
+        assert_eq!(config_ok(&[("LOG_FORMAT", "json")]).log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let found = problems(&[
+            ("LOG_FORMAT", "xml"),
+            ("APP_ENV", "staging"),
+            ("DISCORD_GUILD_ID", "abc"),
+            ("DISCORD_API_BASE", "ftp://example.com"),
+            ("GATEWAY_WS_PORT", "70000"),
+        ]);
+        let names: Vec<_> = found.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                "APP_ENV",
+                "LOG_FORMAT",
+                "DISCORD_GUILD_ID",
+                "DISCORD_API_BASE",
+                "GATEWAY_WS_PORT"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bot_token_requires_the_rest_of_the_discord_setup() {
+        let found = problems(&[("DISCORD_BOT_TOKEN", "Bot secret-token")]);
+        let names: Vec<_> = found.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            ["DISCORD_GUILD_ID", "DISCORD_CLIENT_ID", "DISCORD_CLIENT_SECRET"]
+        );
+
+        let config = config_ok(&[
+            ("DISCORD_BOT_TOKEN", "secret-token"),
+            ("VITE_DISCORD_GUILD_ID", "2000000000000000001"),
+            ("DISCORD_CLIENT_ID", "1000000000000000001"),
+            ("DISCORD_CLIENT_SECRET", "shh"),
+        ]);
+        assert!(config.discord.uses_real_discord());
+        assert_eq!(
+            config.discord.guild_id.map(GuildId::get),
+            Some(2_000_000_000_000_000_001)
+        );
+    }
+
+    #[test]
+    fn production_requires_a_long_session_secret_and_https() {
+        let found = problems(&[("APP_ENV", "production"), ("VITE_BASE_URL", "http://example.com")]);
+        let names: Vec<_> = found.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, ["SESSION_SECRET", "VITE_BASE_URL"]);
+        let short = problems(&[("APP_ENV", "production"), ("SESSION_SECRET", "short")]);
+        assert!(short[0].1.contains("at least 64"));
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let config = config_ok(&[
+            ("DISCORD_BOT_TOKEN", "very-secret-token"),
+            ("DISCORD_GUILD_ID", "2000000000000000001"),
+            ("DISCORD_CLIENT_ID", "1000000000000000001"),
+            ("DISCORD_CLIENT_SECRET", "very-secret-client"),
+            ("DATABASE_URL", "postgres://app:very-secret-pw@db/app"),
+            ("SESSION_SECRET", "very-secret-session"),
+        ]);
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("very-secret"), "{printed}");
+    }
+
+    #[test]
+    fn error_message_lists_one_line_per_problem() {
+        let err = config(&[("LOG_FORMAT", "xml"), ("DATABASE_URL", "nope")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration\n  - LOG_FORMAT: must be `human` or `json`\n  - DATABASE_URL: is not a valid URL (relative URL without a base); expected postgres://… or sqlite://…"
+        );
+    }
+}

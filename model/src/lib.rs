@@ -1,0 +1,14 @@
+//! Wire types shared by the browser (WASM) and the server.
+//!
+//! # Layout
+//!
+//! * [`health`]: the body of `/health` and `/api/health`.
+//! * [`ids`]: typed Discord snowflakes, strings on the wire.
+//!
+//! Nothing here performs I/O, so the crate builds for `wasm32-unknown-unknown` and the server alike;
+//! server-only dependencies (sqlx, twilight-gateway, tokio) can never reach the WASM bundle through
+//! it.
+#![warn(missing_docs)]
+
+pub mod health;
+pub mod ids;

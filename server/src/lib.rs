@@ -1,0 +1,20 @@
+//! The Spell Coven server as a library, so tests start exactly what `main` starts.
+//!
+//! # Layout
+//!
+//! * [`startup`]: [`Application`] — build (bind, connect, migrate), report the port, run until
+//!   stopped.
+//! * [`state`]: [`AppState`], the cheap-clone handles every handler shares.
+//! * `routes`: HTTP routes that are not Leptos pages or server functions (health).
+//! * [`telemetry`]: the `tracing` subscriber.
+//! * [`shutdown`]: turning SIGINT/SIGTERM into one cancellation.
+#![warn(missing_docs)]
+
+mod routes;
+pub mod shutdown;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use startup::{Application, StartupError};
+pub use state::AppState;

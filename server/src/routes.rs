@@ -1,0 +1,3 @@
+//! HTTP routes that are neither Leptos pages nor server functions, each beside its handler.
+
+pub(crate) mod health;

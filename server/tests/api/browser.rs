@@ -1,0 +1,232 @@
+//! The browser harness: headless Chromium driven over WebDriver (chromedriver), one fresh profile
+//! per browser, and a screenshot plus the page source saved whenever a browser test fails.
+//!
+//! ```ignore
+//! let app = spawn_app().await;
+//! browser_test("landing", |page| async move {
+//!     page.goto(&app.url("/")).await?;
+//!     page.wait_until_hydrated().await?;
+//!     page.click("#how-it-works").await?;
+//!     Ok(())
+//! }).await;
+//! ```
+
+use std::{future::Future, panic::AssertUnwindSafe, path::PathBuf, process::Stdio, time::Duration};
+
+use anyhow::{Context, anyhow, bail};
+use fantoccini::{Client, ClientBuilder, Locator, elements::Element};
+use futures::FutureExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+use crate::helpers::{TempDir, workspace_root};
+
+/// How long any single wait in a browser test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// The flags that keep Chromium from stalling on this closed network, plus a fixed window size so
+/// screenshots and layouts are stable.
+const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,900",
+];
+
+/// One browser with its own chromedriver and profile; all three go away when it is dropped.
+pub struct Browser {
+    client: Client,
+    _chromedriver: Child,
+    _profile: TempDir,
+}
+
+impl Browser {
+    pub async fn start() -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let mut chromedriver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start chromedriver: install chromium-driver (scripts/test does)")?;
+        // chromedriver says when it listens; waiting for that line avoids polling its port.
+        let stdout = chromedriver.stdout.take().context("chromedriver stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        tokio::time::timeout(WAIT, async {
+            while let Some(line) = lines.next_line().await? {
+                if line.contains("started successfully") {
+                    return Ok(());
+                }
+            }
+            bail!("chromedriver exited before it was ready")
+        })
+        .await
+        .context("chromedriver did not start in time")??;
+        // Keep draining its output so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+        let profile = TempDir::new("chromium-profile");
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| (*flag).to_owned()).collect();
+        args.push(format!("--user-data-dir={}", profile.0.display()));
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            serde_json::json!({ "binary": chromium_binary(), "args": args }),
+        );
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("cannot open a Chromium session through chromedriver")?;
+        Ok(Self {
+            client,
+            _chromedriver: chromedriver,
+            _profile: profile,
+        })
+    }
+
+    /// A handle on the browser's current tab.
+    pub fn page(&self) -> Page {
+        Page {
+            client: self.client.clone(),
+        }
+    }
+}
+
+fn chromium_binary() -> &'static str {
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .find(|path| std::path::Path::new(path).exists())
+    .unwrap_or("/usr/bin/chromium")
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Page-level verbs for tests; every wait is bounded by [`WAIT`].
+#[derive(Clone)]
+pub struct Page {
+    client: Client,
+}
+
+impl Page {
+    pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
+        self.client.goto(url).await.with_context(|| format!("open {url}"))
+    }
+
+    /// Waits for an element matching `css`.
+    pub async fn find(&self, css: &str) -> anyhow::Result<Element> {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("no element matches `{css}`"))
+    }
+
+    /// Waits until the WASM bundle has hydrated the page (the app sets `data-hydrated="true"`).
+    pub async fn wait_until_hydrated(&self) -> anyhow::Result<()> {
+        self.find(r#"[data-hydrated="true"]"#)
+            .await
+            .map(drop)
+            .context("the page never hydrated: is the WASM bundle built and loading?")
+    }
+
+    pub async fn click(&self, css: &str) -> anyhow::Result<()> {
+        self.find(css)
+            .await?
+            .click()
+            .await
+            .with_context(|| format!("click `{css}`"))
+    }
+
+    pub async fn text(&self, css: &str) -> anyhow::Result<String> {
+        Ok(self.find(css).await?.text().await?)
+    }
+
+    /// How many elements match `css` right now (no waiting).
+    pub async fn count(&self, css: &str) -> anyhow::Result<usize> {
+        Ok(self.client.find_all(Locator::Css(css)).await?.len())
+    }
+
+    /// Waits until `check` holds for the page, re-checking as the DOM changes.
+    pub async fn wait_for<F, Fut>(&self, what: &str, mut check: F) -> anyhow::Result<()>
+    where
+        F: FnMut(Page) -> Fut,
+        Fut: Future<Output = anyhow::Result<bool>>,
+    {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            tick.tick().await;
+            if check(self.clone()).await? {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("timed out waiting for {what}");
+            }
+        }
+    }
+
+    pub async fn current_path(&self) -> anyhow::Result<String> {
+        Ok(self.client.current_url().await?.path().to_owned())
+    }
+
+    async fn save_evidence(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let dir = workspace_root().join("target").join("browser-failures");
+        std::fs::create_dir_all(&dir)?;
+        let png = dir.join(format!("{name}.png"));
+        std::fs::write(&png, self.client.screenshot().await?)?;
+        std::fs::write(dir.join(format!("{name}.html")), self.client.source().await?)?;
+        Ok(png)
+    }
+}
+
+/// Runs a browser test in a fresh browser. On failure (an error or a panic) it saves a screenshot
+/// and the page source under `target/browser-failures/<name>.*`, then fails the test.
+pub async fn browser_test<F, Fut>(name: &str, test: F)
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let browser = Browser::start().await.expect("headless Chromium starts");
+    let page = browser.page();
+    let outcome = AssertUnwindSafe(test(page.clone())).catch_unwind().await;
+    let failure = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(err)) => Some(format!("{err:#}")),
+        Err(panic) => Some(
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+                .unwrap_or_else(|| "panicked".to_owned()),
+        ),
+    };
+    if let Some(failure) = failure {
+        let evidence = page.save_evidence(name).await.map_or_else(
+            |err| format!("(no screenshot: {err})"),
+            |png| format!("screenshot: {}", png.display()),
+        );
+        panic!("browser test `{name}` failed: {failure}\n{evidence}");
+    }
+    if let Err(err) = page.client.close().await {
+        eprintln!("closing the browser session failed: {}", anyhow!(err));
+    }
+}

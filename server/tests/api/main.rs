@@ -1,0 +1,16 @@
+//! Integration tests of the whole server: real HTTP on port 0, a real database, and headless
+//! Chromium for what only a browser can prove (hydration).
+
+#![allow(
+    unreachable_pub,
+    reason = "a test binary has no public API; `pub` marks what its modules share"
+)]
+#![allow(clippy::unwrap_used, reason = "a failed unwrap in a test is the assertion")]
+
+mod browser;
+mod health;
+mod helpers;
+mod landing;
+mod pages;
+mod process;
+mod site_config;

@@ -1,0 +1,116 @@
+//! The server binary as an operator runs it: bad configuration stops it with a clear message, and
+//! SIGTERM stops it gracefully.
+
+use std::{process::Stdio, time::Duration};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::Command,
+};
+
+use crate::helpers::{TempDir, workspace_root};
+
+/// The server binary, started in an empty folder (so no developer `.env` leaks in) that holds a
+/// copy of `Leptos.toml`, with only the given variables set.
+fn server(dir: &TempDir, vars: &[(&str, &str)]) -> Command {
+    std::fs::copy(workspace_root().join("Leptos.toml"), dir.0.join("Leptos.toml")).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    command
+        .current_dir(&dir.0)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .envs(vars.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+async fn fails_to_start(vars: &[(&str, &str)]) -> String {
+    let dir = TempDir::new("bad-config");
+    let output = tokio::time::timeout(Duration::from_secs(30), server(&dir, vars).output())
+        .await
+        .expect("a misconfigured server exits promptly")
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "exit code 2 for bad configuration");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[tokio::test]
+async fn malformed_database_url_stops_startup_naming_the_variable() {
+    let stderr = fails_to_start(&[("DATABASE_URL", "postgres//app:hunter2@db/app")]).await;
+    assert!(stderr.starts_with("invalid configuration\n"), "{stderr}");
+    assert!(
+        stderr.contains("  - DATABASE_URL: is not a valid URL"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password must not be echoed: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_log_format_stops_startup_naming_the_variable() {
+    let stderr = fails_to_start(&[("LOG_FORMAT", "xml"), ("APP_ENV", "staging")]).await;
+    assert_eq!(
+        stderr,
+        "invalid configuration\n  - APP_ENV: must be `development` or `production`\n  - LOG_FORMAT: must be `human` or `json`\n"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_a_running_server_gracefully() {
+    let dir = TempDir::new("sigterm");
+    let db = dir.0.join("app.db").to_string_lossy().into_owned();
+    let mut child = server(
+        &dir,
+        &[
+            ("SQLITE_PATH", db.as_str()),
+            ("LOG_FORMAT", "json"),
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+        ],
+    )
+    .spawn()
+    .unwrap();
+
+    // JSON logs: wait for the line that says the server listens, and read the port from it.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let entry: serde_json::Value = serde_json::from_str(&line).expect("every log line is JSON");
+            if let Some(message) = entry["message"]
+                .as_str()
+                .and_then(|m| m.strip_prefix("listening on "))
+            {
+                return message.to_owned();
+            }
+        }
+        panic!("the server exited before listening");
+    })
+    .await
+    .expect("the server starts listening");
+    let health = reqwest::get(format!("{address}/health")).await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("the server exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "graceful exit, got {status}");
+    let rest: Vec<String> = {
+        let mut rest = Vec::new();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            rest.push(line);
+        }
+        rest
+    };
+    assert!(
+        rest.iter().any(|line| line.contains("SIGTERM received")),
+        "{rest:?}"
+    );
+}
