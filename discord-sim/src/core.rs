@@ -1,0 +1,199 @@
+//! The one owner of all mutable simulator state: world, gateway sessions, live connections,
+//! OAuth grants and queued faults, behind a single `std::sync::Mutex`.
+//!
+//! One lock (never held across `.await`) makes "change the world, then queue its dispatches to
+//! every session" atomic, so dispatch order always equals change order and a `GUILD_CREATE`
+//! snapshot can never miss or duplicate a concurrent change.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::SimConfig;
+use crate::fault::{GatewayFault, RestFaultRule};
+use crate::gateway::session::Session;
+use crate::oauth::OAuthState;
+use crate::world::{Dispatch, World};
+
+/// What the simulator counts, for tests to assert on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// WebSocket connections accepted (base and resume URL).
+    pub connections: u64,
+    /// Connections to the resume URL.
+    pub resume_connections: u64,
+    /// Successful IDENTIFYs.
+    pub identifies: u64,
+    /// Successful RESUMEs.
+    pub resumes: u64,
+    /// op 9 frames sent.
+    pub invalid_sessions: u64,
+    /// Heartbeats received.
+    pub heartbeats: u64,
+    /// REST requests received under `/api/v10`.
+    pub rest_requests: u64,
+    /// 429 responses sent.
+    pub rate_limited: u64,
+}
+
+/// A message from the simulator to one connection's task.
+#[derive(Debug, Clone)]
+pub(crate) enum Outbound {
+    /// A dispatch frame (already sequenced and buffered for replay).
+    Dispatch(Arc<str>),
+    /// A fault to perform.
+    Fault(GatewayFault),
+    /// Another connection resumed this session: end quietly.
+    Superseded,
+}
+
+/// A live connection, as the rest of the simulator sees it.
+#[derive(Debug)]
+pub(crate) struct ConnectionEntry {
+    /// The task's inbox.
+    pub(crate) tx: mpsc::UnboundedSender<Outbound>,
+    /// The session it identified or resumed, if any.
+    pub(crate) session: Option<String>,
+    /// Whether it came in through the resume URL.
+    pub(crate) via_resume_url: bool,
+}
+
+/// Public description of a live connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// Connection id, for targeting faults.
+    pub id: u64,
+    /// Its session, once identified or resumed.
+    pub session_id: Option<String>,
+    /// Whether it came in through the resume URL.
+    pub via_resume_url: bool,
+}
+
+/// Everything mutable. Owned by [`Core`]'s mutex.
+#[derive(Debug)]
+pub(crate) struct State {
+    /// The simulated Discord.
+    pub(crate) world: World,
+    /// The current bot token; replaced when the identify budget runs out.
+    pub(crate) bot_token: String,
+    /// Gateway sessions by id, resumable until destroyed or expired.
+    pub(crate) sessions: HashMap<String, Session>,
+    /// Live connections by id.
+    pub(crate) connections: BTreeMap<u64, ConnectionEntry>,
+    /// Next connection id.
+    pub(crate) next_connection: u64,
+    /// Times of recent IDENTIFYs, for `max_concurrency`.
+    pub(crate) recent_identifies: VecDeque<Instant>,
+    /// Counters for tests.
+    pub(crate) counters: Counters,
+    /// Refuse WebSocket upgrades on the resume URL (HTTP 503).
+    pub(crate) refuse_resume: bool,
+    /// Outgoing frame size for new connections (forces continuation frames).
+    pub(crate) frame_size: Option<usize>,
+    /// REST faults still to apply, in order.
+    pub(crate) rest_faults: VecDeque<RestFaultRule>,
+    /// OAuth2 codes and tokens.
+    #[allow(dead_code, reason = "the OAuth endpoints land in the next commit")]
+    pub(crate) oauth: OAuthState,
+}
+
+/// Shared by every task of one simulator.
+#[derive(Debug)]
+pub(crate) struct Core {
+    /// Immutable settings.
+    pub(crate) config: SimConfig,
+    /// The bound address.
+    pub(crate) addr: SocketAddr,
+    /// Cancelled when the simulator stops; every task watches it.
+    pub(crate) shutdown: CancellationToken,
+    state: Mutex<State>,
+}
+
+impl Core {
+    pub(crate) fn new(config: SimConfig, addr: SocketAddr, world: World) -> Self {
+        let state = State {
+            world,
+            bot_token: config.bot_token.clone(),
+            sessions: HashMap::new(),
+            connections: BTreeMap::new(),
+            next_connection: 1,
+            recent_identifies: VecDeque::new(),
+            counters: Counters::default(),
+            refuse_resume: false,
+            frame_size: None,
+            rest_faults: VecDeque::new(),
+            oauth: OAuthState::default(),
+        };
+        Self {
+            config,
+            addr,
+            shutdown: CancellationToken::new(),
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Locks the state. A panic elsewhere while locked must not take the simulator down with
+    /// it, so a poisoned lock is used as is.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes the world and publishes the resulting dispatches, atomically.
+    pub(crate) fn change<T, E>(
+        &self,
+        change: impl FnOnce(&mut World) -> Result<(T, Vec<Dispatch>), E>,
+    ) -> Result<T, E> {
+        let mut state = self.lock();
+        let (value, dispatches) = change(&mut state.world)?;
+        state.publish(&dispatches);
+        Ok(value)
+    }
+
+    /// The resume URL READY advertises; no trailing slash (twilight appends `/?v=…`).
+    pub(crate) fn resume_url(&self) -> String {
+        format!("ws://{}/resume", self.addr)
+    }
+
+    /// The base gateway URL.
+    pub(crate) fn gateway_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Whether `token` (with or without `Bot `) is the current bot token.
+    pub(crate) fn bot_token_ok(state: &State, token: &str) -> bool {
+        let bare = token.strip_prefix("Bot ").unwrap_or(token);
+        bare == state.bot_token
+    }
+}
+
+impl State {
+    /// Sequences each dispatch for every session whose intents ask for it, buffers it for
+    /// replay and hands it to the session's live connection, if any.
+    pub(crate) fn publish(&mut self, dispatches: &[Dispatch]) {
+        for dispatch in dispatches {
+            for session in self.sessions.values_mut() {
+                if session.destroyed || session.intents & dispatch.intent == 0 {
+                    continue;
+                }
+                let frame = session.push(dispatch.name, &dispatch.data);
+                if let Some(conn) = session.connection
+                    && let Some(entry) = self.connections.get(&conn)
+                {
+                    // A closed inbox means the task is ending; the frame stays in the buffer.
+                    let _ = entry.tx.send(Outbound::Dispatch(frame));
+                }
+            }
+        }
+    }
+
+    /// Sends a frame-less instruction to a connection; false when it is gone.
+    pub(crate) fn send_fault(&self, connection: u64, fault: GatewayFault) -> bool {
+        self.connections
+            .get(&connection)
+            .is_some_and(|entry| entry.tx.send(Outbound::Fault(fault)).is_ok())
+    }
+}

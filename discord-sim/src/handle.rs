@@ -1,0 +1,261 @@
+//! Starting a simulator and controlling it from Rust: [`DiscordSim::start`] returns a
+//! [`SimHandle`] with the URLs to point clients at, voice controls, faults and counters.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::SimConfig;
+use crate::core::{ConnectionInfo, Core, Counters};
+use crate::fault::{GatewayFault, RestFaultRule};
+use crate::id::Snowflake;
+use crate::router;
+use crate::world::{DemoIds, World, WorldError};
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Binding the listener failed.
+    #[error("binding {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Entry point.
+#[derive(Debug, Clone, Copy)]
+pub struct DiscordSim;
+
+impl DiscordSim {
+    /// Binds `config.bind`, seeds the demo guild and serves until every handle is dropped.
+    pub async fn start(config: SimConfig) -> Result<SimHandle, StartError> {
+        let (world, demo) = World::demo(&config.bot_name);
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+        let core = Arc::new(Core::new(config, addr, world));
+        let app = router::router(Arc::clone(&core));
+        let shutdown = core.shutdown.clone();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await;
+            if let Err(err) = served {
+                tracing::error!(%err, "discord-sim server stopped");
+            }
+        });
+        Ok(SimHandle {
+            core: Arc::clone(&core),
+            demo,
+            _guard: Arc::new(StopOnDrop(core)),
+        })
+    }
+}
+
+/// Cancels the simulator when the last [`SimHandle`] clone is dropped.
+#[derive(Debug)]
+struct StopOnDrop(Arc<Core>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.shutdown.cancel();
+    }
+}
+
+/// The URLs and credentials to configure a client with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// `127.0.0.1:PORT`, for `twilight_http::Client::builder().proxy(.., true)`.
+    pub proxy_host: String,
+    /// `http://127.0.0.1:PORT/api/v10`.
+    pub api_base: String,
+    /// `ws://127.0.0.1:PORT`, for `twilight_gateway::ConfigBuilder::proxy_url`.
+    pub gateway_url: String,
+    /// The OAuth2 consent page.
+    pub oauth_authorize_url: String,
+    /// The OAuth2 token endpoint.
+    pub oauth_token_url: String,
+    /// The OAuth2 revocation endpoint.
+    pub oauth_revoke_url: String,
+    /// Base of the `/_sim` control endpoint.
+    pub control_url: String,
+    /// Bearer token for the control endpoint.
+    pub control_token: String,
+    /// The bot token (without `Bot `).
+    pub bot_token: String,
+    /// OAuth2 client id.
+    pub client_id: String,
+    /// OAuth2 client secret.
+    pub client_secret: String,
+    /// The simulated guild's id.
+    pub guild_id: Snowflake,
+}
+
+/// A running simulator. Cheap to clone; the server stops when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct SimHandle {
+    core: Arc<Core>,
+    demo: DemoIds,
+    _guard: Arc<StopOnDrop>,
+}
+
+impl SimHandle {
+    /// Where clients should connect.
+    pub fn endpoints(&self) -> Endpoints {
+        let addr = self.core.addr;
+        let config = &self.core.config;
+        let http = format!("http://{addr}");
+        // One lock for both fields: a second `lock()` in the same expression would deadlock.
+        let (bot_token, guild_id) = {
+            let state = self.core.lock();
+            (state.bot_token.clone(), state.world.guild_id)
+        };
+        Endpoints {
+            proxy_host: addr.to_string(),
+            api_base: format!("{http}/api/v10"),
+            gateway_url: self.core.gateway_url(),
+            oauth_authorize_url: format!("{http}/oauth2/authorize"),
+            oauth_token_url: format!("{http}/api/v10/oauth2/token"),
+            oauth_revoke_url: format!("{http}/api/v10/oauth2/token/revoke"),
+            control_url: format!("{http}/_sim"),
+            control_token: config.control_token.clone(),
+            bot_token,
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            guild_id,
+        }
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.core.addr
+    }
+
+    /// Ids of the demo guild's channels and people.
+    pub fn demo(&self) -> DemoIds {
+        self.demo
+    }
+
+    /// A copy of the world as it is now.
+    pub fn world(&self) -> World {
+        self.core.lock().world.clone()
+    }
+
+    /// Counters for assertions.
+    pub fn counters(&self) -> Counters {
+        self.core.lock().counters
+    }
+
+    /// Creates a simulated person and makes them a guild member.
+    pub fn create_user(&self, username: &str) -> Snowflake {
+        self.core
+            .change::<_, Infallible>(|world| {
+                let id = world.create_user(username, Some(username));
+                let dispatches = world.add_member(id, World::now());
+                Ok((id, dispatches))
+            })
+            .unwrap_or_else(|never| match never {})
+    }
+
+    /// Connects `user` to a voice channel (or moves them).
+    pub fn join_voice(&self, user: Snowflake, channel: Snowflake) -> Result<(), WorldError> {
+        self.core
+            .change(|world| world.join_voice(user, channel).map(|d| ((), d)))
+    }
+
+    /// Moves a connected user.
+    pub fn move_voice(&self, user: Snowflake, channel: Snowflake) -> Result<(), WorldError> {
+        self.core
+            .change(|world| world.move_voice(user, channel).map(|d| ((), d)))
+    }
+
+    /// Disconnects a user from voice.
+    pub fn leave_voice(&self, user: Snowflake) -> Result<(), WorldError> {
+        self.core.change(|world| world.leave_voice(user).map(|d| ((), d)))
+    }
+
+    /// Server-mutes or unmutes a member.
+    pub fn set_mute(&self, user: Snowflake, mute: bool) -> Result<(), WorldError> {
+        self.core
+            .change(|world| world.set_mute(user, mute).map(|d| ((), d)))
+    }
+
+    /// Sets a connected user's self-mute.
+    pub fn set_self_mute(&self, user: Snowflake, mute: bool) -> Result<(), WorldError> {
+        self.core
+            .change(|world| world.set_self_mute(user, mute).map(|d| ((), d)))
+    }
+
+    /// The live gateway connections.
+    pub fn connections(&self) -> Vec<ConnectionInfo> {
+        self.core
+            .lock()
+            .connections
+            .iter()
+            .map(|(id, entry)| ConnectionInfo {
+                id: *id,
+                session_id: entry.session.clone(),
+                via_resume_url: entry.via_resume_url,
+            })
+            .collect()
+    }
+
+    /// Applies a fault to one connection; false if it is gone.
+    pub fn fault(&self, connection: u64, fault: GatewayFault) -> bool {
+        self.core.lock().send_fault(connection, fault)
+    }
+
+    /// Applies a fault to every live connection that has a session; returns how many.
+    pub fn fault_all(&self, fault: &GatewayFault) -> usize {
+        let state = self.core.lock();
+        let targets: Vec<u64> = state
+            .connections
+            .iter()
+            .filter(|(_, entry)| entry.session.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        targets
+            .into_iter()
+            .filter(|id| state.send_fault(*id, fault.clone()))
+            .count()
+    }
+
+    /// Refuses (HTTP 503) or accepts WebSocket upgrades on the resume URL.
+    pub fn set_refuse_resume(&self, refuse: bool) {
+        self.core.lock().refuse_resume = refuse;
+    }
+
+    /// Splits outgoing frames of connections opened from now on into continuation frames of at
+    /// most `size` bytes (`None` restores whole frames).
+    pub fn set_frame_size(&self, size: Option<usize>) {
+        self.core.lock().frame_size = size;
+    }
+
+    /// Queues a REST fault.
+    pub fn push_rest_fault(&self, rule: RestFaultRule) {
+        self.core.lock().rest_faults.push_back(rule);
+    }
+
+    /// The current bot token (it changes when the identify budget runs out).
+    pub fn bot_token(&self) -> String {
+        self.core.lock().bot_token.clone()
+    }
+
+    /// Stops the server and every connection now.
+    pub fn shutdown(&self) {
+        self.core.shutdown.cancel();
+    }
+}

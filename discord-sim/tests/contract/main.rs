@@ -1,0 +1,5 @@
+//! Contract tests: the real twilight gateway and HTTP clients and the real `oauth2` client,
+//! driven against the simulator on a loopback port.
+
+mod gateway;
+mod support;
