@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! * [`event`]: [`event::AppEvent`], the one event type of the bus and the browser stream.
 //! * [`health`]: the body of `/health` and `/api/health`.
 //! * [`ids`]: typed Discord snowflakes, strings on the wire.
 //!
@@ -10,5 +11,6 @@
 //! it.
 #![warn(missing_docs)]
 
+pub mod event;
 pub mod health;
 pub mod ids;

@@ -1,0 +1,177 @@
+//! [`AppEvent`]: the one event type carried by the bus, Redis, the gateway link and the browser
+//! stream.
+//!
+//! Serialised as `{"event": "voice.joined", "payload": {…}}`, the `data` of the seeds' gateway
+//! link envelope; the browser stream sends `event: <name>` with the payload alone as `data:`.
+//! Payload fields are camelCase and snowflakes are strings, as the seeds specify.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ChannelId, GuildId, UserId};
+
+/// Something that happened in the guild that viewers of a game room care about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "payload")]
+pub enum AppEvent {
+    /// A user is now in a voice channel (joined it, or moved into it).
+    #[serde(rename = "voice.joined")]
+    VoiceJoined(VoiceJoined),
+    /// A user is no longer in a voice channel (left voice, or moved out of it).
+    #[serde(rename = "voice.left")]
+    VoiceLeft(VoiceLeft),
+    /// A voice channel was created in the guild.
+    #[serde(rename = "room.created")]
+    RoomCreated(RoomCreated),
+    /// A voice channel was deleted from the guild.
+    #[serde(rename = "room.deleted")]
+    RoomDeleted(RoomDeleted),
+}
+
+impl AppEvent {
+    /// The event's name on the wire (`voice.joined`, …), used as the SSE `event:` field.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::VoiceJoined(_) => "voice.joined",
+            Self::VoiceLeft(_) => "voice.left",
+            Self::RoomCreated(_) => "room.created",
+            Self::RoomDeleted(_) => "room.deleted",
+        }
+    }
+
+    /// The voice channel the event concerns, which is how it is routed to a room's viewers. A
+    /// `voice.left` concerns the channel that was left.
+    pub const fn channel_id(&self) -> ChannelId {
+        match self {
+            Self::VoiceJoined(event) => event.channel_id,
+            Self::VoiceLeft(event) => event.left_channel_id,
+            Self::RoomCreated(event) => event.channel_id,
+            Self::RoomDeleted(event) => event.channel_id,
+        }
+    }
+}
+
+/// `voice.joined`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceJoined {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The channel the user is now in.
+    pub channel_id: ChannelId,
+    /// Who.
+    pub user_id: UserId,
+    /// Their display name (global name, else username).
+    pub username: String,
+    /// Their avatar hash, if they have one.
+    pub avatar: Option<String>,
+}
+
+/// `voice.left`. `channelId` is always `null` (the seeds' shape: the user is in no channel of this
+/// room any more); `leftChannelId` says which channel was left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceLeft {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// Always `None`; kept for the seeds' payload shape.
+    pub channel_id: Option<ChannelId>,
+    /// Who.
+    pub user_id: UserId,
+    /// The channel the user was in.
+    pub left_channel_id: ChannelId,
+}
+
+/// `room.created`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomCreated {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The new voice channel.
+    pub channel_id: ChannelId,
+    /// Its name.
+    pub name: String,
+    /// Its category, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<ChannelId>,
+    /// At most this many users (0 means no limit).
+    pub user_limit: u32,
+}
+
+/// `room.deleted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomDeleted {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The deleted voice channel.
+    pub channel_id: ChannelId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id<T: std::str::FromStr>(text: &str) -> T
+    where
+        T::Err: std::fmt::Debug,
+    {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn voice_joined_has_the_seed_shape() {
+        let event = AppEvent::VoiceJoined(VoiceJoined {
+            guild_id: id("2"),
+            channel_id: id("3"),
+            user_id: id("4"),
+            username: "alice".to_owned(),
+            avatar: None,
+        });
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"event": "voice.joined", "payload": {
+                "guildId": "2", "channelId": "3", "userId": "4", "username": "alice", "avatar": null
+            }})
+        );
+        assert_eq!(serde_json::from_value::<AppEvent>(json).unwrap(), event);
+        assert_eq!(event.name(), "voice.joined");
+    }
+
+    #[test]
+    fn voice_left_has_a_null_channel_and_names_the_channel_left() {
+        let event = AppEvent::VoiceLeft(VoiceLeft {
+            guild_id: id("2"),
+            channel_id: None,
+            user_id: id("4"),
+            left_channel_id: id("3"),
+        });
+        assert_eq!(event.channel_id(), id("3"));
+        assert_eq!(
+            serde_json::to_value(&event).unwrap()["payload"],
+            serde_json::json!({"guildId": "2", "channelId": null, "userId": "4", "leftChannelId": "3"})
+        );
+    }
+
+    #[test]
+    fn room_events_round_trip() {
+        for event in [
+            AppEvent::RoomCreated(RoomCreated {
+                guild_id: id("2"),
+                channel_id: id("3"),
+                name: "Friday Commander".to_owned(),
+                parent_id: None,
+                user_limit: 4,
+            }),
+            AppEvent::RoomDeleted(RoomDeleted {
+                guild_id: id("2"),
+                channel_id: id("3"),
+            }),
+        ] {
+            let text = serde_json::to_string(&event).unwrap();
+            assert!(!text.contains("parentId"), "absent parent is omitted: {text}");
+            assert_eq!(serde_json::from_str::<AppEvent>(&text).unwrap(), event);
+        }
+    }
+}
