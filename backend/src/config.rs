@@ -118,6 +118,9 @@ pub struct Config {
     pub public_base_url: Option<Url>,
     /// `REDIS_URL`: the event bus and lock for multi-instance deployments.
     pub redis_url: Option<SecretString>,
+    /// `DEV_OPEN_STREAM`: lets `GET /api/stream` serve requests without a session. A development
+    /// aid until sign-in exists: on by default in development, refused in production.
+    pub dev_open_stream: bool,
 }
 
 /// One thing wrong with one variable.
@@ -241,7 +244,20 @@ impl Config {
             SecretString::from(text)
         });
 
+        let dev_open_stream = reader.parse(
+            "DEV_OPEN_STREAM",
+            environment == Environment::Development,
+            |text| match text {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => Err("must be `true` or `false`".to_owned()),
+            },
+        );
+
         if environment == Environment::Production {
+            if dev_open_stream {
+                reader.problem("DEV_OPEN_STREAM", "must not be enabled when APP_ENV=production");
+            }
             match &session_secret {
                 None => reader.problem("SESSION_SECRET", "is required when APP_ENV=production"),
                 Some(secret) if secret.len() < MIN_SESSION_SECRET_LEN => reader.problem(
@@ -272,6 +288,7 @@ impl Config {
             session_secret: session_secret.map(SecretString::from),
             public_base_url,
             redis_url,
+            dev_open_stream,
         })
     }
 }
@@ -564,6 +581,26 @@ mod tests {
         assert_eq!(names, ["SESSION_SECRET", "VITE_BASE_URL"]);
         let short = problems(&[("APP_ENV", "production"), ("SESSION_SECRET", "short")]);
         assert!(short[0].1.contains("at least 64"));
+    }
+
+    #[test]
+    fn the_open_stream_switch_is_a_development_aid_only() {
+        assert!(config_ok(&[]).dev_open_stream);
+        assert!(!config_ok(&[("DEV_OPEN_STREAM", "false")]).dev_open_stream);
+        let secret = "s".repeat(64);
+        let production = [("APP_ENV", "production"), ("SESSION_SECRET", secret.as_str())];
+        assert!(
+            !config_ok(&production).dev_open_stream,
+            "off by default in production"
+        );
+        let found = problems(&[production[0], production[1], ("DEV_OPEN_STREAM", "true")]);
+        assert_eq!(
+            found,
+            vec![(
+                "DEV_OPEN_STREAM",
+                "must not be enabled when APP_ENV=production".to_owned()
+            )]
+        );
     }
 
     #[test]

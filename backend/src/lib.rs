@@ -2,14 +2,18 @@
 //!
 //! # Layout
 //!
+//! * [`bus`]: [`bus::EventBus`], app events from their one producer to every fan-out.
 //! * [`config`]: the one typed configuration, read from the environment at startup.
+//! * [`live`]: [`live::Live`], the per-room fan-out: snapshots, replay, SSE frames.
 //! * [`roster`]: who is in which voice channel, and gateway events → app events.
 //! * [`store`]: persistence over SQLite (embedded default) or PostgreSQL.
 //!
 //! The WASM bundle never depends on this crate, so sqlx (and later twilight) cannot reach it.
 #![warn(missing_docs)]
 
+pub mod bus;
 pub mod config;
+pub mod live;
 pub mod roster;
 pub mod store;
 

@@ -2,15 +2,19 @@
 //!
 //! # Layout
 //!
+//! * [`error`]: [`error::AppError`], the one error type at the wire, with its HTTP status.
 //! * [`event`]: [`event::AppEvent`], the one event type of the bus and the browser stream.
 //! * [`health`]: the body of `/health` and `/api/health`.
 //! * [`ids`]: typed Discord snowflakes, strings on the wire.
+//! * [`stream`]: the room snapshot that opens every browser stream.
 //!
 //! Nothing here performs I/O, so the crate builds for `wasm32-unknown-unknown` and the server alike;
 //! server-only dependencies (sqlx, twilight-gateway, tokio) can never reach the WASM bundle through
 //! it.
 #![warn(missing_docs)]
 
+pub mod error;
 pub mod event;
 pub mod health;
 pub mod ids;
+pub mod stream;

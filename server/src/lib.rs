@@ -5,12 +5,14 @@
 //! * [`startup`]: [`Application`] — build (bind, connect, migrate), report the port, run until
 //!   stopped.
 //! * [`state`]: [`AppState`], the cheap-clone handles every handler shares.
-//! * `routes`: HTTP routes that are not Leptos pages or server functions (health).
+//! * [`routes`]: HTTP routes that are not Leptos pages or server functions (health, stream).
+//! * [`error`]: [`error::HttpError`], an `AppError` as an HTTP response.
 //! * [`telemetry`]: the `tracing` subscriber.
 //! * [`shutdown`]: turning SIGINT/SIGTERM into one cancellation.
 #![warn(missing_docs)]
 
-mod routes;
+pub mod error;
+pub mod routes;
 pub mod shutdown;
 pub mod startup;
 pub mod state;

@@ -6,14 +6,22 @@ use std::net::SocketAddr;
 
 use app::{App, shell};
 use axum::{Router, routing::get};
-use backend::{Config, Store, store::StoreError};
+use backend::{
+    Config, Store,
+    bus::{self, EventBus},
+    live::{self, Live},
+    store::StoreError,
+};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
-use crate::{routes::health::health, state::AppState};
+use crate::{
+    routes::{health::health, stream::stream},
+    state::AppState,
+};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +45,7 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     router: Router,
-    store: Store,
-    shutdown: CancellationToken,
+    state: AppState,
 }
 
 impl Application {
@@ -57,16 +64,24 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?
             .port();
 
+        let shutdown = CancellationToken::new();
+        let bus = EventBus::local(bus::DEFAULT_CAPACITY);
+        let live = Live::new();
+        tokio::spawn(live::run_fanout(bus.subscribe(), live.clone(), shutdown.clone()));
+
         let state = AppState {
             leptos_options,
-            store: store.clone(),
+            store,
+            bus,
+            live,
+            shutdown,
+            dev_open_stream: config.dev_open_stream,
         };
         Ok(Self {
             listener,
             port,
-            router: router(state),
-            store,
-            shutdown: CancellationToken::new(),
+            router: router(state.clone()),
+            state,
         })
     }
 
@@ -75,14 +90,15 @@ impl Application {
         self.port
     }
 
-    /// The store the server uses (tests reach the same database through it).
-    pub fn store(&self) -> Store {
-        self.store.clone()
+    /// The handles the server runs on (tests reach its database and bus through them).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
     }
 
-    /// Cancelling this token stops the server gracefully: no new connections, open requests finish.
+    /// Cancelling this token stops the server gracefully: no new connections, open requests and
+    /// streams end, the database closes.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.state.shutdown.clone()
     }
 
     /// Serves until the shutdown token is cancelled, then closes the database.
@@ -92,11 +108,11 @@ impl Application {
             "listening on http://{}",
             self.listener.local_addr()?
         );
-        let shutdown = self.shutdown.clone();
+        let shutdown = self.state.shutdown.clone();
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await;
-        self.store.close().await;
+        self.state.store.close().await;
         tracing::info!("stopped");
         served
     }
@@ -109,6 +125,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/api/health", get(health))
+        .route("/api/stream", get(stream))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

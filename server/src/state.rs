@@ -1,8 +1,9 @@
 //! The state every handler shares.
 
 use axum::extract::FromRef;
-use backend::Store;
+use backend::{Store, bus::EventBus, live::Live};
 use leptos::config::LeptosOptions;
+use tokio_util::sync::CancellationToken;
 
 /// Cheap-clone handles only: each piece of mutable state has its own owner behind its handle.
 #[derive(Debug, Clone, FromRef)]
@@ -11,6 +12,14 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The database.
     pub store: Store,
+    /// App events from their producer to the fan-out.
+    pub bus: EventBus,
+    /// The per-room fan-out behind `/api/stream`.
+    pub live: Live,
+    /// Cancelled at shutdown; long-lived responses (streams) end on it so shutdown is not held up.
+    pub shutdown: CancellationToken,
+    /// `DEV_OPEN_STREAM`: serve the stream without a session (development only).
+    pub dev_open_stream: bool,
 }
 
 const _: fn() = || {

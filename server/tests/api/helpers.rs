@@ -6,7 +6,8 @@ use std::{
     time::Duration,
 };
 
-use backend::{Config, Store};
+use backend::{Config, Store, bus::EventBus};
+use futures::StreamExt;
 use leptos::config::LeptosOptions;
 use server::Application;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +43,8 @@ pub struct TestApp {
     pub address: String,
     /// The server's own database handle (same pool).
     pub store: Store,
+    /// The server's event bus: what the gateway task will publish on.
+    pub bus: EventBus,
     /// A client that keeps cookies and does not follow redirects (so tests can see them).
     pub client: reqwest::Client,
     shutdown: CancellationToken,
@@ -80,33 +83,117 @@ pub fn leptos_options() -> LeptosOptions {
     options
 }
 
-/// Builds the configuration a test app runs with: the embedded defaults and its own database.
-pub fn test_config(data: &Path) -> Config {
+/// Builds the configuration a test app runs with: the embedded defaults, its own database, and
+/// `extra` variables on top.
+pub fn test_config(data: &Path, extra: &[(&str, &str)]) -> Config {
     let path = data.join("app.db").to_string_lossy().into_owned();
-    Config::from_vars([("SQLITE_PATH".to_owned(), path)]).expect("test configuration is valid")
+    let vars = std::iter::once(("SQLITE_PATH".to_owned(), path)).chain(
+        extra
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
+    Config::from_vars(vars).expect("test configuration is valid")
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// [`spawn_app`] with extra configuration variables.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let data = TempDir::new("app");
-    let config = test_config(&data.0);
+    let config = test_config(&data.0, extra);
     let app = Application::build(config, leptos_options())
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let shutdown = app.shutdown_token();
-    let store = app.store();
+    let state = app.state();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
-        .timeout(Duration::from_secs(10))
+        // No total timeout: it would cut long-lived streams; reads are bounded where they happen.
+        .connect_timeout(Duration::from_secs(5))
         .build()
         .expect("http client");
     TestApp {
         address,
-        store,
+        store: state.store,
+        bus: state.bus,
         client,
         shutdown,
         _data: data,
+    }
+}
+
+/// One server-sent event as a test sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseFrame {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+    /// The whole raw text, comments included (`: ping`).
+    pub raw: String,
+}
+
+/// Reads an SSE response frame by frame; every read is bounded by a timeout.
+pub struct SseReader {
+    chunks: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+impl SseReader {
+    pub fn new(response: reqwest::Response) -> Self {
+        Self {
+            chunks: response.bytes_stream().boxed(),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next frame, or `None` when the server ended the stream.
+    pub async fn next(&mut self) -> Option<SseFrame> {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Some(end) = self.buffer.find("\n\n") {
+                    let raw: String = self.buffer.drain(..end + 2).collect();
+                    let mut frame = SseFrame {
+                        id: None,
+                        event: None,
+                        data: String::new(),
+                        raw: raw.clone(),
+                    };
+                    for line in raw.lines() {
+                        if let Some(id) = line.strip_prefix("id: ") {
+                            frame.id = Some(id.to_owned());
+                        } else if let Some(event) = line.strip_prefix("event: ") {
+                            frame.event = Some(event.to_owned());
+                        } else if let Some(data) = line.strip_prefix("data: ") {
+                            frame.data.push_str(data);
+                        }
+                    }
+                    return Some(frame);
+                }
+                match self.chunks.next().await {
+                    Some(Ok(chunk)) => self
+                        .buffer
+                        .push_str(std::str::from_utf8(&chunk).expect("SSE is UTF-8")),
+                    Some(Err(err)) => panic!("stream failed: {err}"),
+                    None => return None,
+                }
+            }
+        })
+        .await
+        .expect("an SSE frame within 10 s")
+    }
+
+    /// The next frame that is an event (skipping `: ping` comments).
+    pub async fn next_event(&mut self) -> SseFrame {
+        loop {
+            let frame = self.next().await.expect("the stream is still open");
+            if frame.event.is_some() {
+                return frame;
+            }
+        }
     }
 }

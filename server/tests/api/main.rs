@@ -14,3 +14,4 @@ mod landing;
 mod pages;
 mod process;
 mod site_config;
+mod stream;

@@ -1,0 +1,437 @@
+//! [`Live`]: the per-room fan-out behind `GET /api/stream`.
+//!
+//! It turns the app events coming off the bus into ready-to-send SSE frames, formatted **once per
+//! event** (never once per client), and hands each room's frames only to that room's viewers. It
+//! keeps, per room, the members (the source of every stream's opening snapshot) and a bounded log
+//! of recent frames (what a reconnecting client with `Last-Event-ID` is replayed).
+//!
+//! Subscribing takes the snapshot (or the replay) and the live receiver under one lock, so no event
+//! can fall between them. A viewer that cannot keep up lags on its own receiver only: publishing
+//! never waits for anyone.
+//!
+//! Owner: `Live` owns this state behind one `std::sync::Mutex`, held only for short, non-async
+//! sections. The fan-out task is its only writer.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    fmt::Write as _,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use bytes::Bytes;
+use model::{
+    event::AppEvent,
+    ids::{ChannelId, UserId},
+    stream::{RoomMember, RoomSnapshot, SNAPSHOT_EVENT},
+};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{BusMessage, BusSubscription};
+
+/// Frames kept per room for `Last-Event-ID` replay; a client further behind gets a snapshot.
+pub const REPLAY_LOG_LEN: usize = 256;
+/// Frames a viewer may fall behind before it is resynchronised with a snapshot.
+pub const VIEWER_BUFFER: usize = 256;
+
+/// What a new viewer receives.
+#[derive(Debug)]
+pub struct RoomSubscription {
+    /// Sent first, in order: a snapshot, or the frames missed since `Last-Event-ID`.
+    pub initial: Vec<Bytes>,
+    /// Everything published for the room from then on.
+    pub receiver: broadcast::Receiver<Bytes>,
+}
+
+/// The fan-out's state; cheap to clone (all clones share it).
+#[derive(Debug, Clone)]
+pub struct Live {
+    inner: Arc<Mutex<State>>,
+    /// Event ids are `<epoch>.<sequence>`; a new epoch per process means an id from before a
+    /// restart is never mistaken for one of ours.
+    epoch: Arc<str>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The sequence number of the last event published (0: none yet).
+    last_seq: u64,
+    rooms: HashMap<ChannelId, Room>,
+}
+
+#[derive(Debug)]
+struct Room {
+    members: BTreeMap<UserId, RoomMember>,
+    /// Recent frames with their sequence numbers, oldest first.
+    log: VecDeque<(u64, Bytes)>,
+    /// The highest sequence number dropped from `log`: replay from before it is impossible.
+    evicted_up_to: u64,
+    viewers: broadcast::Sender<Bytes>,
+}
+
+impl Room {
+    fn new() -> Self {
+        Self {
+            members: BTreeMap::new(),
+            log: VecDeque::new(),
+            evicted_up_to: 0,
+            viewers: broadcast::channel(VIEWER_BUFFER).0,
+        }
+    }
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Live {
+    /// Empty state with a fresh epoch.
+    pub fn new() -> Self {
+        let epoch = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+        Self {
+            inner: Arc::new(Mutex::new(State::default())),
+            epoch: epoch.into(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that matters
+        // more than stopping the stream would, so keep serving.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Applies one event: updates the room's members, formats the frame once, logs it and sends it
+    /// to the room's viewers. A `room.deleted` ends the room (its viewers' streams then close).
+    pub fn publish(&self, event: &AppEvent) {
+        let room_id = event.channel_id();
+        let data = match event {
+            AppEvent::VoiceJoined(payload) => serde_json::to_string(payload),
+            AppEvent::VoiceLeft(payload) => serde_json::to_string(payload),
+            AppEvent::RoomCreated(payload) => serde_json::to_string(payload),
+            AppEvent::RoomDeleted(payload) => serde_json::to_string(payload),
+        };
+        let Ok(data) = data else {
+            tracing::error!(event = event.name(), "cannot serialise an app event; dropped");
+            return;
+        };
+
+        let mut state = self.state();
+        state.last_seq += 1;
+        let seq = state.last_seq;
+        let frame = frame(&self.epoch, seq, event.name(), &data);
+        let room = state.rooms.entry(room_id).or_insert_with(Room::new);
+        match event {
+            AppEvent::VoiceJoined(joined) => {
+                room.members.insert(
+                    joined.user_id,
+                    RoomMember {
+                        user_id: joined.user_id,
+                        username: joined.username.clone(),
+                        avatar: joined.avatar.clone(),
+                    },
+                );
+            }
+            AppEvent::VoiceLeft(left) => {
+                room.members.remove(&left.user_id);
+            }
+            AppEvent::RoomCreated(_) | AppEvent::RoomDeleted(_) => {}
+        }
+        if room.log.len() == REPLAY_LOG_LEN
+            && let Some((evicted, _)) = room.log.pop_front()
+        {
+            room.evicted_up_to = evicted;
+        }
+        room.log.push_back((seq, frame.clone()));
+        // No viewers is fine: the frame stays in the log for whoever comes next.
+        let _ = room.viewers.send(frame);
+        if matches!(event, AppEvent::RoomDeleted(_)) {
+            state.rooms.remove(&room_id);
+        }
+    }
+
+    /// Subscribes to `room`: with a `Last-Event-ID` from this process that is still covered by the
+    /// room's log, the missed frames; otherwise (first connection, too old, or from before a
+    /// restart) a snapshot of the room.
+    pub fn subscribe(&self, room_id: ChannelId, last_event_id: Option<&str>) -> RoomSubscription {
+        let mut state = self.state();
+        let last_seq = state.last_seq;
+        let room = state.rooms.entry(room_id).or_insert_with(Room::new);
+        let resume_from = last_event_id
+            .and_then(|id| id.trim().split_once('.'))
+            .filter(|(epoch, _)| *epoch == &*self.epoch)
+            .and_then(|(_, seq)| seq.parse::<u64>().ok())
+            .filter(|seq| *seq >= room.evicted_up_to && *seq <= last_seq);
+        let initial = match resume_from {
+            Some(seen) => room
+                .log
+                .iter()
+                .filter(|(seq, _)| *seq > seen)
+                .map(|(_, frame)| frame.clone())
+                .collect(),
+            None => vec![snapshot_frame(&self.epoch, last_seq, room_id, room)],
+        };
+        RoomSubscription {
+            initial,
+            receiver: room.viewers.subscribe(),
+        }
+    }
+
+    /// A fresh snapshot and receiver for a viewer that lagged behind its buffer.
+    pub fn resync(&self, room_id: ChannelId) -> RoomSubscription {
+        self.subscribe(room_id, None)
+    }
+
+    /// Who is in `room_id` now.
+    pub fn members_of(&self, room_id: ChannelId) -> Vec<RoomMember> {
+        self.state()
+            .rooms
+            .get(&room_id)
+            .map(|room| room.members.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Current viewers of `room_id` (streams open on it).
+    pub fn viewer_count(&self, room_id: ChannelId) -> usize {
+        self.state()
+            .rooms
+            .get(&room_id)
+            .map_or(0, |room| room.viewers.receiver_count())
+    }
+}
+
+/// Feeds `live` from the bus until shutdown or until the bus closes. This task is `Live`'s only
+/// writer.
+pub async fn run_fanout(mut subscription: BusSubscription, live: Live, shutdown: CancellationToken) {
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return,
+            message = subscription.recv() => message,
+        };
+        if !live.step(message) {
+            return;
+        }
+    }
+}
+
+impl Live {
+    /// Handles one bus message; false when the bus is gone. The loop's body, separate so tests
+    /// drive it without a task.
+    pub fn step(&self, message: BusMessage) -> bool {
+        match message {
+            BusMessage::Event(event) => {
+                self.publish(&event);
+                true
+            }
+            BusMessage::Lagged(missed) => {
+                // The bus holds thousands of events, so this means the process is overloaded. The
+                // members shown may now be stale until the next GUILD_CREATE diff corrects them;
+                // resynchronising from the gateway task's roster is the fix once that task exists.
+                tracing::error!(missed, "fan-out fell behind the event bus; events were lost");
+                true
+            }
+            BusMessage::Closed => false,
+        }
+    }
+}
+
+fn snapshot_frame(epoch: &str, seq: u64, channel_id: ChannelId, room: &Room) -> Bytes {
+    let mut members: Vec<RoomMember> = room.members.values().cloned().collect();
+    members.sort_by(|a, b| a.username.cmp(&b.username).then(a.user_id.cmp(&b.user_id)));
+    let snapshot = RoomSnapshot { channel_id, members };
+    // Serialising plain strings and ids cannot fail.
+    let data = serde_json::to_string(&snapshot).unwrap_or_default();
+    frame(epoch, seq, SNAPSHOT_EVENT, &data)
+}
+
+/// One SSE message. `data` is single-line JSON, so it needs no splitting over `data:` lines.
+fn frame(epoch: &str, seq: u64, event: &str, data: &str) -> Bytes {
+    let mut text = String::with_capacity(data.len() + event.len() + 40);
+    let _ = write!(text, "id: {epoch}.{seq}\nevent: {event}\ndata: {data}\n\n");
+    Bytes::from(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use model::event::{RoomDeleted, VoiceJoined, VoiceLeft};
+
+    use super::*;
+
+    const TABLE: &str = "4000000000000000001";
+    const LOUNGE: &str = "4000000000000000002";
+
+    fn id<T: std::str::FromStr>(text: &str) -> T
+    where
+        T::Err: std::fmt::Debug,
+    {
+        text.parse().unwrap()
+    }
+
+    fn joined(user: &str, name: &str, channel: &str) -> AppEvent {
+        AppEvent::VoiceJoined(VoiceJoined {
+            guild_id: id("2"),
+            channel_id: id(channel),
+            user_id: id(user),
+            username: name.to_owned(),
+            avatar: None,
+        })
+    }
+
+    fn left(user: &str, channel: &str) -> AppEvent {
+        AppEvent::VoiceLeft(VoiceLeft {
+            guild_id: id("2"),
+            channel_id: None,
+            user_id: id(user),
+            left_channel_id: id(channel),
+        })
+    }
+
+    fn text(frame: &Bytes) -> &str {
+        std::str::from_utf8(frame).unwrap()
+    }
+
+    /// The `id:` of a frame.
+    fn frame_id(frame: &Bytes) -> String {
+        text(frame)
+            .lines()
+            .next()
+            .unwrap()
+            .strip_prefix("id: ")
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn first_subscription_opens_with_a_snapshot_of_the_room() {
+        let live = Live::new();
+        live.publish(&joined("11", "bob", TABLE));
+        live.publish(&joined("10", "alice", TABLE));
+        live.publish(&joined("12", "carol", LOUNGE));
+        let subscription = live.subscribe(id(TABLE), None);
+        assert_eq!(subscription.initial.len(), 1);
+        let snapshot = text(&subscription.initial[0]);
+        assert!(snapshot.contains("\nevent: snapshot\n"), "{snapshot}");
+        assert!(
+            snapshot.contains(&format!(
+                r#"data: {{"channelId":"{TABLE}","members":[{{"userId":"10","username":"alice","avatar":null}},{{"userId":"11","username":"bob","avatar":null}}]}}"#
+            )),
+            "{snapshot}"
+        );
+        assert!(snapshot.ends_with("}\n\n"));
+    }
+
+    #[tokio::test]
+    async fn viewers_receive_only_their_room_and_frames_are_shared_not_reformatted() {
+        let live = Live::new();
+        let mut table = live.subscribe(id(TABLE), None).receiver;
+        let mut table_again = live.subscribe(id(TABLE), None).receiver;
+        let mut lounge = live.subscribe(id(LOUNGE), None).receiver;
+        live.publish(&joined("10", "alice", TABLE));
+        let first = table.recv().await.unwrap();
+        let second = table_again.recv().await.unwrap();
+        assert!(
+            text(&first).contains("event: voice.joined\ndata: {\"guildId\":\"2\""),
+            "{}",
+            text(&first)
+        );
+        assert_eq!(
+            first.as_ptr(),
+            second.as_ptr(),
+            "one formatted frame shared by every viewer"
+        );
+        assert!(lounge.try_recv().is_err(), "another room's event never arrives");
+    }
+
+    #[test]
+    fn last_event_id_replays_what_was_missed() {
+        let live = Live::new();
+        live.publish(&joined("10", "alice", TABLE));
+        let seen = frame_id(&live.subscribe(id(TABLE), None).initial[0]);
+        live.publish(&joined("11", "bob", TABLE));
+        live.publish(&joined("12", "carol", LOUNGE));
+        live.publish(&left("10", TABLE));
+        let replay = live.subscribe(id(TABLE), Some(&seen)).initial;
+        let events: Vec<&str> = replay
+            .iter()
+            .map(|frame| text(frame).lines().nth(1).unwrap())
+            .collect();
+        assert_eq!(events, ["event: voice.joined", "event: voice.left"]);
+        assert!(text(&replay[0]).contains("\"bob\""));
+    }
+
+    #[test]
+    fn a_gap_too_old_or_an_id_from_another_process_gets_a_snapshot() {
+        let live = Live::new();
+        live.publish(&joined("10", "alice", TABLE));
+        let seen = frame_id(&live.subscribe(id(TABLE), None).initial[0]);
+        for n in 0..=REPLAY_LOG_LEN {
+            let user = format!("{}", 100 + n);
+            live.publish(&joined(&user, "x", TABLE));
+            live.publish(&left(&user, TABLE));
+        }
+        for last_event_id in [seen.as_str(), "deadbeef.1", "garbage", "", "1"] {
+            let initial = live.subscribe(id(TABLE), Some(last_event_id)).initial;
+            assert_eq!(initial.len(), 1, "{last_event_id:?}");
+            assert!(text(&initial[0]).contains("event: snapshot"), "{last_event_id:?}");
+        }
+        let future = format!("{}.999999", live.epoch);
+        assert!(text(&live.subscribe(id(TABLE), Some(&future)).initial[0]).contains("event: snapshot"));
+    }
+
+    #[tokio::test]
+    async fn a_slow_viewer_lags_alone_and_publishing_never_waits() {
+        let live = Live::new();
+        let mut slow = live.subscribe(id(TABLE), None).receiver;
+        let mut fast = live.subscribe(id(TABLE), None).receiver;
+        for n in 0..(VIEWER_BUFFER + 10) {
+            let user = format!("{}", 100 + n);
+            live.publish(&joined(&user, "x", TABLE));
+            assert!(fast.recv().await.is_ok(), "the live viewer keeps up");
+        }
+        assert!(matches!(
+            slow.recv().await,
+            Err(broadcast::error::RecvError::Lagged(10))
+        ));
+        let resync = live.resync(id(TABLE));
+        assert!(text(&resync.initial[0]).contains("event: snapshot"));
+        assert_eq!(live.members_of(id(TABLE)).len(), VIEWER_BUFFER + 10);
+    }
+
+    #[tokio::test]
+    async fn the_fanout_applies_bus_events_until_the_bus_closes() {
+        let bus = crate::bus::EventBus::local(8);
+        let live = Live::new();
+        let task = tokio::spawn(run_fanout(
+            bus.subscribe(),
+            live.clone(),
+            CancellationToken::new(),
+        ));
+        let mut viewer = live.subscribe(id(TABLE), None).receiver;
+        bus.publish(joined("10", "alice", TABLE));
+        assert!(text(&viewer.recv().await.unwrap()).contains("\"alice\""));
+        assert_eq!(live.members_of(id(TABLE)).len(), 1);
+        drop(bus);
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn room_deleted_reaches_viewers_then_ends_their_streams() {
+        let live = Live::new();
+        live.publish(&joined("10", "alice", TABLE));
+        let mut viewer = live.subscribe(id(TABLE), None).receiver;
+        assert_eq!(live.viewer_count(id(TABLE)), 1);
+        live.publish(&AppEvent::RoomDeleted(RoomDeleted {
+            guild_id: id("2"),
+            channel_id: id(TABLE),
+        }));
+        assert!(text(&viewer.recv().await.unwrap()).contains("event: room.deleted"));
+        assert!(matches!(
+            viewer.recv().await,
+            Err(broadcast::error::RecvError::Closed)
+        ));
+        assert!(live.members_of(id(TABLE)).is_empty());
+    }
+}
