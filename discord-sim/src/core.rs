@@ -97,7 +97,6 @@ pub(crate) struct State {
     /// REST faults still to apply, in order.
     pub(crate) rest_faults: VecDeque<RestFaultRule>,
     /// OAuth2 codes and tokens.
-    #[allow(dead_code, reason = "the OAuth endpoints land in the next commit")]
     pub(crate) oauth: OAuthState,
 }
 

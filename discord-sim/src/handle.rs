@@ -170,6 +170,11 @@ impl SimHandle {
             .unwrap_or_else(|never| match never {})
     }
 
+    /// Creates a simulated person who is not a guild member (for `PUT /guilds/{g}/members/{u}`).
+    pub fn create_stranger(&self, username: &str) -> Snowflake {
+        self.core.lock().world.create_user(username, Some(username))
+    }
+
     /// Connects `user` to a voice channel (or moves them).
     pub fn join_voice(&self, user: Snowflake, channel: Snowflake) -> Result<(), WorldError> {
         self.core

@@ -66,7 +66,6 @@ impl<'a> BotUserWire<'a> {
 }
 
 /// `GET /users/@me` with a user's Bearer token (`rest_users_me_bearer.json`).
-#[allow(dead_code, reason = "the OAuth endpoints land in the next commit")]
 #[derive(Serialize)]
 pub(crate) struct OAuthUserWire<'a> {
     id: Snowflake,
@@ -83,7 +82,6 @@ pub(crate) struct OAuthUserWire<'a> {
     premium_type: u8,
 }
 
-#[allow(dead_code, reason = "the OAuth endpoints land in the next commit")]
 impl<'a> OAuthUserWire<'a> {
     pub(crate) fn new(user: &'a User) -> Self {
         Self {

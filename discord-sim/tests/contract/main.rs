@@ -2,4 +2,6 @@
 //! driven against the simulator on a loopback port.
 
 mod gateway;
+mod oauth;
+mod rest;
 mod support;

@@ -131,7 +131,8 @@ impl Reader {
         loop {
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
+                "timed out waiting for {what}; saw {:#?}",
+                self.seen
             );
             match self.next().await {
                 Some(item) if matches(&item) => return item,

@@ -1,0 +1,53 @@
+//! `PUT /api/v10/channels/{channel.id}/permissions/{overwrite.id}` —
+//! <https://discord.com/developers/docs/resources/channel#edit-channel-permissions>
+//!
+//! Answers 204 and emits `CHANNEL_UPDATE`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::create_channel::{Bits, bits};
+use super::{Bot, RestError, parse_body};
+use crate::core::Core;
+use crate::id::Snowflake;
+use crate::world::Overwrite;
+
+#[derive(Deserialize)]
+struct EditPermission {
+    #[serde(rename = "type")]
+    kind: u8,
+    #[serde(default)]
+    allow: Option<Bits>,
+    #[serde(default)]
+    deny: Option<Bits>,
+}
+
+pub(crate) async fn put(
+    _bot: Bot,
+    State(core): State<Arc<Core>>,
+    Path((channel, target)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<StatusCode, RestError> {
+    let channel = Snowflake::parse(&channel).ok_or(RestError::UnknownChannel)?;
+    let target = Snowflake::parse(&target).ok_or(RestError::InvalidForm("id"))?;
+    let request: EditPermission = parse_body(&body)?;
+    if request.kind > 1 {
+        return Err(RestError::InvalidForm("type"));
+    }
+    let overwrite = Overwrite {
+        id: target,
+        kind: request.kind,
+        allow: bits(request.allow.as_ref(), "allow")?,
+        deny: bits(request.deny.as_ref(), "deny")?,
+    };
+    core.change(|world| {
+        world
+            .set_overwrite(channel, overwrite)
+            .map(|dispatches| ((), dispatches))
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
