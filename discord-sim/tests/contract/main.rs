@@ -1,6 +1,7 @@
 //! Contract tests: the real twilight gateway and HTTP clients and the real `oauth2` client,
 //! driven against the simulator on a loopback port.
 
+mod control;
 mod gateway;
 mod oauth;
 mod rest;
