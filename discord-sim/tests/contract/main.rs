@@ -2,7 +2,9 @@
 //! driven against the simulator on a loopback port.
 
 mod control;
+mod faults;
 mod gateway;
 mod oauth;
+mod raw;
 mod rest;
 mod support;

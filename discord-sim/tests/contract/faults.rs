@@ -1,0 +1,76 @@
+//! More chaos against the real twilight shard: fragmented frames, a corrupt compressed frame,
+//! session-destroying closes and repeated reconnects (`discord-protocol.md` §5 anchors).
+
+use std::time::Duration;
+
+use discord_sim::GatewayFault;
+
+use crate::support::{Item, Reader, app_intents, shard, start_sim};
+
+const HEARTBEAT: Duration = Duration::from_millis(500);
+
+#[tokio::test]
+async fn fragmented_frames_are_reassembled_by_the_client() {
+    let sim = start_sim(HEARTBEAT).await;
+    sim.set_frame_size(Some(16));
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    let guild = reader.dispatch("GUILD_CREATE").await;
+    assert!(
+        guild.raw.len() > 16 * 10,
+        "GUILD_CREATE spans many continuation frames"
+    );
+}
+
+#[tokio::test]
+async fn corrupt_compressed_frame_makes_twilight_resume() {
+    let sim = start_sim(HEARTBEAT).await;
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    sim.fault_all(&GatewayFault::Corrupt);
+    reader.dispatch("RESUMED").await;
+    assert!(reader.seen.iter().any(|item| matches!(item, Item::Error(_))));
+    assert_eq!(sim.counters().identifies, 1);
+}
+
+#[tokio::test]
+async fn close_4009_destroys_the_session_so_the_resume_gets_op9_and_twilight_identifies() {
+    let sim = start_sim(HEARTBEAT).await;
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    sim.fault_all(&GatewayFault::Close {
+        code: 4009,
+        reason: "Session timed out.".to_owned(),
+    });
+    let ready = reader.dispatch("READY").await;
+    assert_eq!(ready.s, Some(1));
+    let counters = sim.counters();
+    assert_eq!((counters.identifies, counters.invalid_sessions), (2, 1));
+}
+
+#[tokio::test]
+async fn five_reconnect_cycles_each_resume_the_current_session() {
+    let sim = start_sim(HEARTBEAT).await;
+    let demo = sim.demo();
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    for cycle in 0..5 {
+        sim.fault_all(&GatewayFault::Reconnect);
+        reader.dispatch("RESUMED").await;
+        sim.set_mute(demo.alice, cycle % 2 == 0).expect("mute");
+        reader.dispatch("VOICE_STATE_UPDATE").await;
+    }
+    let counters = sim.counters();
+    assert_eq!((counters.identifies, counters.resumes), (1, 5));
+}
+
+#[tokio::test]
+async fn zombie_right_after_resumed_is_survived() {
+    let sim = start_sim(Duration::from_millis(300)).await;
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    sim.fault_all(&GatewayFault::Reconnect);
+    reader.dispatch("RESUMED").await;
+    sim.fault_all(&GatewayFault::BlackHole);
+    reader.dispatch("RESUMED").await;
+    assert_eq!(sim.counters().resumes, 2);
+}
