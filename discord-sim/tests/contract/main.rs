@@ -2,9 +2,11 @@
 //! driven against the simulator on a loopback port.
 
 mod control;
+mod decoder;
 mod faults;
 mod gateway;
 mod oauth;
+mod payloads;
 mod raw;
 mod rest;
 mod support;

@@ -256,3 +256,17 @@ async fn zlib_stream_sends_binary_frames_from_one_context() {
     raw.send(r#"{"op":1,"d":2}"#).await;
     raw.op(11).await;
 }
+
+#[tokio::test]
+async fn garbage_frames_close_4002_and_the_server_stays_up() {
+    let sim = sim().await;
+    let garbage: [&[u8]; 4] = [b"\xff\xfe\x00garbage", b"", b"null", br#"{"op":1.5}"#];
+    for frame in garbage {
+        let mut raw = Raw::gateway(&sim).await;
+        raw.hello().await;
+        raw.ws.send(Message::binary(frame.to_vec())).await.expect("send");
+        assert_eq!(raw.close_code().await, 4002, "for {frame:?}");
+    }
+    let mut raw = Raw::gateway(&sim).await;
+    assert_eq!(raw.hello().await, 1000, "still serving");
+}
