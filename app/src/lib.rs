@@ -5,8 +5,15 @@
 //! * [`shell`]: the HTML document around the app (server side only).
 //! * [`App`]: the route table.
 //! * [`pages`]: one file per route, each a `*Page` component.
+//! * [`components`]: reusable view pieces (the live member list).
+//! * [`roster_view`]: the member list's state and how stream messages change it (pure).
+//! * `live` (browser only): the `EventSource` that feeds it.
 
+pub mod components;
+#[cfg(feature = "hydrate")]
+mod live;
 pub mod pages;
+pub mod roster_view;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
@@ -15,7 +22,7 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::{landing::LandingPage, not_found::NotFoundPage};
+use crate::pages::{game_room::GameRoomPage, landing::LandingPage, not_found::NotFoundPage};
 
 /// The whole HTML document; the server renders it around [`App`] for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -47,6 +54,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFoundPage>
                 <Route path=path!("/") view=LandingPage />
+                <Route path=path!("/game/:channel_id") view=GameRoomPage />
             </Routes>
         </Router>
     }

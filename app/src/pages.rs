@@ -1,4 +1,5 @@
 //! One module per route; each exposes a `*Page` component.
 
+pub mod game_room;
 pub mod landing;
 pub mod not_found;

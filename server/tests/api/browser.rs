@@ -160,6 +160,11 @@ impl Page {
         Ok(self.find(css).await?.text().await?)
     }
 
+    /// Every element matching `css` right now (no waiting).
+    pub async fn find_all(&self, css: &str) -> anyhow::Result<Vec<Element>> {
+        Ok(self.client.find_all(Locator::Css(css)).await?)
+    }
+
     /// How many elements match `css` right now (no waiting).
     pub async fn count(&self, css: &str) -> anyhow::Result<usize> {
         Ok(self.client.find_all(Locator::Css(css)).await?.len())

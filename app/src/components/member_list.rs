@@ -1,0 +1,56 @@
+//! The live member list of a game room: who is in its voice channel, updated in place.
+
+use leptos::prelude::*;
+use model::{ids::ChannelId, stream::RoomMember};
+
+use crate::roster_view::{ROOM_CAPACITY, RosterView, StreamStatus, avatar_url, initial};
+
+/// The room's voice channel members with `n/4` and the stream's status. The server renders it
+/// empty and "Connecting…"; once hydrated it opens `/api/stream` and follows it.
+#[component]
+pub fn MemberList(room: ChannelId) -> impl IntoView {
+    let view = RwSignal::new(RosterView::default());
+    let status = RwSignal::new(StreamStatus::Connecting);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move || crate::live::connect(room, view, status));
+    #[cfg(not(feature = "hydrate"))]
+    let _ = room;
+
+    view! {
+        <section class="roster" data-status=move || status.get().as_str() aria-live="polite">
+            <header class="roster__header">
+                <h2 class="roster__title">"At the table"</h2>
+                <span class="roster__count">
+                    {move || format!("{}/{ROOM_CAPACITY}", view.with(|view| view.members().len()))}
+                </span>
+                <span class="roster__status">{move || status.get().label()}</span>
+            </header>
+            <ul class="roster__list">
+                <For
+                    each=move || view.with(|view| view.members().to_vec())
+                    key=|member| (member.user_id, member.username.clone(), member.avatar.clone())
+                    children=|member| view! { <MemberItem member /> }
+                />
+            </ul>
+            <Show when=move || view.with(|view| view.members().is_empty())>
+                <p class="roster__empty">"Nobody is in the voice channel yet."</p>
+            </Show>
+        </section>
+    }
+}
+
+/// One player: avatar (or initial) and name.
+#[component]
+fn MemberItem(member: RoomMember) -> impl IntoView {
+    let avatar = match avatar_url(&member) {
+        Some(url) => view! { <img class="avatar" src=url alt="" width="40" height="40" /> }.into_any(),
+        None => view! { <span class="avatar avatar--initial" aria-hidden="true">{initial(&member)}</span> }
+            .into_any(),
+    };
+    view! {
+        <li class="roster__member" data-user-id=member.user_id.to_string()>
+            {avatar}
+            <span class="roster__name">{member.username}</span>
+        </li>
+    }
+}

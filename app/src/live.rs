@@ -1,0 +1,148 @@
+//! Browser side of the live roster: an `EventSource` on `/api/stream`, feeding [`RosterView`].
+//!
+//! The browser's `EventSource` reconnects by itself after a dropped connection and sends
+//! `Last-Event-ID`, so the server replays what was missed. When the browser gives up (the server
+//! answered with an error status, or closed the room), this module opens a new `EventSource` after
+//! a capped backoff; the server then starts it with a fresh snapshot.
+
+use std::{cell::RefCell, rc::Rc, time::Duration};
+
+use leptos::prelude::*;
+use model::ids::ChannelId;
+use send_wrapper::SendWrapper;
+use wasm_bindgen::{JsCast, closure::Closure};
+use web_sys::{EventSource, MessageEvent};
+
+use crate::roster_view::{Applied, RosterView, StreamStatus};
+
+/// The SSE events the member list listens to.
+const EVENTS: [&str; 4] = ["snapshot", "voice.joined", "voice.left", "room.deleted"];
+/// The longest wait before reopening a stream the browser gave up on.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// One open `EventSource` and the callbacks it calls (dropping them would leave it calling freed
+/// closures, so they live exactly as long as it does).
+struct Connection {
+    source: EventSource,
+    _callbacks: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.source.close();
+    }
+}
+
+/// The browser-side owner of a room's stream: at most one connection at a time.
+#[derive(Clone)]
+struct Stream {
+    room: ChannelId,
+    view: RwSignal<RosterView>,
+    status: RwSignal<StreamStatus>,
+    connection: Rc<RefCell<Option<Connection>>>,
+    failures: Rc<RefCell<u32>>,
+    stopped: Rc<RefCell<bool>>,
+}
+
+/// Opens the room's stream; it closes when the calling component is cleaned up.
+pub(crate) fn connect(room: ChannelId, view: RwSignal<RosterView>, status: RwSignal<StreamStatus>) {
+    let stream = Stream {
+        room,
+        view,
+        status,
+        connection: Rc::default(),
+        failures: Rc::default(),
+        stopped: Rc::default(),
+    };
+    stream.open();
+    let handle = SendWrapper::new(stream);
+    on_cleanup(move || {
+        *handle.stopped.borrow_mut() = true;
+        handle.connection.borrow_mut().take();
+    });
+}
+
+impl Stream {
+    fn open(&self) {
+        if *self.stopped.borrow() {
+            return;
+        }
+        let source = match EventSource::new(&format!("/api/stream?room={}", self.room)) {
+            Ok(source) => source,
+            Err(err) => {
+                leptos::logging::error!("cannot open the live stream: {err:?}");
+                self.retry_later();
+                return;
+            }
+        };
+        let mut callbacks = Vec::new();
+        for name in EVENTS {
+            let stream = self.clone();
+            let callback = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+                if let Some(message) = event.dyn_ref::<MessageEvent>() {
+                    stream.on_message(name, message);
+                }
+            });
+            if let Err(err) = source.add_event_listener_with_callback(name, callback.as_ref().unchecked_ref())
+            {
+                leptos::logging::error!("cannot listen for {name}: {err:?}");
+            }
+            callbacks.push(callback);
+        }
+        let stream = self.clone();
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| stream.on_error());
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        callbacks.push(on_error);
+        *self.connection.borrow_mut() = Some(Connection {
+            source,
+            _callbacks: callbacks,
+        });
+    }
+
+    fn on_message(&self, name: &str, message: &MessageEvent) {
+        let Some(data) = message.data().as_string() else {
+            return;
+        };
+        *self.failures.borrow_mut() = 0;
+        let mut outcome = Ok(Applied::Updated);
+        self.view
+            .update(|view| outcome = view.apply(self.room, name, &data));
+        match outcome {
+            Ok(Applied::Updated) => self.status.set(StreamStatus::Live),
+            Ok(Applied::RoomClosed) => {
+                self.status.set(StreamStatus::RoomClosed);
+                *self.stopped.borrow_mut() = true;
+                self.connection.borrow_mut().take();
+            }
+            Err(err) => leptos::logging::error!("ignored a stream message: {err}"),
+        }
+    }
+
+    fn on_error(&self) {
+        let closed = self
+            .connection
+            .borrow()
+            .as_ref()
+            .is_some_and(|connection| connection.source.ready_state() == EventSource::CLOSED);
+        if *self.stopped.borrow() {
+            return;
+        }
+        self.status.set(StreamStatus::Reconnecting);
+        if closed {
+            // The browser gave up; it only retries by itself while the state is CONNECTING.
+            self.connection.borrow_mut().take();
+            self.retry_later();
+        }
+    }
+
+    fn retry_later(&self) {
+        let failures = {
+            let mut failures = self.failures.borrow_mut();
+            *failures = failures.saturating_add(1);
+            *failures
+        };
+        let delay = Duration::from_millis(500u64.saturating_mul(1 << failures.min(6))).min(MAX_BACKOFF);
+        let stream = SendWrapper::new(self.clone());
+        set_timeout(move || stream.open(), delay);
+    }
+}

@@ -1,0 +1,34 @@
+//! The game room page, `/game/:channel_id`: the live table of a room.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use model::ids::ChannelId;
+
+use crate::{components::member_list::MemberList, pages::not_found::NotFoundPage};
+
+/// A game room. An id that is not a snowflake is answered like any unknown page.
+#[component]
+pub fn GameRoomPage() -> impl IntoView {
+    let params = use_params_map();
+    let room = params.with_untracked(|params| {
+        params
+            .get("channel_id")
+            .and_then(|id| id.parse::<ChannelId>().ok())
+    });
+    match room {
+        Some(room) => view! {
+            <main class="page game-room" data-room=room.to_string()>
+                <header class="game-room__header">
+                    <p class="hero__eyebrow">"Game room"</p>
+                    <h1>"Your table"</h1>
+                    <p class="game-room__hint">
+                        "Join the room's voice channel in Discord; players appear here as they connect."
+                    </p>
+                </header>
+                <MemberList room />
+            </main>
+        }
+        .into_any(),
+        None => view! { <NotFoundPage /> }.into_any(),
+    }
+}

@@ -1,0 +1,247 @@
+//! The member list's state and how each stream message changes it.
+//!
+//! Pure, so it is tested natively; `live` (browser only) feeds it from the `EventSource`.
+
+use model::{
+    event::{VoiceJoined, VoiceLeft},
+    ids::{ChannelId, UserId},
+    stream::{RoomMember, RoomSnapshot, SNAPSHOT_EVENT},
+};
+
+/// The most players a game room holds.
+pub const ROOM_CAPACITY: usize = 4;
+
+/// How the stream is doing, shown next to the member list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStatus {
+    /// Opening the first connection (also what the server renders).
+    Connecting,
+    /// Receiving events.
+    Live,
+    /// The connection dropped; reconnecting.
+    Reconnecting,
+    /// The room's voice channel was deleted.
+    RoomClosed,
+}
+
+impl StreamStatus {
+    /// A stable name for `data-status` attributes (what tests and CSS select on).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Live => "live",
+            Self::Reconnecting => "reconnecting",
+            Self::RoomClosed => "closed",
+        }
+    }
+
+    /// What the player reads.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Connecting => "Connecting…",
+            Self::Live => "Live",
+            Self::Reconnecting => "Reconnecting…",
+            Self::RoomClosed => "This room has closed",
+        }
+    }
+}
+
+/// Who is in the room's voice channel, in a stable order (by name, then id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RosterView {
+    members: Vec<RoomMember>,
+}
+
+/// Why a stream message could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ViewError {
+    /// The `data:` was not the JSON the event name promises.
+    #[error("malformed `{event}` data: {reason}")]
+    Malformed {
+        /// The SSE event name.
+        event: String,
+        /// The decoder's message.
+        reason: String,
+    },
+}
+
+/// What applying a message did, beyond changing the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The list changed, or nothing relevant happened.
+    Updated,
+    /// The room's channel was deleted: the room is over.
+    RoomClosed,
+}
+
+impl RosterView {
+    /// The members, in display order.
+    pub fn members(&self) -> &[RoomMember] {
+        &self.members
+    }
+
+    /// Whether `user` is in the room's voice channel.
+    pub fn contains(&self, user: UserId) -> bool {
+        self.members.iter().any(|member| member.user_id == user)
+    }
+
+    /// Applies one SSE message (`event:` name and `data:` JSON) for `room`. Events for other
+    /// channels are ignored (the server already filters; this keeps a stale frame harmless).
+    pub fn apply(&mut self, room: ChannelId, event: &str, data: &str) -> Result<Applied, ViewError> {
+        let malformed = |err: serde_json::Error| ViewError::Malformed {
+            event: event.to_owned(),
+            reason: err.to_string(),
+        };
+        match event {
+            SNAPSHOT_EVENT => {
+                let snapshot: RoomSnapshot = serde_json::from_str(data).map_err(malformed)?;
+                if snapshot.channel_id == room {
+                    self.members = snapshot.members;
+                    self.sort();
+                }
+            }
+            "voice.joined" => {
+                let joined: VoiceJoined = serde_json::from_str(data).map_err(malformed)?;
+                if joined.channel_id == room {
+                    self.members.retain(|member| member.user_id != joined.user_id);
+                    self.members.push(RoomMember {
+                        user_id: joined.user_id,
+                        username: joined.username,
+                        avatar: joined.avatar,
+                    });
+                    self.sort();
+                }
+            }
+            "voice.left" => {
+                let left: VoiceLeft = serde_json::from_str(data).map_err(malformed)?;
+                if left.left_channel_id == room {
+                    self.members.retain(|member| member.user_id != left.user_id);
+                }
+            }
+            "room.deleted" => return Ok(Applied::RoomClosed),
+            _ => {}
+        }
+        Ok(Applied::Updated)
+    }
+
+    fn sort(&mut self) {
+        self.members
+            .sort_by(|a, b| a.username.cmp(&b.username).then(a.user_id.cmp(&b.user_id)));
+    }
+}
+
+/// The avatar image for a member with a custom avatar, on Discord's CDN. Members without one get an
+/// initial drawn by the page instead of an image (which also works with no network at all).
+pub fn avatar_url(member: &RoomMember) -> Option<String> {
+    let hash = member.avatar.as_ref()?;
+    Some(format!(
+        "https://cdn.discordapp.com/avatars/{}/{hash}.png?size=64",
+        member.user_id
+    ))
+}
+
+/// The letter shown when a member has no avatar image.
+pub fn initial(member: &RoomMember) -> String {
+    member
+        .username
+        .chars()
+        .next()
+        .map_or_else(|| "?".to_owned(), |c| c.to_uppercase().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOM: &str = "4000000000000000001";
+    const OTHER: &str = "4000000000000000002";
+
+    fn room() -> ChannelId {
+        ROOM.parse().unwrap()
+    }
+
+    fn joined(user: &str, name: &str, channel: &str) -> String {
+        format!(
+            r#"{{"guildId":"2","channelId":"{channel}","userId":"{user}","username":"{name}","avatar":null}}"#
+        )
+    }
+
+    fn left(user: &str, channel: &str) -> String {
+        format!(r#"{{"guildId":"2","channelId":null,"userId":"{user}","leftChannelId":"{channel}"}}"#)
+    }
+
+    fn names(view: &RosterView) -> Vec<&str> {
+        view.members()
+            .iter()
+            .map(|member| member.username.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn messages_update_the_list_in_place() {
+        let mut view = RosterView::default();
+        let steps: Vec<(&str, String, Vec<&str>)> = vec![
+            (
+                "snapshot",
+                format!(
+                    r#"{{"channelId":"{ROOM}","members":[{{"userId":"11","username":"bob","avatar":null}}]}}"#
+                ),
+                vec!["bob"],
+            ),
+            ("voice.joined", joined("10", "alice", ROOM), vec!["alice", "bob"]),
+            ("voice.joined", joined("10", "alice", ROOM), vec!["alice", "bob"]),
+            ("voice.joined", joined("12", "carol", OTHER), vec!["alice", "bob"]),
+            ("voice.left", left("11", OTHER), vec!["alice", "bob"]),
+            ("voice.left", left("11", ROOM), vec!["alice"]),
+            (
+                "snapshot",
+                format!(r#"{{"channelId":"{ROOM}","members":[]}}"#),
+                vec![],
+            ),
+        ];
+        for (event, data, expected) in steps {
+            assert_eq!(
+                view.apply(room(), event, &data),
+                Ok(Applied::Updated),
+                "{event} {data}"
+            );
+            assert_eq!(names(&view), expected, "{event} {data}");
+        }
+    }
+
+    #[test]
+    fn room_deleted_closes_the_room_and_bad_data_is_an_error_not_a_panic() {
+        let mut view = RosterView::default();
+        let deleted = format!(r#"{{"guildId":"2","channelId":"{ROOM}"}}"#);
+        assert_eq!(
+            view.apply(room(), "room.deleted", &deleted),
+            Ok(Applied::RoomClosed)
+        );
+        assert!(matches!(
+            view.apply(room(), "voice.joined", "{not json"),
+            Err(ViewError::Malformed { .. })
+        ));
+        assert_eq!(
+            view.apply(room(), "unknown.event", "whatever"),
+            Ok(Applied::Updated)
+        );
+    }
+
+    #[test]
+    fn avatars_use_the_custom_hash_or_fall_back_to_an_initial() {
+        let mut member = RoomMember {
+            user_id: "80351110224678912".parse().unwrap(),
+            username: "élise".into(),
+            avatar: None,
+        };
+        assert_eq!(avatar_url(&member), None);
+        assert_eq!(initial(&member), "É");
+        member.avatar = Some("8342729096ea3675442027381ff50dfe".into());
+        assert_eq!(
+            avatar_url(&member).as_deref(),
+            Some(
+                "https://cdn.discordapp.com/avatars/80351110224678912/8342729096ea3675442027381ff50dfe.png?size=64"
+            )
+        );
+    }
+}
