@@ -51,6 +51,9 @@ pub struct SimConfig {
     /// Privileged intents the application has enabled (`GUILD_MEMBERS` 2, `GUILD_PRESENCES` 256,
     /// `MESSAGE_CONTENT` 32768); asking for any other privileged intent closes with 4014.
     pub privileged_intents: u64,
+    /// The bot's guild permissions besides `@everyone`'s; add `ADMINISTRATOR` (8) to make it
+    /// see every channel regardless of overwrites.
+    pub bot_permissions: u64,
     /// Whether 2xx REST responses carry `X-RateLimit-Scope: user` (an open question about real
     /// Discord; twilight-http only learns buckets when it is present).
     pub ratelimit_scope_on_success: bool,
@@ -83,6 +86,7 @@ impl Default for SimConfig {
             replay_capacity: 1000,
             privileged_intents: 0,
             ratelimit_scope_on_success: false,
+            bot_permissions: crate::world::DEFAULT_BOT_PERMISSIONS,
             access_token_ttl: Duration::from_secs(604_800),
             code_ttl: Duration::from_secs(600),
         }

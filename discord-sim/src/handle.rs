@@ -35,7 +35,8 @@ pub struct DiscordSim;
 impl DiscordSim {
     /// Binds `config.bind`, seeds the demo guild and serves until every handle is dropped.
     pub async fn start(config: SimConfig) -> Result<SimHandle, StartError> {
-        let (world, demo) = World::demo(&config.bot_name);
+        let (mut world, demo) = World::demo(&config.bot_name);
+        world.bot_permissions = config.bot_permissions;
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind {

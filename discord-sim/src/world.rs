@@ -6,11 +6,13 @@
 //! keeps the dispatch order equal to the order of changes.
 
 mod demo;
+mod permissions;
 mod voice;
 
 use std::collections::BTreeMap;
 
 pub use demo::DemoIds;
+pub use permissions::{ADMINISTRATOR, DEFAULT_BOT_PERMISSIONS, EVERYONE_PERMISSIONS, VIEW_CHANNEL};
 
 use crate::id::Snowflake;
 use crate::timestamp;
@@ -152,6 +154,8 @@ pub struct World {
     pub guild_id: Snowflake,
     /// The guild's name.
     pub guild_name: String,
+    /// The bot's guild-level permissions besides `@everyone`'s.
+    pub bot_permissions: u64,
     /// The guild owner's user id.
     pub owner_id: Snowflake,
     /// Every known user, including the bot.
@@ -182,6 +186,7 @@ impl World {
             bot: bot.clone(),
             guild_id: GUILD_ID,
             guild_name: "Fake Guild".to_owned(),
+            bot_permissions: DEFAULT_BOT_PERMISSIONS,
             owner_id: OWNER_ID,
             users: BTreeMap::new(),
             channels: BTreeMap::new(),
@@ -239,12 +244,8 @@ impl World {
     pub fn create_channel(&mut self, mut channel: Channel) -> (Channel, Vec<Dispatch>) {
         channel.id = self.fresh_channel_id();
         self.channels.insert(channel.id, channel.clone());
-        let dispatch = Dispatch {
-            name: "CHANNEL_CREATE",
-            intent: INTENT_GUILDS,
-            data: wire::channel(self, &channel),
-        };
-        (channel, vec![dispatch])
+        let dispatches = self.channel_event("CHANNEL_CREATE", &channel);
+        (channel, dispatches)
     }
 
     /// Deletes a channel. Members connected to it are disconnected first, each with a
@@ -264,32 +265,49 @@ impl World {
             dispatches.extend(self.leave_voice(user)?);
         }
         let channel = self.channels.remove(&id).ok_or(WorldError::UnknownChannel(id))?;
-        dispatches.push(Dispatch {
-            name: "CHANNEL_DELETE",
-            intent: INTENT_GUILDS,
-            data: wire::channel(self, &channel),
-        });
+        dispatches.extend(self.channel_event("CHANNEL_DELETE", &channel));
         Ok((channel, dispatches))
     }
 
-    /// Sets (replaces) one permission overwrite; returns `CHANNEL_UPDATE`.
+    /// Sets (replaces) one permission overwrite. Returns `CHANNEL_UPDATE`, or `CHANNEL_CREATE` /
+    /// `CHANNEL_DELETE` when the change shows or hides the channel from the bot, as Discord does.
     pub fn set_overwrite(
         &mut self,
         channel_id: Snowflake,
         overwrite: Overwrite,
     ) -> Result<Vec<Dispatch>, WorldError> {
-        let channel = self
+        let before = self
             .channels
-            .get_mut(&channel_id)
+            .get(&channel_id)
             .ok_or(WorldError::UnknownChannel(channel_id))?;
+        let was_visible = self.bot_can_view(before);
+        let mut channel = before.clone();
         channel.overwrites.retain(|existing| existing.id != overwrite.id);
         channel.overwrites.push(overwrite);
-        let channel = channel.clone();
+        self.channels.insert(channel_id, channel.clone());
+        let name = match (was_visible, self.bot_can_view(&channel)) {
+            (true, true) => "CHANNEL_UPDATE",
+            (false, true) => "CHANNEL_CREATE",
+            (true, false) => "CHANNEL_DELETE",
+            (false, false) => return Ok(Vec::new()),
+        };
         Ok(vec![Dispatch {
-            name: "CHANNEL_UPDATE",
+            name,
             intent: INTENT_GUILDS,
             data: wire::channel(self, &channel),
         }])
+    }
+
+    /// A channel event, or nothing when the bot cannot see the channel.
+    fn channel_event(&self, name: &'static str, channel: &Channel) -> Vec<Dispatch> {
+        if !self.bot_can_view(channel) {
+            return Vec::new();
+        }
+        vec![Dispatch {
+            name,
+            intent: INTENT_GUILDS,
+            data: wire::channel(self, channel),
+        }]
     }
 
     /// The member's JSON (with `user`), optionally with `guild_id` as `GUILD_MEMBER_ADD` carries it.

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::id::Snowflake;
 use crate::wire::{self, BotUserWire, ChannelWire, MemberWire, VoiceStateWire};
-use crate::world::{INTENT_GUILD_VOICE_STATES, World};
+use crate::world::{EVERYONE_PERMISSIONS, INTENT_GUILD_VOICE_STATES, World};
 
 #[derive(Serialize)]
 struct UnavailableGuild {
@@ -70,14 +70,11 @@ struct Role {
     icon: Option<()>,
     unicode_emoji: Option<()>,
     position: u32,
-    permissions: &'static str,
+    permissions: String,
     managed: bool,
     mentionable: bool,
     flags: u64,
 }
-
-/// `@everyone`'s permissions in the reference example (includes `VIEW_CHANNEL` and CONNECT).
-const EVERYONE_PERMISSIONS: &str = "1071698660929";
 
 // Field names are Discord's wire names.
 #[allow(clippy::struct_field_names)]
@@ -189,7 +186,7 @@ pub(crate) fn guild_create(world: &World, intents: u64) -> String {
             icon: None,
             unicode_emoji: None,
             position: 0,
-            permissions: EVERYONE_PERMISSIONS,
+            permissions: EVERYONE_PERMISSIONS.to_string(),
             managed: false,
             mentionable: false,
             flags: 0,

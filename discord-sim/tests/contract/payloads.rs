@@ -170,7 +170,8 @@ async fn channel_payloads(sim: &SimHandle, reader: &mut Reader) {
     let demo = sim.demo();
     let guild_id = sim.endpoints().guild_id;
     let body = json!({"name": "private-alice", "type": 2, "user_limit": 2,
-        "permission_overwrites": [{"id": guild_id.to_string(), "type": 0, "deny": "1049600"}]});
+        "permission_overwrites": [{"id": guild_id.to_string(), "type": 0, "deny": "1049600"},
+            {"id": discord_sim::world::BOT_ID.to_string(), "type": 1, "allow": "17826833"}]});
     let (status, channel) = rest(
         sim,
         reqwest::Method::POST,

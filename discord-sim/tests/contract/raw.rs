@@ -270,3 +270,41 @@ async fn garbage_frames_close_4002_and_the_server_stays_up() {
     let mut raw = Raw::gateway(&sim).await;
     assert_eq!(raw.hello().await, 1000, "still serving");
 }
+
+#[tokio::test]
+async fn missed_heartbeats_close_4000_but_keep_the_session_and_client_1000_ends_it() {
+    let mut config = SimConfig::fast(Duration::from_secs(1));
+    config.heartbeat_timeout = Some(Duration::from_millis(100));
+    let sim = start_with(config).await;
+    let token = format!("Bot {}", sim.bot_token());
+    let mut raw = Raw::gateway(&sim).await;
+    raw.hello().await;
+    raw.send(&identify(&token, 129, [0, 1])).await;
+    let session = raw.op(0).await["d"]["session_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(raw.close_code().await, 4000, "no heartbeat within the timeout");
+    let resume = json!({"op": 6, "d": {"token": token, "session_id": session, "seq": 2}}).to_string();
+    let mut again = Raw::connect(&sim, "/resume/?v=10&encoding=json").await;
+    again.hello().await;
+    again.send(&resume).await;
+    assert_eq!(again.op(0).await["t"], "RESUMED", "the session survived the 4000");
+    again
+        .ws
+        .send(Message::close(
+            Some(tokio_websockets::CloseCode::NORMAL_CLOSURE),
+            "",
+        ))
+        .await
+        .expect("close");
+    let _ = again.next().await;
+    let mut third = Raw::gateway(&sim).await;
+    third.hello().await;
+    third.send(&resume).await;
+    assert_eq!(
+        third.op(9).await["d"],
+        false,
+        "a client 1000 close invalidates the session"
+    );
+}

@@ -61,6 +61,13 @@ async fn created_channel_arrives_as_channel_create_on_the_gateway() {
             id: Id::new(sim.demo().alice.get()),
             kind: PermissionOverwriteType::Member,
         },
+        // Without this the bot could not see its own channel and would get no CHANNEL_CREATE.
+        PermissionOverwrite {
+            allow: Permissions::from_bits_truncate(17_826_833),
+            deny: Permissions::empty(),
+            id: Id::new(discord_sim::world::BOT_ID.get()),
+            kind: PermissionOverwriteType::Member,
+        },
     ];
     let response = client
         .create_guild_channel(guild, "private-alice")
@@ -261,4 +268,78 @@ async fn wrong_bot_token_gets_401() {
     let client = http(&sim, "Bot wrong");
     let err = client.current_user().await.expect_err("401");
     assert!(matches!(err.kind(), ErrorType::Unauthorized) || api_code(&err) == Some((401, 0)));
+}
+
+#[tokio::test]
+async fn private_channel_events_reach_the_bot_only_when_it_can_see_the_channel() {
+    let sim = start_sim(HEARTBEAT).await;
+    let guild = Id::new(sim.endpoints().guild_id.get());
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    let client = bot_http(&sim);
+    let hidden = [PermissionOverwrite {
+        allow: Permissions::empty(),
+        deny: Permissions::VIEW_CHANNEL | Permissions::CONNECT,
+        id: guild.cast(),
+        kind: PermissionOverwriteType::Role,
+    }];
+    let channel = client
+        .create_guild_channel(guild, "no-bot")
+        .kind(ChannelType::GuildVoice)
+        .permission_overwrites(&hidden)
+        .await
+        .expect("create")
+        .model()
+        .await
+        .expect("channel");
+    reader.sync(&sim).await;
+    assert!(
+        reader.seen_dispatches("CHANNEL_CREATE").is_empty(),
+        "the bot cannot see it"
+    );
+
+    let allow_bot = twilight_model::http::permission_overwrite::PermissionOverwrite {
+        allow: Some(Permissions::VIEW_CHANNEL | Permissions::CONNECT),
+        deny: None,
+        id: Id::new(discord_sim::world::BOT_ID.get()),
+        kind: twilight_model::http::permission_overwrite::PermissionOverwriteType::Member,
+    };
+    client
+        .update_channel_permission(channel.id, &allow_bot)
+        .await
+        .expect("allow the bot");
+    let shown = reader.dispatch("CHANNEL_CREATE").await;
+    assert_eq!(shown.d["id"], channel.id.to_string().as_str());
+}
+
+#[tokio::test]
+async fn slow_answers_and_the_scope_header_switch() {
+    let mut config = discord_sim::SimConfig::fast(HEARTBEAT);
+    config.ratelimit_scope_on_success = true;
+    let sim = crate::support::start_with(config).await;
+    sim.push_rest_fault(RestFaultRule {
+        fault: RestFault::Slow {
+            delay: Duration::from_millis(50),
+        },
+        path: String::new(),
+        times: 1,
+    });
+    let response = reqwest::Client::new()
+        .get(format!("{}/users/@me", sim.endpoints().api_base))
+        .header("authorization", format!("Bot {}", sim.bot_token()))
+        .send()
+        .await
+        .expect("slow but answered");
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    assert_eq!(headers["x-ratelimit-scope"], "user");
+    for name in [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-ratelimit-reset-after",
+        "x-ratelimit-bucket",
+    ] {
+        assert!(headers.contains_key(name), "{name}");
+    }
 }

@@ -150,6 +150,20 @@ impl Reader {
         }
     }
 
+    /// A barrier: asks the server for a heartbeat request (op 1) and waits for it, so every
+    /// frame the server queued before is in `seen` afterwards.
+    pub(crate) async fn sync(&mut self, sim: &discord_sim::SimHandle) {
+        let before = self.seen.len();
+        assert_eq!(sim.fault_all(&discord_sim::GatewayFault::RequestHeartbeat), 1);
+        loop {
+            self.until("op 1", |item| matches!(item, Item::Frame(frame) if frame.op == 1))
+                .await;
+            if self.seen.len() > before {
+                return;
+            }
+        }
+    }
+
     /// Dispatch frames seen so far named `t`.
     pub(crate) fn seen_dispatches(&self, t: &str) -> Vec<Frame> {
         self.seen
