@@ -67,6 +67,7 @@ impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
         let status = match self.0 {
             WorldError::NotInVoice(_) | WorldError::NotVoice(_) => StatusCode::CONFLICT,
+            WorldError::MissingPermissions => StatusCode::FORBIDDEN,
             _ => StatusCode::NOT_FOUND,
         };
         (

@@ -11,6 +11,9 @@
 //! * `rest`: `/api/v10`, one endpoint per file; `oauth`: authorize, token, revoke.
 //! * `control`: the `/_sim` HTTP control endpoint; [`SimHandle`] is the same for Rust callers.
 
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
 mod config;
 mod control;
 mod core;

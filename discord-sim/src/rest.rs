@@ -62,3 +62,20 @@ pub(crate) fn check_guild(core: &Core, guild: &str) -> Result<(), RestError> {
         _ => Err(RestError::UnknownGuild),
     }
 }
+
+/// Checks the bot may act on a channel: 404 10003 if unknown, 403 50001 if it cannot see it
+/// (no `VIEW_CHANNEL` denies everything else), 403 50013 if it lacks one of `needed`.
+pub(crate) fn require(
+    world: &crate::world::World,
+    channel: crate::id::Snowflake,
+    needed: u64,
+) -> Result<(), RestError> {
+    let found = world.channels.get(&channel).ok_or(RestError::UnknownChannel)?;
+    if !world.bot_can_view(found) {
+        return Err(RestError::MissingAccess);
+    }
+    if world.bot_permissions_in(found) & needed != needed {
+        return Err(RestError::MissingPermissions);
+    }
+    Ok(())
+}

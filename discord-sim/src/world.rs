@@ -12,7 +12,10 @@ mod voice;
 use std::collections::BTreeMap;
 
 pub use demo::DemoIds;
-pub use permissions::{ADMINISTRATOR, DEFAULT_BOT_PERMISSIONS, EVERYONE_PERMISSIONS, VIEW_CHANNEL};
+pub use permissions::{
+    ADMINISTRATOR, CONNECT, CREATE_INSTANT_INVITE, DEFAULT_BOT_PERMISSIONS, EVERYONE_PERMISSIONS,
+    MANAGE_CHANNELS, MANAGE_ROLES, MOVE_MEMBERS, VIEW_CHANNEL,
+};
 
 use crate::id::Snowflake;
 use crate::timestamp;
@@ -140,6 +143,9 @@ pub enum WorldError {
     /// The channel exists but is not a voice channel.
     #[error("channel {0} is not a voice channel")]
     NotVoice(Snowflake),
+    /// The bot lacks a permission the change needs (Discord error 50013).
+    #[error("missing permissions")]
+    MissingPermissions,
     /// The user is not connected to voice (Discord error 40032).
     #[error("user {0} is not connected to voice")]
     NotInVoice(Snowflake),

@@ -17,7 +17,7 @@ use super::{Bot, RestError, check_guild, parse_body};
 use crate::core::Core;
 use crate::id::Snowflake;
 use crate::wire;
-use crate::world::{CHANNEL_TEXT, CHANNEL_VOICE, Channel, Overwrite};
+use crate::world::{ADMINISTRATOR, CHANNEL_TEXT, CHANNEL_VOICE, Channel, MANAGE_CHANNELS, Overwrite};
 
 #[derive(Deserialize)]
 struct CreateChannel {
@@ -113,6 +113,15 @@ pub(crate) async fn post(
         user_limit: request.user_limit.unwrap_or(0),
     };
     let body = core.change::<_, RestError>(|world| {
+        let own = world.bot_guild_permissions();
+        if own & (MANAGE_CHANNELS | ADMINISTRATOR) == 0
+            || !channel
+                .overwrites
+                .iter()
+                .all(|o| world.bot_may_set_overwrite(o.allow, o.deny))
+        {
+            return Err(RestError::MissingPermissions);
+        }
         let (channel, dispatches) = world.create_channel(channel);
         Ok((wire::channel(world, &channel), dispatches))
     })?;

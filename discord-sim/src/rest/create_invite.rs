@@ -12,11 +12,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
-use super::{Bot, RestError, parse_body};
+use super::{Bot, RestError, parse_body, require};
 use crate::core::Core;
 use crate::id::Snowflake;
 use crate::timestamp;
 use crate::wire::{self, UserWire};
+use crate::world::CREATE_INSTANT_INVITE;
 
 #[derive(Deserialize)]
 struct CreateInvite {
@@ -85,6 +86,7 @@ pub(crate) async fn post(
     }
     let state = core.lock();
     let world = &state.world;
+    require(world, channel, CREATE_INSTANT_INVITE)?;
     let channel = world.channels.get(&channel).ok_or(RestError::UnknownChannel)?;
     let invite_code: String = uuid::Uuid::new_v4()
         .simple()

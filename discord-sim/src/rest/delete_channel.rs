@@ -10,10 +10,11 @@ use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 
-use super::{Bot, RestError};
+use super::{Bot, RestError, require};
 use crate::core::Core;
 use crate::id::Snowflake;
 use crate::wire;
+use crate::world::MANAGE_CHANNELS;
 
 pub(crate) async fn delete(
     _bot: Bot,
@@ -22,6 +23,7 @@ pub(crate) async fn delete(
 ) -> Result<impl IntoResponse, RestError> {
     let channel = Snowflake::parse(&channel).ok_or(RestError::UnknownChannel)?;
     let body = core.change(|world| {
+        require(world, channel, MANAGE_CHANNELS)?;
         let (channel, dispatches) = world.delete_channel(channel)?;
         Ok::<_, RestError>((wire::channel(world, &channel), dispatches))
     })?;

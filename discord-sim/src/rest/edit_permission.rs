@@ -11,10 +11,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::create_channel::{Bits, bits};
-use super::{Bot, RestError, parse_body};
+use super::{Bot, RestError, parse_body, require};
 use crate::core::Core;
 use crate::id::Snowflake;
-use crate::world::Overwrite;
+use crate::world::{MANAGE_ROLES, Overwrite};
 
 #[derive(Deserialize)]
 struct EditPermission {
@@ -45,9 +45,12 @@ pub(crate) async fn put(
         deny: bits(request.deny.as_ref(), "deny")?,
     };
     core.change(|world| {
-        world
-            .set_overwrite(channel, overwrite)
-            .map(|dispatches| ((), dispatches))
+        require(world, channel, MANAGE_ROLES)?;
+        if !world.bot_may_set_overwrite(overwrite.allow, overwrite.deny) {
+            return Err(RestError::MissingPermissions);
+        }
+        let dispatches = world.set_overwrite(channel, overwrite)?;
+        Ok::<_, RestError>(((), dispatches))
     })?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -37,6 +37,9 @@ pub(crate) enum RestError {
     /// 403, 50001.
     #[error("Missing Access")]
     MissingAccess,
+    /// 403, 50013.
+    #[error("Missing Permissions")]
+    MissingPermissions,
     /// 400, 50035, naming the offending field.
     #[error("Invalid Form Body")]
     InvalidForm(&'static str),
@@ -57,6 +60,7 @@ impl RestError {
             Self::UnknownVoiceState => (StatusCode::NOT_FOUND, 10_065),
             Self::NotInVoice => (StatusCode::BAD_REQUEST, 40_032),
             Self::MissingAccess => (StatusCode::FORBIDDEN, 50_001),
+            Self::MissingPermissions => (StatusCode::FORBIDDEN, 50_013),
             Self::InvalidForm(_) => (StatusCode::BAD_REQUEST, 50_035),
             Self::Injected(status) => (*status, 0),
         }
@@ -70,6 +74,7 @@ impl From<WorldError> for RestError {
             WorldError::UnknownChannel(_) | WorldError::NotVoice(_) => Self::UnknownChannel,
             WorldError::UnknownMember(_) => Self::UnknownMember,
             WorldError::NotInVoice(_) => Self::NotInVoice,
+            WorldError::MissingPermissions => Self::MissingPermissions,
         }
     }
 }

@@ -13,10 +13,11 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Bot, RestError, check_guild, parse_body};
+use super::{Bot, RestError, check_guild, parse_body, require};
 use crate::core::Core;
 use crate::id::Snowflake;
 use crate::wire;
+use crate::world::{CONNECT, MOVE_MEMBERS};
 
 #[derive(Deserialize)]
 struct ModifyMember {
@@ -69,7 +70,11 @@ pub(crate) async fn patch(
             dispatches.extend(world.set_deaf(user, deaf)?);
         }
         match target {
-            Some(Some(channel)) => dispatches.extend(world.move_voice(user, channel)?),
+            Some(Some(channel)) => {
+                // Moving needs MOVE_MEMBERS and CONNECT on the target channel.
+                require(world, channel, MOVE_MEMBERS | CONNECT)?;
+                dispatches.extend(world.move_voice(user, channel)?);
+            }
             Some(None) => dispatches.extend(world.leave_voice(user)?),
             None => {}
         }

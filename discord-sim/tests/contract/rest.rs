@@ -298,18 +298,31 @@ async fn private_channel_events_reach_the_bot_only_when_it_can_see_the_channel()
         "the bot cannot see it"
     );
 
+    // Without VIEW_CHANNEL every other permission is gone: Discord answers 50001.
     let allow_bot = twilight_model::http::permission_overwrite::PermissionOverwrite {
         allow: Some(Permissions::VIEW_CHANNEL | Permissions::CONNECT),
         deny: None,
         id: Id::new(discord_sim::world::BOT_ID.get()),
         kind: twilight_model::http::permission_overwrite::PermissionOverwriteType::Member,
     };
-    client
+    let err = client
         .update_channel_permission(channel.id, &allow_bot)
         .await
-        .expect("allow the bot");
-    let shown = reader.dispatch("CHANNEL_CREATE").await;
-    assert_eq!(shown.d["id"], channel.id.to_string().as_str());
+        .expect_err("the bot cannot touch a channel it cannot see");
+    assert_eq!(api_code(&err), Some((403, 50_001)));
+    let grant_roles = [PermissionOverwrite {
+        allow: Permissions::MANAGE_ROLES,
+        deny: Permissions::empty(),
+        id: Id::new(sim.demo().alice.get()),
+        kind: PermissionOverwriteType::Member,
+    }];
+    let err = client
+        .create_guild_channel(guild, "too-much")
+        .kind(ChannelType::GuildVoice)
+        .permission_overwrites(&grant_roles)
+        .await
+        .expect_err("granting MANAGE_ROLES needs ADMINISTRATOR");
+    assert_eq!(api_code(&err), Some((403, 50_013)));
 }
 
 #[tokio::test]
