@@ -3,6 +3,7 @@
 //! # Layout
 //!
 //! * [`bus`]: [`bus::EventBus`], app events from their one producer to every fan-out.
+//! * [`discord`]: the gateway task (the only producer of Discord events).
 //! * [`config`]: the one typed configuration, read from the environment at startup.
 //! * [`live`]: [`live::Live`], the per-room fan-out: snapshots, replay, SSE frames.
 //! * [`roster`]: who is in which voice channel, and gateway events → app events.
@@ -13,6 +14,7 @@
 
 pub mod bus;
 pub mod config;
+pub mod discord;
 pub mod live;
 pub mod roster;
 pub mod store;

@@ -1,0 +1,3 @@
+//! Everything that talks to Discord (or the simulator standing in for it).
+
+pub mod gateway;

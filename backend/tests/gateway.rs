@@ -1,0 +1,305 @@
+//! The gateway task against the Discord simulator, with the real twilight shard: the roster follows
+//! Discord's truth through joins, moves, leaves and the chaos scenarios of
+//! `reference/discord-protocol.md` §5, with no lost and no duplicated member.
+
+#![allow(clippy::unwrap_used, reason = "a failed unwrap in a test is the assertion")]
+
+use std::{collections::BTreeMap, time::Duration};
+
+use backend::{
+    bus::{BusMessage, BusSubscription, EventBus},
+    discord::gateway::{self, Gateway, GatewayError, GatewayState, ShardSettings},
+    roster::Roster,
+};
+use discord_sim::{DiscordSim, GatewayFault, SimConfig, SimHandle, Snowflake};
+use model::{event::AppEvent, ids::GuildId};
+use tokio::{sync::oneshot, sync::watch, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+use twilight_gateway::queue::Queue;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// twilight's default queue spaces identifies 5 s apart; tests need no such delay.
+#[derive(Debug, Clone, Copy)]
+struct NoDelayQueue;
+
+impl Queue for NoDelayQueue {
+    fn enqueue(&self, _shard: u32) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(());
+        rx
+    }
+}
+
+struct Harness {
+    sim: SimHandle,
+    events: BusSubscription,
+    state: watch::Receiver<GatewayState>,
+    /// The roster as the app events describe it: user → channel.
+    seen: BTreeMap<u64, u64>,
+    task: JoinHandle<Result<(), GatewayError>>,
+    shutdown: CancellationToken,
+}
+
+async fn start(config: SimConfig) -> Harness {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = DiscordSim::start(config).await.unwrap();
+    start_with(sim, None).await
+}
+
+async fn start_with(sim: SimHandle, token: Option<&str>) -> Harness {
+    let endpoints = sim.endpoints();
+    let bus = EventBus::local(1024);
+    let events = bus.subscribe();
+    let guild: GuildId = endpoints.guild_id.to_string().parse().unwrap();
+    let gateway = Gateway::new(Roster::new(guild), bus);
+    let state = gateway.state();
+    let shutdown = CancellationToken::new();
+    let settings = ShardSettings {
+        token: token.map_or(endpoints.bot_token, str::to_owned),
+        gateway_url: endpoints.gateway_url,
+    };
+    let task = tokio::spawn(gateway::supervise(
+        settings,
+        NoDelayQueue,
+        gateway,
+        shutdown.clone(),
+    ));
+    Harness {
+        sim,
+        events,
+        state,
+        seen: BTreeMap::new(),
+        task,
+        shutdown,
+    }
+}
+
+fn fast() -> SimConfig {
+    SimConfig::fast(Duration::from_millis(400))
+}
+
+impl Harness {
+    async fn wait_state(&mut self, wanted: GatewayState) {
+        let reached = tokio::time::timeout(WAIT, self.state.wait_for(|state| *state == wanted))
+            .await
+            .is_ok();
+        assert!(
+            reached,
+            "state {wanted:?} within {WAIT:?}; is {:?}",
+            *self.state.borrow()
+        );
+    }
+
+    /// Applies app events to `seen` until it equals the simulator's voice truth, failing on a
+    /// duplicate join (joined while already in that channel) or a leave of someone not there.
+    async fn converge(&mut self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let truth = self.truth();
+            if self.seen == truth {
+                return;
+            }
+            let message = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("roster converges: seen {:?}, truth {truth:?}", self.seen));
+            match message {
+                BusMessage::Event(AppEvent::VoiceJoined(joined)) => {
+                    let before = self.seen.insert(joined.user_id.get(), joined.channel_id.get());
+                    assert_ne!(
+                        before,
+                        Some(joined.channel_id.get()),
+                        "duplicated join of {}",
+                        joined.user_id
+                    );
+                    assert_eq!(before, None, "joined without leaving first: {}", joined.user_id);
+                }
+                BusMessage::Event(AppEvent::VoiceLeft(left)) => {
+                    let before = self.seen.remove(&left.user_id.get());
+                    assert_eq!(
+                        before,
+                        Some(left.left_channel_id.get()),
+                        "left a channel it was not in"
+                    );
+                }
+                BusMessage::Event(_) => {}
+                other => panic!("unexpected bus message {other:?}"),
+            }
+        }
+    }
+
+    fn truth(&self) -> BTreeMap<u64, u64> {
+        self.sim
+            .world()
+            .voice
+            .values()
+            .map(|state| (state.user_id.get(), state.channel_id.get()))
+            .collect()
+    }
+
+    fn fault(&self, fault: &GatewayFault) {
+        assert_eq!(
+            self.sim.fault_all(fault),
+            1,
+            "one live connection takes the fault"
+        );
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(WAIT, self.task).await.unwrap().unwrap();
+        assert_eq!(result, Ok(()));
+    }
+}
+
+fn user(sim: &SimHandle, name: &str) -> Snowflake {
+    sim.create_user(name)
+}
+
+#[tokio::test]
+async fn identify_then_joins_moves_and_leaves_follow_the_simulator() {
+    let mut harness = start(fast()).await;
+    harness.wait_state(GatewayState::Connected).await;
+    harness.converge().await;
+
+    let demo = harness.sim.demo();
+    let dana = user(&harness.sim, "dana");
+    harness.sim.join_voice(dana, demo.lobby).unwrap();
+    harness.converge().await;
+    harness.sim.move_voice(dana, demo.games).unwrap();
+    harness.converge().await;
+    harness.sim.set_self_mute(dana, true).unwrap();
+    harness.sim.leave_voice(dana).unwrap();
+    harness.converge().await;
+    assert!(!harness.seen.contains_key(&dana.get()));
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn op7_five_times_resumes_with_nothing_lost_or_duplicated() {
+    let mut harness = start(fast()).await;
+    harness.wait_state(GatewayState::Connected).await;
+    harness.converge().await;
+    let demo = harness.sim.demo();
+    let resumes_before = harness.sim.counters();
+    for round in 0..5 {
+        let player = user(&harness.sim, &format!("player{round}"));
+        harness.fault(&GatewayFault::Reconnect);
+        // Happens while the client reconnects: must be replayed on RESUME.
+        harness
+            .sim
+            .join_voice(player, if round % 2 == 0 { demo.lobby } else { demo.games })
+            .unwrap();
+        harness.converge().await;
+        harness.wait_state(GatewayState::Connected).await;
+    }
+    let counters = harness.sim.counters();
+    assert_eq!(
+        counters.identifies, resumes_before.identifies,
+        "resumed, never re-identified"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn withheld_then_replayed_events_arrive_once() {
+    let mut harness = start(fast()).await;
+    harness.wait_state(GatewayState::Connected).await;
+    harness.converge().await;
+    let demo = harness.sim.demo();
+    let erin = user(&harness.sim, "erin");
+    harness.fault(&GatewayFault::Withhold { count: 2 });
+    harness.sim.join_voice(erin, demo.lobby).unwrap();
+    harness.sim.move_voice(erin, demo.games).unwrap();
+    harness.fault(&GatewayFault::Drop);
+    harness.converge().await;
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn op9_false_reidentifies_and_rebuilds_the_roster() {
+    let mut harness = start(fast()).await;
+    harness.wait_state(GatewayState::Connected).await;
+    harness.converge().await;
+    let demo = harness.sim.demo();
+    let fern = user(&harness.sim, "fern");
+    harness.sim.join_voice(fern, demo.lobby).unwrap();
+    harness.converge().await;
+    let identifies = harness.sim.counters().identifies;
+
+    harness.fault(&GatewayFault::Withhold { count: 10 });
+    harness.sim.move_voice(fern, demo.games).unwrap();
+    harness.fault(&GatewayFault::InvalidSession { resumable: false });
+    harness.converge().await;
+    assert_eq!(
+        harness.sim.counters().identifies,
+        identifies + 1,
+        "exactly one re-identify"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_black_holed_connection_is_detected_as_a_zombie_and_resumed() {
+    let mut harness = start(fast()).await;
+    harness.wait_state(GatewayState::Connected).await;
+    harness.converge().await;
+    let gwen = user(&harness.sim, "gwen");
+    harness.fault(&GatewayFault::BlackHole);
+    harness.sim.join_voice(gwen, harness.sim.demo().lobby).unwrap();
+    harness.converge().await;
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn stopped_acks_make_a_zombie_that_resumes() {
+    let mut harness = start(fast()).await;
+    harness.wait_state(GatewayState::Connected).await;
+    harness.converge().await;
+    let hana = user(&harness.sim, "hana");
+    harness.fault(&GatewayFault::Acks { enabled: false });
+    harness.wait_state(GatewayState::Reconnecting).await;
+    harness.sim.join_voice(hana, harness.sim.demo().games).unwrap();
+    harness.converge().await;
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_token_is_fatal_4004_and_is_not_retried() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = DiscordSim::start(fast()).await.unwrap();
+    let mut harness = start_with(sim, Some("not-the-token")).await;
+    let result = tokio::time::timeout(WAIT, &mut harness.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(result, Err(GatewayError::Fatal { code: 4004, .. })),
+        "{result:?}"
+    );
+    assert_eq!(*harness.state.borrow(), GatewayState::Fatal(4004));
+    assert_eq!(
+        harness.sim.counters().connections,
+        1,
+        "one attempt, no reconnect loop"
+    );
+}
+
+#[tokio::test]
+async fn disallowed_intents_close_4014_is_fatal() {
+    let mut harness = start(fast()).await;
+    harness.wait_state(GatewayState::Connected).await;
+    harness.fault(&GatewayFault::Close {
+        code: 4014,
+        reason: "Disallowed intent(s).".to_owned(),
+    });
+    let result = tokio::time::timeout(WAIT, &mut harness.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(result, Err(GatewayError::Fatal { code: 4014, .. })),
+        "{result:?}"
+    );
+    assert_eq!(*harness.state.borrow(), GatewayState::Fatal(4014));
+}
