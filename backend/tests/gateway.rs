@@ -44,10 +44,10 @@ struct Harness {
 async fn start(config: SimConfig) -> Harness {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = DiscordSim::start(config).await.unwrap();
-    start_with(sim, None).await
+    start_with(sim, None)
 }
 
-async fn start_with(sim: SimHandle, token: Option<&str>) -> Harness {
+fn start_with(sim: SimHandle, token: Option<&str>) -> Harness {
     let endpoints = sim.endpoints();
     let bus = EventBus::local(1024);
     let events = bus.subscribe();
@@ -268,7 +268,7 @@ async fn stopped_acks_make_a_zombie_that_resumes() {
 async fn a_bad_token_is_fatal_4004_and_is_not_retried() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = DiscordSim::start(fast()).await.unwrap();
-    let mut harness = start_with(sim, Some("not-the-token")).await;
+    let mut harness = start_with(sim, Some("not-the-token"));
     let result = tokio::time::timeout(WAIT, &mut harness.task)
         .await
         .unwrap()

@@ -15,9 +15,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::SimConfig;
 use crate::fault::{GatewayFault, RestFaultRule};
+use crate::gateway::payload;
 use crate::gateway::session::Session;
 use crate::oauth::OAuthState;
 use crate::world::{Dispatch, World};
+
+/// The one dispatch whose body `publish` builds per session.
+const GUILD_CREATE: &str = "GUILD_CREATE";
 
 /// What the simulator counts, for tests to assert on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -178,7 +182,13 @@ impl State {
                 if session.destroyed || session.intents & dispatch.intent == 0 {
                     continue;
                 }
-                let frame = session.push(dispatch.name, &dispatch.data);
+                // GUILD_CREATE depends on the receiver's intents (voice states), so it is built per session.
+                let frame = if dispatch.name == GUILD_CREATE {
+                    let data = payload::guild_create(&self.world, session.intents);
+                    session.push(&dispatch.name, &data)
+                } else {
+                    session.push(&dispatch.name, &dispatch.data)
+                };
                 if let Some(conn) = session.connection
                     && let Some(entry) = self.connections.get(&conn)
                 {

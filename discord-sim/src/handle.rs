@@ -12,7 +12,7 @@ use crate::core::{ConnectionInfo, Core, Counters};
 use crate::fault::{GatewayFault, RestFaultRule};
 use crate::id::Snowflake;
 use crate::router;
-use crate::world::{DemoIds, World, WorldError};
+use crate::world::{DemoIds, Dispatch, World, WorldError};
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +203,29 @@ impl SimHandle {
     pub fn set_self_mute(&self, user: Snowflake, mute: bool) -> Result<(), WorldError> {
         self.core
             .change(|world| world.set_self_mute(user, mute).map(|d| ((), d)))
+    }
+
+    /// Starts (`true`) or ends a guild outage: `GUILD_DELETE {unavailable:true}`, later a fresh
+    /// `GUILD_CREATE`, to every session.
+    pub fn guild_outage(&self, down: bool) {
+        let mut state = self.core.lock();
+        let dispatches = if down {
+            state.world.guild_outage()
+        } else {
+            state.world.guild_recovered()
+        };
+        state.publish(&dispatches);
+    }
+
+    /// Sends any dispatch to every session with `intent` (e.g. payload variants such as a guest
+    /// member with `joined_at: null`); `data` must be compact JSON.
+    pub fn dispatch(&self, name: &str, intent: u64, data: &str) {
+        let dispatch = Dispatch {
+            name: name.to_owned().into(),
+            intent,
+            data: data.to_owned(),
+        };
+        self.core.lock().publish(&[dispatch]);
     }
 
     /// The live gateway connections.

@@ -9,6 +9,7 @@ mod demo;
 mod permissions;
 mod voice;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub use demo::DemoIds;
@@ -121,7 +122,7 @@ pub struct VoiceState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dispatch {
     /// The event name (`VOICE_STATE_UPDATE`).
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// The intent a session needs to receive it.
     pub intent: u64,
     /// The compact JSON of `d`.
@@ -238,7 +239,7 @@ impl World {
         );
         self.member_json(user_id, true)
             .map(|data| Dispatch {
-                name: "GUILD_MEMBER_ADD",
+                name: "GUILD_MEMBER_ADD".into(),
                 intent: INTENT_GUILD_MEMBERS,
                 data,
             })
@@ -298,7 +299,7 @@ impl World {
             (false, false) => return Ok(Vec::new()),
         };
         Ok(vec![Dispatch {
-            name,
+            name: name.into(),
             intent: INTENT_GUILDS,
             data: wire::channel(self, &channel),
         }])
@@ -310,7 +311,7 @@ impl World {
             return Vec::new();
         }
         vec![Dispatch {
-            name,
+            name: name.into(),
             intent: INTENT_GUILDS,
             data: wire::channel(self, channel),
         }]
@@ -341,5 +342,25 @@ impl World {
     /// Now, for `joined_at` of members added at run time.
     pub fn now() -> String {
         timestamp::now()
+    }
+}
+
+impl World {
+    /// An outage: `GUILD_DELETE` with `unavailable: true` (the guild is not left).
+    pub fn guild_outage(&self) -> Vec<Dispatch> {
+        vec![Dispatch {
+            name: "GUILD_DELETE".into(),
+            intent: INTENT_GUILDS,
+            data: format!(r#"{{"id":"{}","unavailable":true}}"#, self.guild_id),
+        }]
+    }
+
+    /// The end of an outage: a fresh `GUILD_CREATE` (built per session from the current world).
+    pub fn guild_recovered(&self) -> Vec<Dispatch> {
+        vec![Dispatch {
+            name: "GUILD_CREATE".into(),
+            intent: INTENT_GUILDS,
+            data: String::new(),
+        }]
     }
 }

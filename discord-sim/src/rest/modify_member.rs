@@ -17,7 +17,7 @@ use super::{Bot, RestError, check_guild, parse_body, require};
 use crate::core::Core;
 use crate::id::Snowflake;
 use crate::wire;
-use crate::world::{CONNECT, MOVE_MEMBERS};
+use crate::world::{CONNECT, Dispatch, INTENT_GUILD_MEMBERS, MOVE_MEMBERS};
 
 #[derive(Deserialize)]
 struct ModifyMember {
@@ -79,6 +79,14 @@ pub(crate) async fn patch(
             None => {}
         }
         let body = wire::member(world, user, false).ok_or(RestError::UnknownMember)?;
+        // Discord also fires GUILD_MEMBER_UPDATE (GUILD_MEMBERS intent, filtered for most bots).
+        if let Some(data) = wire::member(world, user, true) {
+            dispatches.push(Dispatch {
+                name: "GUILD_MEMBER_UPDATE".into(),
+                intent: INTENT_GUILD_MEMBERS,
+                data,
+            });
+        }
         Ok((body, dispatches))
     })?;
     Ok(([(CONTENT_TYPE, "application/json")], body))

@@ -115,7 +115,7 @@ impl World {
             .get(&state.user_id)
             .map(|user| MemberWire::new(member, user, None));
         Dispatch {
-            name: "VOICE_STATE_UPDATE",
+            name: "VOICE_STATE_UPDATE".into(),
             intent: INTENT_GUILD_VOICE_STATES,
             data: wire::to_json(&VoiceStateWire::new(
                 state,

@@ -74,3 +74,14 @@ async fn zombie_right_after_resumed_is_survived() {
     reader.dispatch("RESUMED").await;
     assert_eq!(sim.counters().resumes, 2);
 }
+
+#[tokio::test]
+async fn invalid_session_true_makes_twilight_resume() {
+    let sim = start_sim(HEARTBEAT).await;
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    sim.fault_all(&GatewayFault::InvalidSession { resumable: true });
+    reader.dispatch("RESUMED").await;
+    let counters = sim.counters();
+    assert_eq!((counters.identifies, counters.resumes), (1, 1));
+}

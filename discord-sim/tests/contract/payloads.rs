@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use twilight_gateway::Intents;
 use twilight_model::gateway::event::GatewayEventDeserializer;
 use twilight_model::gateway::payload::incoming::{
-    ChannelCreate, ChannelDelete, ChannelUpdate, GuildCreate, MemberAdd, Ready, VoiceStateUpdate,
+    ChannelCreate, ChannelDelete, ChannelUpdate, GuildCreate, GuildDelete, MemberAdd, MemberUpdate, Ready,
+    VoiceStateUpdate,
 };
 
 use crate::support::{Item, Reader, shard, start_with};
@@ -207,6 +208,62 @@ async fn channel_payloads(sim: &SimHandle, reader: &mut Reader) {
         "channel_delete.json",
         &serde_json::from_str(&deleted.raw).expect("json"),
     );
+}
+
+#[tokio::test]
+async fn member_update_outage_and_injected_dispatches_decode() {
+    let mut config = SimConfig::fast(Duration::from_millis(500));
+    config.privileged_intents = 2;
+    let sim = start_with(config).await;
+    let demo = sim.demo();
+    let guild_id = sim.endpoints().guild_id;
+    let mut reader = Reader::new(shard(
+        &sim,
+        Intents::GUILDS | Intents::GUILD_VOICE_STATES | Intents::GUILD_MEMBERS,
+    ));
+    reader.dispatch("GUILD_CREATE").await;
+
+    let patch = json!({"channel_id": demo.games.to_string()});
+    let (status, _) = rest(
+        &sim,
+        reqwest::Method::PATCH,
+        &format!("/guilds/{guild_id}/members/{}", demo.alice),
+        Some(patch),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let update = reader.dispatch("GUILD_MEMBER_UPDATE").await;
+    let _: MemberUpdate = decode_dispatch(&update.raw);
+
+    sim.guild_outage(true);
+    let outage = reader.dispatch("GUILD_DELETE").await;
+    let deleted: GuildDelete = decode_dispatch(&outage.raw);
+    assert!(deleted.unavailable == Some(true));
+    sim.guild_outage(false);
+    let back = reader.dispatch("GUILD_CREATE").await;
+    let _: GuildCreate = decode_dispatch(&back.raw);
+    assert_eq!(
+        back.d["voice_states"][0]["channel_id"],
+        demo.games.to_string().as_str()
+    );
+
+    // A guest member (joined_at null, flags IS_GUEST) as anchor #7 asks for.
+    let guest = format!(
+        r#"{{"guild_id":"{guild_id}","channel_id":"{}","user_id":"{}","member":{{"user":{{"id":"{}","username":"guest","discriminator":"0","global_name":null,"avatar":null}},"nick":null,"avatar":null,"roles":[],"joined_at":null,"premium_since":null,"deaf":false,"mute":false,"flags":16,"pending":false,"communication_disabled_until":null}},"session_id":"g","deaf":false,"mute":false,"self_deaf":false,"self_mute":false,"self_stream":false,"self_video":false,"suppress":false,"request_to_speak_timestamp":null}}"#,
+        demo.lobby, demo.carol, demo.carol
+    );
+    sim.dispatch("VOICE_STATE_UPDATE", 1 << 7, &guest);
+    let injected = reader.dispatch("VOICE_STATE_UPDATE").await;
+    let injected = loop {
+        if injected.d["session_id"] == "g" {
+            break injected;
+        }
+        let next = reader.dispatch("VOICE_STATE_UPDATE").await;
+        if next.d["session_id"] == "g" {
+            break next;
+        }
+    };
+    let _: VoiceStateUpdate = decode_dispatch(&injected.raw);
 }
 
 #[tokio::test]
