@@ -4,10 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// A client-to-gateway send limit: at most `count` messages per `per` on one connection
-/// (Discord: 120 per 60 s, else close 4008).
+/// At most `count` events per sliding window `per`: the gateway's client send limit (Discord:
+/// 120 per 60 s, else close 4008) and the optional REST bucket limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SendLimit {
+pub struct RateWindow {
     /// Messages allowed in one window.
     pub count: u32,
     /// The sliding window.
@@ -37,7 +37,7 @@ pub struct SimConfig {
     /// `None` never does.
     pub heartbeat_timeout: Option<Duration>,
     /// Client send limit per connection; `None` disables it.
-    pub send_limit: Option<SendLimit>,
+    pub send_limit: Option<RateWindow>,
     /// IDENTIFYs allowed before Discord resets the token and ends every session.
     pub identify_budget: u32,
     /// IDENTIFYs allowed per `identify_window` (Discord's `max_concurrency` per 5 s).
@@ -54,6 +54,9 @@ pub struct SimConfig {
     /// The bot's guild permissions besides `@everyone`'s; add `ADMINISTRATOR` (8) to make it
     /// see every channel regardless of overwrites.
     pub bot_permissions: u64,
+    /// Enforce a per-bucket REST limit (real 429s with `X-RateLimit-Scope: user`); `None`
+    /// answers every request (faults can still inject 429s).
+    pub rest_bucket_limit: Option<RateWindow>,
     /// Whether 2xx REST responses carry `X-RateLimit-Scope: user` (an open question about real
     /// Discord; twilight-http only learns buckets when it is present).
     pub ratelimit_scope_on_success: bool,
@@ -75,7 +78,7 @@ impl Default for SimConfig {
             control_token: "sim-control-token".to_owned(),
             heartbeat_interval: Duration::from_millis(41_250),
             heartbeat_timeout: Some(Duration::from_millis(41_250 * 2)),
-            send_limit: Some(SendLimit {
+            send_limit: Some(RateWindow {
                 count: 120,
                 per: Duration::from_secs(60),
             }),
@@ -86,6 +89,7 @@ impl Default for SimConfig {
             replay_capacity: 1000,
             privileged_intents: 0,
             ratelimit_scope_on_success: false,
+            rest_bucket_limit: None,
             bot_permissions: crate::world::DEFAULT_BOT_PERMISSIONS,
             access_token_ttl: Duration::from_secs(604_800),
             code_ttl: Duration::from_secs(600),

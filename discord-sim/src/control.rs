@@ -31,6 +31,9 @@ pub(crate) fn router(core: Arc<Core>) -> Router<Arc<Core>> {
         .route("/gateway/faults", post(gateway_fault))
         .route("/gateway/refuse-resume", post(refuse_resume))
         .route("/rest/faults", post(rest_fault))
+        .route("/gateway/frame-size", post(frame_size))
+        .route("/gateway/dispatch", post(dispatch))
+        .route("/guild/outage", post(outage))
         .layer(middleware::from_fn_with_state(core, require_token))
 }
 
@@ -272,5 +275,50 @@ async fn refuse_resume(State(core): State<Arc<Core>>, Json(body): Json<Refuse>) 
 
 async fn rest_fault(State(core): State<Arc<Core>>, Json(rule): Json<RestFaultRule>) -> StatusCode {
     core.lock().rest_faults.push_back(rule);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct FrameSize {
+    /// `null` restores whole frames.
+    size: Option<usize>,
+}
+
+async fn frame_size(State(core): State<Arc<Core>>, Json(body): Json<FrameSize>) -> StatusCode {
+    core.lock().frame_size = body.size;
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct RawDispatch {
+    name: String,
+    intent: u64,
+    data: serde_json::Value,
+}
+
+/// Any dispatch to every session with the intent (`data` is re-serialised compactly).
+async fn dispatch(State(core): State<Arc<Core>>, Json(body): Json<RawDispatch>) -> StatusCode {
+    let dispatch = crate::world::Dispatch {
+        name: body.name.into(),
+        intent: body.intent,
+        data: body.data.to_string(),
+    };
+    core.lock().publish(&[dispatch]);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Outage {
+    down: bool,
+}
+
+async fn outage(State(core): State<Arc<Core>>, Json(body): Json<Outage>) -> StatusCode {
+    let mut state = core.lock();
+    let dispatches = if body.down {
+        state.world.guild_outage()
+    } else {
+        state.world.guild_recovered()
+    };
+    state.publish(&dispatches);
     StatusCode::NO_CONTENT
 }

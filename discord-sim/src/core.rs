@@ -98,6 +98,8 @@ pub(crate) struct State {
     pub(crate) refuse_resume: bool,
     /// Outgoing frame size for new connections (forces continuation frames).
     pub(crate) frame_size: Option<usize>,
+    /// Recent request times per REST bucket, for `rest_bucket_limit`.
+    pub(crate) buckets: HashMap<String, VecDeque<Instant>>,
     /// REST faults still to apply, in order.
     pub(crate) rest_faults: VecDeque<RestFaultRule>,
     /// OAuth2 codes and tokens.
@@ -128,6 +130,7 @@ impl Core {
             counters: Counters::default(),
             refuse_resume: false,
             frame_size: None,
+            buckets: HashMap::new(),
             rest_faults: VecDeque::new(),
             oauth: OAuthState::default(),
         };

@@ -28,7 +28,7 @@ mod timestamp;
 mod wire;
 pub mod world;
 
-pub use crate::config::{SendLimit, SimConfig};
+pub use crate::config::{RateWindow, SimConfig};
 pub use crate::core::{ConnectionInfo, Counters};
 pub use crate::fault::{GatewayFault, RestFault, RestFaultRule};
 pub use crate::gateway::close::GatewayClose;

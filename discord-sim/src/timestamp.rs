@@ -32,6 +32,13 @@ pub(crate) fn now_micros() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
+/// `now + after`, saturating at a year from now so a huge configured duration cannot overflow.
+pub(crate) fn instant_after(after: std::time::Duration) -> std::time::Instant {
+    let now = std::time::Instant::now();
+    let cap = std::time::Duration::from_secs(86_400 * 365);
+    now + after.min(cap)
+}
+
 /// Howard Hinnant's days-to-civil algorithm, for days since 1970-01-01 (no dates before it).
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;

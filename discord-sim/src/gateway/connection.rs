@@ -94,7 +94,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
         }
         loop {
             let timeout = self.core.config.heartbeat_timeout;
-            let deadline = timeout.map_or_else(far_future, |t| self.last_heartbeat + t);
+            let deadline = timeout
+                .and_then(|t| self.last_heartbeat.checked_add(t))
+                .unwrap_or_else(far_future);
             tokio::select! {
                 message = self.ws.next() => {
                     let Some(Ok(message)) = message else { return End::Keep };

@@ -6,7 +6,6 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -167,7 +166,7 @@ pub(crate) async fn decide(State(core): State<Arc<Core>>, Form(params): Form<Aut
             scopes: params.scope.split_whitespace().map(str::to_owned).collect(),
             redirect_uri: Some(redirect.clone()),
             challenge: params.code_challenge.clone(),
-            expires: Instant::now() + core.config.code_ttl,
+            expires: crate::timestamp::instant_after(core.config.code_ttl),
         });
         target.query_pairs_mut().append_pair("code", &issued);
     }

@@ -133,7 +133,7 @@ impl OAuthState {
             scopes,
             access: issued.access.clone(),
             refresh: issued.refresh.clone(),
-            access_expires: Instant::now() + ttl,
+            access_expires: crate::timestamp::instant_after(ttl),
         });
         issued
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::Form;
 use axum::Json;
 use axum::extract::State;
+use axum::extract::rejection::FormRejection;
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -89,8 +90,12 @@ fn authenticate(core: &Core, headers: &HeaderMap, form: &HashMap<String, String>
 pub(crate) async fn exchange(
     State(core): State<Arc<Core>>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
+    // Discord only takes form bodies; anything else is an RFC 6749 error, not axum's text.
+    let Ok(Form(form)) = form else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "Expected a form body");
+    };
     if let Some(rejection) = authenticate(&core, &headers, &form) {
         return rejection;
     }
@@ -145,8 +150,11 @@ pub(crate) async fn exchange(
 pub(crate) async fn revoke(
     State(core): State<Arc<Core>>,
     headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
+    let Ok(Form(form)) = form else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "Expected a form body");
+    };
     if let Some(rejection) = authenticate(&core, &headers, &form) {
         return rejection;
     }

@@ -6,7 +6,7 @@
 //! every answer (twilight-http learns buckets only when it is present).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::RestError;
+use crate::config::RateWindow;
 use crate::core::Core;
 use crate::fault::RestFault;
 
@@ -35,6 +36,16 @@ struct RateLimited {
 pub(crate) async fn layer(State(core): State<Arc<Core>>, request: Request, next: Next) -> Response {
     let bucket = bucket_of(request.uri().path());
     let fault = take_fault(&core, request.uri().path());
+    let (limit, remaining, reset_after) = match (fault.is_none(), core.config.rest_bucket_limit) {
+        (true, Some(window)) => match take_slot(&core, &bucket, window) {
+            Ok(remaining) => (window.count, remaining, window.per.as_secs_f64()),
+            Err(wait) => {
+                core.lock().counters.rate_limited += 1;
+                return too_many_requests(&bucket, false, wait.as_secs_f64());
+            }
+        },
+        _ => (LIMIT, LIMIT - 1, RESET_AFTER),
+    };
     match fault {
         Some(RestFault::RateLimit { global, retry_after }) => {
             core.lock().counters.rate_limited += 1;
@@ -49,7 +60,7 @@ pub(crate) async fn layer(State(core): State<Arc<Core>>, request: Request, next:
     }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    insert_bucket_headers(headers, &bucket, LIMIT - 1, RESET_AFTER);
+    insert_bucket_headers(headers, &bucket, limit, remaining, reset_after);
     if core.config.ratelimit_scope_on_success {
         headers.insert("x-ratelimit-scope", HeaderValue::from_static("user"));
     }
@@ -71,6 +82,27 @@ fn take_fault(core: &Core, path: &str) -> Option<RestFault> {
         state.rest_faults.remove(index);
     }
     Some(fault)
+}
+
+/// Takes a slot in the bucket's sliding window: the requests left, or how long until a slot
+/// frees up.
+fn take_slot(core: &Core, bucket: &str, limit: RateWindow) -> Result<u32, Duration> {
+    let now = Instant::now();
+    let mut state = core.lock();
+    let times = state.buckets.entry(bucket.to_owned()).or_default();
+    while times
+        .front()
+        .is_some_and(|at| now.duration_since(*at) >= limit.per)
+    {
+        times.pop_front();
+    }
+    let count = limit.count.max(1) as usize;
+    if times.len() >= count {
+        let oldest = times.front().copied().unwrap_or(now);
+        return Err(limit.per.saturating_sub(now.duration_since(oldest)));
+    }
+    times.push_back(now);
+    Ok(u32::try_from(count - times.len()).unwrap_or(0))
 }
 
 /// Discord splits buckets by top-level resource; the path with its major id is close enough.
@@ -99,19 +131,25 @@ fn too_many_requests(bucket: &str, global: bool, retry_after: f64) -> Response {
         headers.insert("x-ratelimit-global", HeaderValue::from_static("true"));
         headers.insert("x-ratelimit-scope", HeaderValue::from_static("global"));
     } else {
-        insert_bucket_headers(headers, bucket, 0, retry_after);
+        insert_bucket_headers(headers, bucket, LIMIT, 0, retry_after);
         headers.insert("x-ratelimit-scope", HeaderValue::from_static("user"));
     }
     response
 }
 
-fn insert_bucket_headers(headers: &mut HeaderMap, bucket: &str, remaining: u32, reset_after: f64) {
+fn insert_bucket_headers(
+    headers: &mut HeaderMap,
+    bucket: &str,
+    limit: u32,
+    remaining: u32,
+    reset_after: f64,
+) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
         .as_secs_f64();
     let values = [
-        ("x-ratelimit-limit", LIMIT.to_string()),
+        ("x-ratelimit-limit", limit.to_string()),
         ("x-ratelimit-remaining", remaining.to_string()),
         ("x-ratelimit-reset", format!("{:.3}", now + reset_after)),
         ("x-ratelimit-reset-after", format!("{reset_after:.3}")),

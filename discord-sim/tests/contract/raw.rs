@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use discord_sim::{SendLimit, SimConfig, SimHandle};
+use discord_sim::{RateWindow, SimConfig, SimHandle};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -162,7 +162,7 @@ async fn bad_version_closes_4012_and_heartbeats_are_acked_before_identify() {
 #[tokio::test]
 async fn too_many_sends_close_4008() {
     let mut config = SimConfig::fast(Duration::from_secs(1));
-    config.send_limit = Some(SendLimit {
+    config.send_limit = Some(RateWindow {
         count: 5,
         per: Duration::from_secs(60),
     });

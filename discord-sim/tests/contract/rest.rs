@@ -356,3 +356,25 @@ async fn slow_answers_and_the_scope_header_switch() {
         assert!(headers.contains_key(name), "{name}");
     }
 }
+
+#[tokio::test]
+async fn an_enforced_bucket_answers_bursts_with_429s_that_twilight_waits_out() {
+    let mut config = discord_sim::SimConfig::fast(HEARTBEAT);
+    config.rest_bucket_limit = Some(discord_sim::RateWindow {
+        count: 2,
+        per: Duration::from_millis(300),
+    });
+    let sim = crate::support::start_with(config).await;
+    let client = bot_http(&sim);
+    let guild = Id::new(sim.endpoints().guild_id.get());
+    let member = Id::new(sim.demo().bob.get());
+    let burst = (0..5).map(|_| client.guild_member(guild, member).into_future());
+    for result in futures::future::join_all(burst).await {
+        assert_eq!(result.expect("eventually answered").status().get(), 200);
+    }
+    let counters = sim.counters();
+    assert!(
+        counters.rate_limited >= 1,
+        "the burst hit the bucket: {counters:?}"
+    );
+}
