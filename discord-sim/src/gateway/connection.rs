@@ -21,6 +21,11 @@ use super::session::Refusal;
 use crate::core::{Core, Outbound};
 use crate::fault::GatewayFault;
 
+/// How long a black-holed socket is held open at most.
+const BLACK_HOLE_HOLD: Duration = Duration::from_secs(600);
+/// How long to try to finish a closing handshake before dropping the socket.
+const CLOSE_FLUSH: Duration = Duration::from_secs(1);
+
 /// How a connection ended, which decides what happens to its session.
 enum End {
     /// Keep the session resumable.
@@ -79,8 +84,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
         let destroy = matches!(end, End::Destroy);
         self.core.lock().detach(self.id, destroy);
         if matches!(end, End::BlackHole) {
-            // Holding the socket without polling it: no FIN, no data, like a dead path.
-            self.core.shutdown.cancelled().await;
+            // Holding the socket without polling it: no FIN, no data, like a dead path. Bounded,
+            // so a long-running dev simulator does not collect dead sockets forever.
+            let _ = tokio::time::timeout(BLACK_HOLE_HOLD, self.core.shutdown.cancelled()).await;
         }
     }
 
@@ -102,6 +108,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
                     let Some(Ok(message)) = message else { return End::Keep };
                     if let Some((code, _)) = message.as_close() {
                         let code = u16::from(code);
+                        // Complete the closing handshake (tokio-websockets queued the echo).
+                        let _ = tokio::time::timeout(CLOSE_FLUSH, self.ws.close()).await;
                         return if code == 1000 || code == 1001 { End::Destroy } else { End::Keep };
                     }
                     if (message.is_text() || message.is_binary())
