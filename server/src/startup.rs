@@ -9,14 +9,20 @@ use axum::{Router, routing::get};
 use backend::{
     Config, Store,
     bus::{self, EventBus},
+    discord::gateway::{self, Gateway, GatewayState, ShardSettings},
     live::{self, Live},
+    roster::Roster,
     store::StoreError,
 };
+use discord_sim::{DiscordSim, SimConfig, SimHandle};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
+use twilight_gateway::queue::InMemoryQueue;
 
 use crate::{
     routes::{health::health, stream::stream},
@@ -29,6 +35,12 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error("cannot open the database")]
     Store(#[from] StoreError),
+    /// The embedded simulator reported a guild id that is not a snowflake (a bug in the simulator).
+    #[error("the embedded Discord simulator has an invalid guild id")]
+    SimulatorGuild,
+    /// The embedded Discord simulator could not start.
+    #[error("cannot start the embedded Discord simulator")]
+    Simulator(#[from] discord_sim::StartError),
     /// The listening address could not be bound (in use, or not permitted).
     #[error("cannot listen on {addr}")]
     Bind {
@@ -68,6 +80,7 @@ impl Application {
         let bus = EventBus::local(bus::DEFAULT_CAPACITY);
         let live = Live::new();
         tokio::spawn(live::run_fanout(bus.subscribe(), live.clone(), shutdown.clone()));
+        let discord = connect_discord(&config, bus.clone(), shutdown.clone()).await?;
 
         let state = AppState {
             leptos_options,
@@ -76,6 +89,8 @@ impl Application {
             live,
             shutdown,
             dev_open_stream: config.dev_open_stream,
+            gateway: discord.gateway,
+            simulator: discord.simulator,
         };
         Ok(Self {
             listener,
@@ -116,6 +131,65 @@ impl Application {
         tracing::info!("stopped");
         served
     }
+}
+
+/// The Discord side as the rest of the server sees it.
+struct DiscordLink {
+    gateway: watch::Receiver<GatewayState>,
+    simulator: Option<SimHandle>,
+}
+
+/// Starts the gateway task against real Discord when a bot token is configured, otherwise against
+/// a simulator started in-process with its demo guild (the embedded default).
+async fn connect_discord(
+    config: &Config,
+    bus: EventBus,
+    shutdown: CancellationToken,
+) -> Result<DiscordLink, StartupError> {
+    // twilight builds a TLS connector even for ws://; one process-wide provider must exist.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // Config validation guarantees a guild id whenever a token is set.
+    let (settings, guild_id, simulator) =
+        if let (Some(token), Some(guild_id)) = (&config.discord.bot_token, config.discord.guild_id) {
+            let settings = ShardSettings {
+                token: token.expose_secret().to_owned(),
+                gateway_url: config
+                    .discord
+                    .gateway_url
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_owned(),
+            };
+            (settings, guild_id, None)
+        } else {
+            let simulator = DiscordSim::start(SimConfig::default()).await?;
+            let endpoints = simulator.endpoints();
+            tracing::info!(
+                address = %simulator.addr(),
+                "no DISCORD_BOT_TOKEN: using the embedded Discord simulator"
+            );
+            let guild_id = endpoints
+                .guild_id
+                .to_string()
+                .parse()
+                .map_err(|_| StartupError::SimulatorGuild)?;
+            let settings = ShardSettings {
+                token: endpoints.bot_token,
+                gateway_url: endpoints.gateway_url,
+            };
+            (settings, guild_id, Some(simulator))
+        };
+    let gateway = Gateway::new(Roster::new(guild_id), bus);
+    let state = gateway.state();
+    tokio::spawn(async move {
+        if let Err(err) = gateway::supervise(settings, InMemoryQueue::default(), gateway, shutdown).await {
+            tracing::error!(error = %err, "the Discord gateway has stopped");
+        }
+    });
+    Ok(DiscordLink {
+        gateway: state,
+        simulator,
+    })
 }
 
 /// The whole HTTP surface: operational routes, then the Leptos pages, then static files and the

@@ -1,8 +1,10 @@
 //! The state every handler shares.
 
 use axum::extract::FromRef;
-use backend::{Store, bus::EventBus, live::Live};
+use backend::{Store, bus::EventBus, discord::gateway::GatewayState, live::Live};
+use discord_sim::SimHandle;
 use leptos::config::LeptosOptions;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Cheap-clone handles only: each piece of mutable state has its own owner behind its handle.
@@ -20,6 +22,10 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// `DEV_OPEN_STREAM`: serve the stream without a session (development only).
     pub dev_open_stream: bool,
+    /// The gateway task's connection state.
+    pub gateway: watch::Receiver<GatewayState>,
+    /// The embedded Discord simulator, when no real Discord is configured.
+    pub simulator: Option<SimHandle>,
 }
 
 const _: fn() = || {

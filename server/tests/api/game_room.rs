@@ -92,3 +92,32 @@ async fn a_room_link_that_is_not_a_discord_id_is_a_404() {
             .contains("This page does not exist")
     );
 }
+
+#[tokio::test]
+async fn a_simulated_user_joining_voice_appears_and_moving_away_disappears() {
+    let app = spawn_app().await;
+    let discord = app.discord.clone();
+    let demo = discord.demo();
+    let dana = discord.create_user("dana");
+    browser_test("game_room_simulated_voice", |page| async move {
+        page.goto(&app.url(&format!("/game/{}", demo.lobby))).await?;
+        page.find(r#".roster[data-status="live"]"#).await?;
+        let before = names(&page).await?;
+        assert!(!before.contains(&"dana".to_owned()), "{before:?}");
+
+        discord.join_voice(dana, demo.lobby)?;
+        page.wait_for("dana in the list", |page| async move {
+            Ok(names(&page).await?.contains(&"dana".to_owned()))
+        })
+        .await?;
+        discord.set_self_mute(dana, true)?;
+        discord.move_voice(dana, demo.games)?;
+        page.wait_for("dana gone", |page| async move {
+            Ok(!names(&page).await?.contains(&"dana".to_owned()))
+        })
+        .await?;
+        assert_eq!(names(&page).await?, before, "no ghost, no duplicate");
+        Ok(())
+    })
+    .await;
+}

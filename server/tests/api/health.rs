@@ -18,6 +18,7 @@ async fn health_reports_the_database_up_on_both_paths() {
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["status"], "up", "{path}: {body}");
         assert_eq!(body["parts"]["database"]["status"], "up", "{path}: {body}");
+        assert_eq!(body["parts"]["gateway"]["status"], "up", "{path}: {body}");
         assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     }
 }

@@ -6,7 +6,8 @@ use std::{
     time::Duration,
 };
 
-use backend::{Config, Store, bus::EventBus};
+use backend::{Config, Store, bus::EventBus, discord::gateway::GatewayState};
+use discord_sim::SimHandle;
 use futures::StreamExt;
 use leptos::config::LeptosOptions;
 use server::Application;
@@ -43,8 +44,10 @@ pub struct TestApp {
     pub address: String,
     /// The server's own database handle (same pool).
     pub store: Store,
-    /// The server's event bus: what the gateway task will publish on.
+    /// The server's event bus: what the gateway task publishes on.
     pub bus: EventBus,
+    /// The embedded Discord simulator the server is connected to.
+    pub discord: SimHandle,
     /// A client that keeps cookies and does not follow redirects (so tests can see them).
     pub client: reqwest::Client,
     shutdown: CancellationToken,
@@ -110,6 +113,19 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let shutdown = app.shutdown_token();
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
+    // Ready means connected to (simulated) Discord, as a load balancer's health check would see it.
+    let mut gateway = state.gateway.clone();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        gateway.wait_for(|state| *state == GatewayState::Connected),
+    )
+    .await
+    .expect("the gateway connects to the embedded simulator")
+    .expect("the gateway task is running");
+    let discord = state
+        .simulator
+        .clone()
+        .expect("tests run on the embedded simulator");
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
@@ -121,6 +137,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         address,
         store: state.store,
         bus: state.bus,
+        discord,
         client,
         shutdown,
         _data: data,

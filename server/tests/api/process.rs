@@ -91,8 +91,18 @@ async fn sigterm_stops_a_running_server_gracefully() {
     })
     .await
     .expect("the server starts listening");
-    let health = reqwest::get(format!("{address}/health")).await.unwrap();
-    assert_eq!(health.status(), 200);
+    // Healthy once the gateway has connected to the embedded simulator.
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let healthy = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            tick.tick().await;
+            if reqwest::get(format!("{address}/health")).await.unwrap().status() == 200 {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(healthy.is_ok(), "the server became healthy");
 
     let pid = child.id().unwrap().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
