@@ -85,3 +85,42 @@ async fn invalid_session_true_makes_twilight_resume() {
     let counters = sim.counters();
     assert_eq!((counters.identifies, counters.resumes), (1, 1));
 }
+
+#[tokio::test]
+async fn dropped_connection_is_resumed_with_nothing_lost() {
+    let sim = start_sim(HEARTBEAT).await;
+    let demo = sim.demo();
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    sim.fault_all(&GatewayFault::Drop);
+    sim.join_voice(demo.carol, demo.lobby)
+        .expect("join while dropped");
+    reader.dispatch("RESUMED").await;
+    assert_eq!(reader.seen_dispatches("VOICE_STATE_UPDATE").len(), 1);
+    assert_eq!(sim.counters().identifies, 1);
+}
+
+#[tokio::test]
+async fn withheld_dispatches_arrive_on_release_in_order() {
+    let sim = start_sim(HEARTBEAT).await;
+    let demo = sim.demo();
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    sim.fault_all(&GatewayFault::Withhold { count: 2 });
+    sim.join_voice(demo.bob, demo.lobby).expect("join");
+    sim.join_voice(demo.carol, demo.lobby).expect("join");
+    reader.sync(&sim).await;
+    assert!(
+        reader.seen_dispatches("VOICE_STATE_UPDATE").is_empty(),
+        "held back"
+    );
+    sim.fault_all(&GatewayFault::Release);
+    reader.dispatch("VOICE_STATE_UPDATE").await;
+    reader.dispatch("VOICE_STATE_UPDATE").await;
+    let seqs: Vec<Option<u64>> = reader
+        .seen_dispatches("VOICE_STATE_UPDATE")
+        .iter()
+        .map(|frame| frame.s)
+        .collect();
+    assert_eq!(seqs, [Some(3), Some(4)]);
+}

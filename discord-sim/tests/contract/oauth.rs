@@ -235,3 +235,48 @@ async fn bad_client_secret_is_invalid_client() {
         matches!(result, Err(RequestTokenError::ServerResponse(ref e)) if *e.error() == BasicErrorResponseType::InvalidClient)
     );
 }
+
+#[tokio::test]
+async fn consent_page_validates_client_and_redirect_and_honours_cancel() {
+    let mut config = discord_sim::SimConfig::fast(std::time::Duration::from_millis(500));
+    config.redirect_uris = vec![REDIRECT.to_owned()];
+    let sim = crate::support::start_with(config).await;
+    let endpoints = sim.endpoints();
+    let web = no_redirects();
+    let page = |client_id: &str, redirect: &str| {
+        let mut url = url::Url::parse(&endpoints.oauth_authorize_url).expect("url");
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", redirect)
+            .append_pair("scope", "identify")
+            .append_pair("state", "xyz");
+        url
+    };
+    let unknown = web.get(page("123", REDIRECT)).send().await.expect("page");
+    assert_eq!(unknown.status(), 400, "unknown client id");
+    let unregistered = web
+        .get(page(&endpoints.client_id, "http://evil.example/cb"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(
+        unregistered.status(),
+        400,
+        "unregistered redirect_uri is never redirected to"
+    );
+
+    let good = page(&endpoints.client_id, REDIRECT);
+    let mut form: Vec<(String, String)> = good.query_pairs().into_owned().collect();
+    form.push(("deny".to_owned(), "1".to_owned()));
+    let cancelled = web
+        .post(&endpoints.oauth_authorize_url)
+        .form(&form)
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(cancelled.status(), 302);
+    let location = cancelled.headers()["location"].to_str().expect("location");
+    assert!(location.starts_with(REDIRECT), "{location}");
+    assert!(location.contains("error=access_denied") && location.contains("state=xyz"));
+}
