@@ -38,6 +38,37 @@ pub struct VoiceMember {
     pub avatar: Option<String>,
 }
 
+/// The whole roster at one moment: what a consumer that lost events rebuilds from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterSnapshot {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// Everyone in voice, ordered by user id.
+    pub members: Vec<VoiceMember>,
+}
+
+/// Asks the roster's owner (the gateway task) for a [`RosterSnapshot`]; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RosterSource(tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<RosterSnapshot>>);
+
+/// The owner's end of a [`RosterSource`].
+pub type SnapshotRequests = tokio::sync::mpsc::Receiver<tokio::sync::oneshot::Sender<RosterSnapshot>>;
+
+impl RosterSource {
+    /// A source and the requests its owner must answer.
+    pub fn channel() -> (Self, SnapshotRequests) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(8);
+        (Self(sender), receiver)
+    }
+
+    /// The current roster, or `None` when its owner has stopped.
+    pub async fn snapshot(&self) -> Option<RosterSnapshot> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.0.send(reply).await.ok()?;
+        answer.await.ok()
+    }
+}
+
 /// A user's name and avatar, remembered from any event that carried them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Profile {
@@ -98,6 +129,16 @@ impl Roster {
     /// The voice channel `user_id` is in, if any.
     pub fn channel_of(&self, user_id: UserId) -> Option<ChannelId> {
         self.voice.get(&user_id).map(|member| member.channel_id)
+    }
+
+    /// Everyone in voice across the guild, in a stable order.
+    pub fn snapshot(&self) -> RosterSnapshot {
+        let mut members: Vec<VoiceMember> = self.voice.values().cloned().collect();
+        members.sort_by_key(|member| member.user_id);
+        RosterSnapshot {
+            guild_id: self.guild_id,
+            members,
+        }
     }
 
     /// How many users are in voice across the guild.

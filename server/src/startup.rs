@@ -11,7 +11,7 @@ use backend::{
     bus::{self, EventBus},
     discord::gateway::{self, Gateway, GatewayState, ShardSettings},
     live::{self, Live},
-    roster::Roster,
+    roster::{Roster, RosterSource},
     store::StoreError,
 };
 use discord_sim::{DiscordSim, SimConfig, SimHandle};
@@ -79,8 +79,14 @@ impl Application {
         let shutdown = CancellationToken::new();
         let bus = EventBus::local(bus::DEFAULT_CAPACITY);
         let live = Live::new();
-        tokio::spawn(live::run_fanout(bus.subscribe(), live.clone(), shutdown.clone()));
+        let subscription = bus.subscribe();
         let discord = connect_discord(&config, bus.clone(), shutdown.clone()).await?;
+        tokio::spawn(live::run_fanout(
+            subscription,
+            live.clone(),
+            Some(discord.roster_source.clone()),
+            shutdown.clone(),
+        ));
 
         let state = AppState {
             leptos_options,
@@ -136,6 +142,7 @@ impl Application {
 /// The Discord side as the rest of the server sees it.
 struct DiscordLink {
     gateway: watch::Receiver<GatewayState>,
+    roster_source: RosterSource,
     simulator: Option<SimHandle>,
 }
 
@@ -181,6 +188,7 @@ async fn connect_discord(
         };
     let gateway = Gateway::new(Roster::new(guild_id), bus);
     let state = gateway.state();
+    let roster_source = gateway.roster_source();
     tokio::spawn(async move {
         if let Err(err) = gateway::supervise(settings, InMemoryQueue::default(), gateway, shutdown).await {
             tracing::error!(error = %err, "the Discord gateway has stopped");
@@ -188,6 +196,7 @@ async fn connect_discord(
     });
     Ok(DiscordLink {
         gateway: state,
+        roster_source,
         simulator,
     })
 }

@@ -19,7 +19,10 @@ use twilight_gateway::{
 };
 use twilight_model::gateway::{CloseCode, event::Event};
 
-use crate::{bus::EventBus, roster::Roster};
+use crate::{
+    bus::EventBus,
+    roster::{Roster, RosterSource, SnapshotRequests},
+};
 
 /// `GUILDS | GUILD_VOICE_STATES` (129): channels and voice states, nothing privileged.
 pub const INTENTS: Intents = Intents::GUILDS.union(Intents::GUILD_VOICE_STATES);
@@ -94,17 +97,28 @@ pub struct Gateway {
     state: watch::Sender<GatewayState>,
     /// The last close code Discord sent, to tell a fatal end from any other.
     last_close: Option<u16>,
+    /// Consumers that lost events ask here for the whole roster.
+    requests: SnapshotRequests,
+    source: RosterSource,
 }
 
 impl Gateway {
     /// A gateway step for `roster`'s guild, publishing on `bus`.
     pub fn new(roster: Roster, bus: EventBus) -> Self {
+        let (source, requests) = RosterSource::channel();
         Self {
             roster,
             bus,
             state: watch::channel(GatewayState::Disconnected).0,
             last_close: None,
+            requests,
+            source,
         }
+    }
+
+    /// Where consumers of the bus get the whole roster after falling behind.
+    pub fn roster_source(&self) -> RosterSource {
+        self.source.clone()
     }
 
     /// Follows the connection state.
@@ -190,6 +204,10 @@ pub async fn run<Q: Queue + Unpin>(
                 shard.close(CloseFrame::RESUME);
                 gateway.set_state(GatewayState::Disconnected);
                 return Ok(());
+            }
+            Some(reply) = gateway.requests.recv() => {
+                let _ = reply.send(gateway.roster.snapshot());
+                continue;
             }
             item = shard.next_event(EVENT_TYPES) => item,
         };
