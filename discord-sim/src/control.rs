@@ -247,19 +247,10 @@ struct Applied {
 
 async fn gateway_fault(State(core): State<Arc<Core>>, Json(body): Json<FaultRequest>) -> Json<Applied> {
     let state = core.lock();
-    let targets: Vec<u64> = match body.connection_id {
-        Some(id) => vec![id],
-        None => state
-            .connections
-            .iter()
-            .filter(|(_, entry)| entry.session.is_some())
-            .map(|(id, _)| *id)
-            .collect(),
+    let applied = match body.connection_id {
+        Some(id) => usize::from(state.send_fault(id, body.fault)),
+        None => state.fault_sessions(&body.fault),
     };
-    let applied = targets
-        .into_iter()
-        .filter(|id| state.send_fault(*id, body.fault.clone()))
-        .count();
     Json(Applied { applied })
 }
 
@@ -313,12 +304,6 @@ struct Outage {
 }
 
 async fn outage(State(core): State<Arc<Core>>, Json(body): Json<Outage>) -> StatusCode {
-    let mut state = core.lock();
-    let dispatches = if body.down {
-        state.world.guild_outage()
-    } else {
-        state.world.guild_recovered()
-    };
-    state.publish(&dispatches);
+    core.lock().guild_outage(body.down);
     StatusCode::NO_CONTENT
 }

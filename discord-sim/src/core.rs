@@ -202,6 +202,25 @@ impl State {
         }
     }
 
+    /// Applies a fault to every live connection that has a session; returns how many.
+    pub(crate) fn fault_sessions(&self, fault: &GatewayFault) -> usize {
+        self.connections
+            .values()
+            .filter(|entry| entry.session.is_some())
+            .filter(|entry| entry.tx.send(Outbound::Fault(fault.clone())).is_ok())
+            .count()
+    }
+
+    /// Starts (`down`) or ends a guild outage for every session.
+    pub(crate) fn guild_outage(&mut self, down: bool) {
+        let dispatches = if down {
+            self.world.guild_outage()
+        } else {
+            self.world.guild_recovered()
+        };
+        self.publish(&dispatches);
+    }
+
     /// Sends a frame-less instruction to a connection; false when it is gone.
     pub(crate) fn send_fault(&self, connection: u64, fault: GatewayFault) -> bool {
         self.connections

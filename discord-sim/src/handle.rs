@@ -105,6 +105,25 @@ pub struct Endpoints {
     pub guild_id: Snowflake,
 }
 
+impl Endpoints {
+    /// The environment block to configure the server with (`KEY=value` lines).
+    pub fn env_block(&self) -> String {
+        format!(
+            "DISCORD_API_BASE={}\nDISCORD_GATEWAY_URL={}\nDISCORD_OAUTH_AUTHORIZE_URL={}\n\
+             DISCORD_OAUTH_TOKEN_URL={}\nDISCORD_BOT_TOKEN={}\nDISCORD_GUILD_ID={}\n\
+             DISCORD_CLIENT_ID={}\nDISCORD_CLIENT_SECRET={}\n",
+            self.api_base,
+            self.gateway_url,
+            self.oauth_authorize_url,
+            self.oauth_token_url,
+            self.bot_token,
+            self.guild_id,
+            self.client_id,
+            self.client_secret,
+        )
+    }
+}
+
 /// A running simulator. Cheap to clone; the server stops when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct SimHandle {
@@ -208,13 +227,7 @@ impl SimHandle {
     /// Starts (`true`) or ends a guild outage: `GUILD_DELETE {unavailable:true}`, later a fresh
     /// `GUILD_CREATE`, to every session.
     pub fn guild_outage(&self, down: bool) {
-        let mut state = self.core.lock();
-        let dispatches = if down {
-            state.world.guild_outage()
-        } else {
-            state.world.guild_recovered()
-        };
-        state.publish(&dispatches);
+        self.core.lock().guild_outage(down);
     }
 
     /// Sends any dispatch to every session with `intent` (e.g. payload variants such as a guest
@@ -249,17 +262,7 @@ impl SimHandle {
 
     /// Applies a fault to every live connection that has a session; returns how many.
     pub fn fault_all(&self, fault: &GatewayFault) -> usize {
-        let state = self.core.lock();
-        let targets: Vec<u64> = state
-            .connections
-            .iter()
-            .filter(|(_, entry)| entry.session.is_some())
-            .map(|(id, _)| *id)
-            .collect();
-        targets
-            .into_iter()
-            .filter(|id| state.send_fault(*id, fault.clone()))
-            .count()
+        self.core.lock().fault_sessions(fault)
     }
 
     /// Refuses (HTTP 503) or accepts WebSocket upgrades on the resume URL.

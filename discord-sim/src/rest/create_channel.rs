@@ -19,6 +19,9 @@ use crate::id::Snowflake;
 use crate::wire;
 use crate::world::{ADMINISTRATOR, CHANNEL_TEXT, CHANNEL_VOICE, Channel, MANAGE_CHANNELS, Overwrite};
 
+/// Discord's cap on channels per guild.
+const MAX_CHANNELS: usize = 500;
+
 #[derive(Deserialize)]
 struct CreateChannel {
     name: Option<String>,
@@ -121,6 +124,9 @@ pub(crate) async fn post(
                 .all(|o| world.bot_may_set_overwrite(o.allow, o.deny))
         {
             return Err(RestError::MissingPermissions);
+        }
+        if world.channels.len() >= MAX_CHANNELS {
+            return Err(RestError::TooManyChannels);
         }
         let (channel, dispatches) = world.create_channel(channel);
         Ok((wire::channel(world, &channel), dispatches))

@@ -34,6 +34,9 @@ pub(crate) enum RestError {
     /// 400, 40032.
     #[error("Target user is not connected to voice.")]
     NotInVoice,
+    /// 400, 30013.
+    #[error("Maximum number of guild channels reached (500)")]
+    TooManyChannels,
     /// 403, 50001.
     #[error("Missing Access")]
     MissingAccess,
@@ -59,6 +62,7 @@ impl RestError {
             Self::UnknownUser => (StatusCode::NOT_FOUND, 10_013),
             Self::UnknownVoiceState => (StatusCode::NOT_FOUND, 10_065),
             Self::NotInVoice => (StatusCode::BAD_REQUEST, 40_032),
+            Self::TooManyChannels => (StatusCode::BAD_REQUEST, 30_013),
             Self::MissingAccess => (StatusCode::FORBIDDEN, 50_001),
             Self::MissingPermissions => (StatusCode::FORBIDDEN, 50_013),
             Self::InvalidForm(_) => (StatusCode::BAD_REQUEST, 50_035),
