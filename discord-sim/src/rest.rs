@@ -13,6 +13,7 @@ mod get_member;
 mod limits;
 mod modify_member;
 mod users_me;
+mod users_me_guilds;
 mod voice_state;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router<Arc<Core>> {
     Router::new()
         .route("/gateway/bot", get(gateway_bot::get))
         .route("/users/@me", get(users_me::get))
+        .route("/users/@me/guilds", get(users_me_guilds::get))
         .route("/guilds/{guild}/channels", post(create_channel::post))
         .route("/channels/{channel}", delete(delete_channel::delete))
         .route(

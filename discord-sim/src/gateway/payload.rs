@@ -25,22 +25,31 @@ struct Application {
 struct Ready<'a> {
     v: u8,
     user: BotUserWire<'a>,
-    guilds: [UnavailableGuild; 1],
+    guilds: Vec<UnavailableGuild>,
     session_id: &'a str,
     resume_gateway_url: &'a str,
     shard: [u64; 2],
     application: Application,
 }
 
-/// READY's `d` for a new session.
-pub(crate) fn ready(world: &World, session_id: &str, resume_url: &str, shard: [u64; 2]) -> String {
+/// READY's `d` for a new session; `with_guild` is false for a shard the guild is not on.
+pub(crate) fn ready(
+    world: &World,
+    session_id: &str,
+    resume_url: &str,
+    shard: [u64; 2],
+    with_guild: bool,
+) -> String {
     wire::to_json(&Ready {
         v: 10,
         user: BotUserWire::new(&world.bot),
-        guilds: [UnavailableGuild {
-            id: world.guild_id,
-            unavailable: true,
-        }],
+        guilds: with_guild
+            .then_some(UnavailableGuild {
+                id: world.guild_id,
+                unavailable: true,
+            })
+            .into_iter()
+            .collect(),
         session_id,
         resume_gateway_url: resume_url,
         shard,

@@ -119,11 +119,15 @@ impl State {
         self.counters.identifies += 1;
 
         let session_id = uuid::Uuid::new_v4().simple().to_string();
-        let mut session = Session::new(identify.intents, config.replay_capacity, connection);
-        let ready = payload::ready(&self.world, &session_id, resume_url, shard);
+        // Discord puts a guild on shard `(guild_id >> 22) % shard_count`; other shards get no
+        // guild and none of its events, which an intents mask of 0 expresses here.
+        let owns_guild = (self.world.guild_id.get() >> 22) % shard[1] == shard[0];
+        let intents = if owns_guild { identify.intents } else { 0 };
+        let mut session = Session::new(intents, config.replay_capacity, connection);
+        let ready = payload::ready(&self.world, &session_id, resume_url, shard, owns_guild);
         let mut frames = vec![session.push("READY", &ready)];
-        if identify.intents & INTENT_GUILDS != 0 {
-            let guild = payload::guild_create(&self.world, identify.intents);
+        if intents & INTENT_GUILDS != 0 {
+            let guild = payload::guild_create(&self.world, intents);
             frames.push(session.push("GUILD_CREATE", &guild));
         }
         self.sessions.insert(session_id.clone(), session);

@@ -86,6 +86,7 @@ async fn authorize(sim: &SimHandle, client: &Client, user: &str) -> (String, Pkc
         .authorize_url(CsrfToken::new_random)
         .add_scope(Scope::new("identify".to_owned()))
         .add_scope(Scope::new("guilds.join".to_owned()))
+        .add_scope(Scope::new("guilds".to_owned()))
         .set_pkce_challenge(challenge)
         .url();
     let (code, echoed) = consent(sim, &auth_url, user).await;
@@ -128,7 +129,7 @@ async fn code_flow_with_pkce_rejects_wrong_verifiers_and_reused_codes() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    assert_eq!(scopes, ["identify", "guilds.join"]);
+    assert_eq!(scopes, ["identify", "guilds.join", "guilds"]);
     let reused = client
         .exchange_code(AuthorizationCode::new(code))
         .set_pkce_verifier(PkceCodeVerifier::new("y".repeat(43)))
@@ -159,6 +160,14 @@ async fn code_flow_with_pkce_rejects_wrong_verifiers_and_reused_codes() {
         .await
         .expect("already a member");
     assert_eq!(again.status().get(), 204);
+    let guilds = as_user
+        .current_user_guilds()
+        .await
+        .expect("guilds")
+        .models()
+        .await
+        .expect("guilds decode");
+    assert_eq!(guilds.len(), 1, "a member now");
 }
 
 #[tokio::test]

@@ -308,3 +308,23 @@ async fn missed_heartbeats_close_4000_but_keep_the_session_and_client_1000_ends_
         "a client 1000 close invalidates the session"
     );
 }
+
+#[tokio::test]
+async fn only_the_guilds_shard_gets_it() {
+    let sim = sim().await;
+    let token = format!("Bot {}", sim.bot_token());
+    let mut guild_shard = None;
+    for id in 0..2 {
+        let mut raw = Raw::gateway(&sim).await;
+        raw.hello().await;
+        raw.send(&identify(&token, 129, [id, 2])).await;
+        let ready = raw.op(0).await;
+        let guilds = ready["d"]["guilds"].as_array().expect("guilds").len();
+        if guilds == 1 {
+            assert_eq!(raw.op(0).await["t"], "GUILD_CREATE");
+            guild_shard = Some(id);
+        }
+    }
+    let expected = (sim.endpoints().guild_id.get() >> 22) % 2;
+    assert_eq!(guild_shard, Some(expected));
+}
