@@ -112,6 +112,7 @@ struct ConnectionView {
     id: u64,
     session_id: Option<String>,
     via_resume_url: bool,
+    compression: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -159,6 +160,7 @@ async fn state(State(core): State<Arc<Core>>) -> Json<StateView> {
                 id: *id,
                 session_id: entry.session.clone(),
                 via_resume_url: entry.via_resume_url,
+                compression: entry.compression,
             })
             .collect(),
         identifies: state.counters.identifies,

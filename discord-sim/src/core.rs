@@ -64,6 +64,8 @@ pub(crate) struct ConnectionEntry {
     pub(crate) session: Option<String>,
     /// Whether it came in through the resume URL.
     pub(crate) via_resume_url: bool,
+    /// The `compress` query value honoured (`zstd-stream`, `zlib-stream`), if any.
+    pub(crate) compression: Option<&'static str>,
 }
 
 /// Public description of a live connection.
@@ -75,6 +77,8 @@ pub struct ConnectionInfo {
     pub session_id: Option<String>,
     /// Whether it came in through the resume URL.
     pub via_resume_url: bool,
+    /// The transport compression in use (`zstd-stream`, `zlib-stream`), if any.
+    pub compression: Option<&'static str>,
 }
 
 /// Everything mutable. Owned by [`Core`]'s mutex.

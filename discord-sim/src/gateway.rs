@@ -64,6 +64,7 @@ fn upgrade(
         )
             .into_response();
     };
+    let compressor = Compressor::for_query(query.get("compress").map(String::as_str));
     let (id, rx, frame_size) = {
         let mut state = core.lock();
         if via_resume_url {
@@ -83,6 +84,7 @@ fn upgrade(
                 tx,
                 session: None,
                 via_resume_url,
+                compression: compressor.name(),
             },
         );
         (id, rx, state.frame_size)
@@ -93,7 +95,6 @@ fn upgrade(
         (Some("9" | "10"), Some(_)) => Some(GatewayClose::DecodeError),
         _ => Some(GatewayClose::InvalidApiVersion),
     };
-    let compressor = Compressor::for_query(query.get("compress").map(String::as_str));
     let on_upgrade = hyper::upgrade::on(&mut request);
     let task_core = Arc::clone(&core);
     tokio::spawn(async move {

@@ -251,6 +251,7 @@ impl SimHandle {
                 id: *id,
                 session_id: entry.session.clone(),
                 via_resume_url: entry.via_resume_url,
+                compression: entry.compression,
             })
             .collect()
     }

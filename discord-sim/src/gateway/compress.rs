@@ -38,6 +38,15 @@ impl Compressor {
         }
     }
 
+    /// The query value this context serves, for inspection.
+    pub(crate) fn name(&self) -> Option<&'static str> {
+        match self {
+            Self::None => None,
+            Self::Zstd(_) => Some("zstd-stream"),
+            Self::Zlib(_) => Some("zlib-stream"),
+        }
+    }
+
     /// Compresses one message; `None` for plain text connections.
     pub(crate) fn compress(&mut self, text: &str) -> Result<Option<Vec<u8>>, CompressError> {
         match self {

@@ -24,6 +24,13 @@ async fn identify_yields_ready_then_guild_create_with_voice_states() {
     assert_eq!(guild.d["voice_states"][0]["user_id"], alice.as_str());
     assert!(guild.d["channels"].as_array().expect("channels").len() >= 4);
     assert_eq!(sim.counters().identifies, 1);
+    let connections = sim.connections();
+    assert_eq!(connections.len(), 1);
+    assert_eq!(
+        connections[0].compression,
+        Some("zstd-stream"),
+        "twilight's default feature asks for zstd-stream, so frames went out compressed"
+    );
 }
 
 #[tokio::test]
