@@ -124,3 +124,18 @@ async fn withheld_dispatches_arrive_on_release_in_order() {
         .collect();
     assert_eq!(seqs, [Some(3), Some(4)]);
 }
+
+#[tokio::test]
+async fn a_guild_create_over_64_kib_in_continuation_frames_decodes() {
+    let sim = start_sim(HEARTBEAT).await;
+    let lobby = sim.demo().lobby;
+    for n in 0..400 {
+        let user = sim.create_user(&format!("listener{n}"));
+        sim.join_voice(user, lobby).expect("join");
+    }
+    sim.set_frame_size(Some(1024));
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    let guild = reader.dispatch("GUILD_CREATE").await;
+    assert!(guild.raw.len() > 64 * 1024, "{} bytes", guild.raw.len());
+    assert_eq!(guild.d["voice_states"].as_array().map(Vec::len), Some(401));
+}
