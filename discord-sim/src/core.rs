@@ -7,10 +7,11 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SimConfig;
@@ -119,7 +120,36 @@ pub(crate) struct Core {
     pub(crate) addr: SocketAddr,
     /// Cancelled when the simulator stops; every task watches it.
     pub(crate) shutdown: CancellationToken,
+    /// Notified whenever the state may have changed, for `SimHandle::wait_until`.
+    pub(crate) changed: Notify,
     state: Mutex<State>,
+}
+
+/// The locked state; wakes `changed` waiters when released so they re-check their condition.
+pub(crate) struct StateGuard<'a> {
+    guard: MutexGuard<'a, State>,
+    changed: &'a Notify,
+}
+
+impl Deref for StateGuard<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        // Waiters are tasks: they run after this guard (and the mutex) is released.
+        self.changed.notify_waiters();
+    }
 }
 
 impl Core {
@@ -142,13 +172,23 @@ impl Core {
             config,
             addr,
             shutdown: CancellationToken::new(),
+            changed: Notify::new(),
             state: Mutex::new(state),
         }
     }
 
     /// Locks the state. A panic elsewhere while locked must not take the simulator down with
-    /// it, so a poisoned lock is used as is.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    /// it, so a poisoned lock is used as is. Releasing the guard wakes [`Core::changed`] waiters.
+    pub(crate) fn lock(&self) -> StateGuard<'_> {
+        StateGuard {
+            guard: self.state.lock().unwrap_or_else(PoisonError::into_inner),
+            changed: &self.changed,
+        }
+    }
+
+    /// Locks the state for reading only: releasing it wakes nobody (a waiter that re-checks
+    /// its condition must not wake itself).
+    pub(crate) fn read(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

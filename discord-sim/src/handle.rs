@@ -140,7 +140,7 @@ impl SimHandle {
         let http = format!("http://{addr}");
         // One lock for both fields: a second `lock()` in the same expression would deadlock.
         let (bot_token, guild_id) = {
-            let state = self.core.lock();
+            let state = self.core.read();
             (state.bot_token.clone(), state.world.guild_id)
         };
         Endpoints {
@@ -171,12 +171,35 @@ impl SimHandle {
 
     /// A copy of the world as it is now.
     pub fn world(&self) -> World {
-        self.core.lock().world.clone()
+        self.core.read().world.clone()
+    }
+
+    /// Waits until `condition` holds for the counters (re-checked after every state change), at
+    /// most `timeout`; returns whether it held. Lets tests wait without sleeping, e.g. for the
+    /// app's shard to identify.
+    pub async fn wait_until(
+        &self,
+        timeout: std::time::Duration,
+        condition: impl Fn(&Counters, &[ConnectionInfo]) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.core.changed.notified();
+            tokio::pin!(notified);
+            // Register before checking, so a change between check and wait is not missed.
+            notified.as_mut().enable();
+            if condition(&self.counters(), &self.connections()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return condition(&self.counters(), &self.connections());
+            }
+        }
     }
 
     /// Counters for assertions.
     pub fn counters(&self) -> Counters {
-        self.core.lock().counters
+        self.core.read().counters
     }
 
     /// Creates a simulated person and makes them a guild member.
@@ -244,7 +267,7 @@ impl SimHandle {
     /// The live gateway connections.
     pub fn connections(&self) -> Vec<ConnectionInfo> {
         self.core
-            .lock()
+            .read()
             .connections
             .iter()
             .map(|(id, entry)| ConnectionInfo {
@@ -284,7 +307,7 @@ impl SimHandle {
 
     /// The current bot token (it changes when the identify budget runs out).
     pub fn bot_token(&self) -> String {
-        self.core.lock().bot_token.clone()
+        self.core.read().bot_token.clone()
     }
 
     /// Stops the server and every connection now.

@@ -177,3 +177,25 @@ async fn refused_resume_url_falls_back_to_the_base_url_and_still_resumes() {
     assert_eq!(sim.counters().identifies, 1);
     assert!(sim.counters().resume_connections >= 1);
 }
+
+#[tokio::test]
+async fn wait_until_observes_a_background_shard_without_sleeping() {
+    use futures::StreamExt;
+
+    let sim = start_sim(HEARTBEAT).await;
+    let mut background = shard(&sim, app_intents());
+    let driver = tokio::spawn(async move { while background.next().await.is_some() {} });
+    let identified = sim
+        .wait_until(crate::support::WAIT, |counters, connections| {
+            counters.identifies == 1 && connections.iter().any(|c| c.session_id.is_some())
+        })
+        .await;
+    assert!(identified);
+    let resumed = sim
+        .wait_until(Duration::from_millis(50), |counters, _| counters.resumes > 0)
+        .await;
+    assert!(!resumed, "nothing made it resume");
+    sim.fault_all(&GatewayFault::Reconnect);
+    assert!(sim.wait_until(crate::support::WAIT, |c, _| c.resumes == 1).await);
+    driver.abort();
+}
