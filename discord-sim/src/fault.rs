@@ -24,7 +24,8 @@ pub enum GatewayFault {
     },
     /// Send op 1, asking for an immediate heartbeat.
     RequestHeartbeat,
-    /// Close with this code and reason. 4007 and 4009 destroy the session.
+    /// Close with this code and reason. 4007 and 4009 destroy the session. Codes that cannot go
+    /// on the wire (below 1000, or reserved: 1005, 1006, 1015) drop the connection instead.
     Close {
         /// Close code (1000-4999, not a reserved one).
         code: u16,
