@@ -139,3 +139,38 @@ async fn a_guild_create_over_64_kib_in_continuation_frames_decodes() {
     assert!(guild.raw.len() > 64 * 1024, "{} bytes", guild.raw.len());
     assert_eq!(guild.d["voice_states"].as_array().map(Vec::len), Some(401));
 }
+
+#[tokio::test]
+async fn a_restarted_client_resumes_a_persisted_session_without_ready() {
+    use twilight_gateway::{CloseFrame, ConfigBuilder, Shard, ShardId};
+
+    let sim = start_sim(HEARTBEAT).await;
+    let demo = sim.demo();
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    let session = reader.shard.session().cloned().expect("session after READY");
+    let resume_url = reader.shard.resume_url().expect("resume url").to_owned();
+    reader.shard.close(CloseFrame::RESUME);
+    reader
+        .until("our close", |item| matches!(item, Item::Close(_)))
+        .await;
+    drop(reader);
+    sim.join_voice(demo.bob, demo.lobby)
+        .expect("join while the app restarts");
+
+    let config = ConfigBuilder::new(sim.bot_token(), app_intents())
+        .proxy_url(sim.endpoints().gateway_url)
+        .queue(crate::support::NoDelayQueue)
+        .session(session)
+        .resume_url(resume_url)
+        .build();
+    let mut restarted = Reader::new(Shard::with_config(ShardId::ONE, config));
+    restarted.dispatch("RESUMED").await;
+    assert_eq!(restarted.seen_dispatches("READY").len(), 0);
+    assert_eq!(
+        restarted.seen_dispatches("VOICE_STATE_UPDATE").len(),
+        1,
+        "missed event replayed"
+    );
+    assert_eq!(sim.counters().identifies, 1);
+}
