@@ -36,6 +36,9 @@ pub struct SimConfig {
     /// Close a connection with 4000 (session kept) when no heartbeat arrives for this long;
     /// `None` never does.
     pub heartbeat_timeout: Option<Duration>,
+    /// After sending op 7, close with 4000 this long later if the client has not gone (Discord
+    /// closes "a few seconds" after a RECONNECT); `None` never does.
+    pub reconnect_close_after: Option<Duration>,
     /// Client send limit per connection; `None` disables it.
     pub send_limit: Option<RateWindow>,
     /// IDENTIFYs allowed before Discord resets the token and ends every session.
@@ -78,6 +81,7 @@ impl Default for SimConfig {
             control_token: "sim-control-token".to_owned(),
             heartbeat_interval: Duration::from_millis(41_250),
             heartbeat_timeout: Some(Duration::from_millis(41_250 * 2)),
+            reconnect_close_after: Some(Duration::from_secs(5)),
             send_limit: Some(RateWindow {
                 count: 120,
                 per: Duration::from_secs(60),

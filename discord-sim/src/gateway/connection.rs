@@ -51,6 +51,8 @@ pub(crate) struct Connection<S> {
     held: Vec<Arc<str>>,
     last_heartbeat: Instant,
     recent_sends: VecDeque<Instant>,
+    /// Set by op 7: when to close if the client is still here.
+    reconnect_deadline: Option<Instant>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
@@ -75,6 +77,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
             held: Vec::new(),
             last_heartbeat: Instant::now(),
             recent_sends: VecDeque::new(),
+            reconnect_deadline: None,
         }
     }
 
@@ -127,6 +130,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
                 () = tokio::time::sleep_until(deadline.into()), if timeout.is_some() => {
                     let code = GatewayClose::UnknownError;
                     return self.close(code.code(), "Heartbeat timed out.").await;
+                }
+                () = tokio::time::sleep_until(
+                    self.reconnect_deadline.unwrap_or_else(far_future).into()
+                ), if self.reconnect_deadline.is_some() => {
+                    let code = GatewayClose::UnknownError;
+                    return self.close(code.code(), "Reconnect requested.").await;
                 }
                 () = self.core.shutdown.cancelled() => return End::Keep,
             }
@@ -233,7 +242,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
                 self.acks = enabled;
                 Ok(())
             }
-            GatewayFault::Reconnect => self.send_text(envelope::RECONNECT).await,
+            GatewayFault::Reconnect => {
+                self.reconnect_deadline = self
+                    .core
+                    .config
+                    .reconnect_close_after
+                    .and_then(|after| Instant::now().checked_add(after));
+                self.send_text(envelope::RECONNECT).await
+            }
             GatewayFault::RequestHeartbeat => self.send_text(envelope::HEARTBEAT_REQUEST).await,
             GatewayFault::InvalidSession { resumable } => {
                 {

@@ -328,3 +328,22 @@ async fn only_the_guilds_shard_gets_it() {
     let expected = (sim.endpoints().guild_id.get() >> 22) % 2;
     assert_eq!(guild_shard, Some(expected));
 }
+
+#[tokio::test]
+async fn op7_is_followed_by_a_close_when_the_client_stays() {
+    let mut config = SimConfig::fast(Duration::from_secs(1));
+    config.reconnect_close_after = Some(Duration::from_millis(50));
+    let sim = start_with(config).await;
+    let token = format!("Bot {}", sim.bot_token());
+    let mut raw = Raw::gateway(&sim).await;
+    raw.hello().await;
+    raw.send(&identify(&token, 129, [0, 1])).await;
+    raw.op(0).await;
+    assert_eq!(sim.fault_all(&discord_sim::GatewayFault::Reconnect), 1);
+    raw.op(7).await;
+    assert_eq!(raw.close_code().await, 4000);
+    assert!(
+        sim.wait_until(WAIT, |_, connections| connections.is_empty())
+            .await
+    );
+}
