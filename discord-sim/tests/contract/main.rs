@@ -7,6 +7,7 @@ mod faults;
 mod gateway;
 mod oauth;
 mod payloads;
+mod peer;
 mod raw;
 mod rest;
 mod support;
