@@ -315,3 +315,13 @@ impl SimHandle {
         self.core.shutdown.cancel();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+
+    #[test]
+    fn handle_can_live_in_shared_app_state() {
+        assert_send_sync_clone::<super::SimHandle>();
+    }
+}
