@@ -347,3 +347,32 @@ async fn op7_is_followed_by_a_close_when_the_client_stays() {
             .await
     );
 }
+
+#[tokio::test]
+async fn resume_past_the_replay_buffer_or_after_expiry_gets_op9() {
+    for (capacity, ttl, seq) in [(1, Duration::from_secs(60), 0), (100, Duration::ZERO, 2)] {
+        let mut config = SimConfig::fast(Duration::from_secs(1));
+        config.replay_capacity = capacity;
+        config.session_ttl = ttl;
+        let sim = start_with(config).await;
+        let token = format!("Bot {}", sim.bot_token());
+        let mut raw = Raw::gateway(&sim).await;
+        raw.hello().await;
+        raw.send(&identify(&token, 129, [0, 1])).await;
+        let session = raw.op(0).await["d"]["session_id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        raw.op(0).await; // GUILD_CREATE (s 2): with capacity 1 it evicts READY (s 1)
+        drop(raw);
+        assert!(
+            sim.wait_until(WAIT, |_, connections| connections.is_empty())
+                .await
+        );
+        let mut again = Raw::connect(&sim, "/resume/?v=10&encoding=json").await;
+        again.hello().await;
+        let resume = json!({"op": 6, "d": {"token": token, "session_id": session, "seq": seq}});
+        again.send(&resume.to_string()).await;
+        assert_eq!(again.op(9).await["d"], false, "capacity {capacity}, ttl {ttl:?}");
+    }
+}
