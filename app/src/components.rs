@@ -1,3 +1,4 @@
 //! Reusable view pieces.
 
+pub mod dev_panel;
 pub mod member_list;

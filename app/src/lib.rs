@@ -8,12 +8,14 @@
 //! * [`components`]: reusable view pieces (the live member list).
 //! * [`roster_view`]: the member list's state and how stream messages change it (pure).
 //! * `live` (browser only): the `EventSource` that feeds it.
+//! * [`server_fns`]: server functions, one file per resource.
 
 pub mod components;
 #[cfg(feature = "hydrate")]
 mod live;
 pub mod pages;
 pub mod roster_view;
+pub mod server_fns;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};

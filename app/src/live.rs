@@ -93,6 +93,17 @@ impl Stream {
         let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| stream.on_error());
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         callbacks.push(on_error);
+        // A browser reconnect with nothing to replay sends no message, so "open" is what says the
+        // stream is live again.
+        let stream = self.clone();
+        let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            *stream.failures.borrow_mut() = 0;
+            if stream.status.get_untracked() != StreamStatus::RoomClosed {
+                stream.status.set(StreamStatus::Live);
+            }
+        });
+        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        callbacks.push(on_open);
         *self.connection.borrow_mut() = Some(Connection {
             source,
             _callbacks: callbacks,

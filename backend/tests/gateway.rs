@@ -292,6 +292,7 @@ async fn disallowed_intents_close_4014_is_fatal() {
     harness.fault(&GatewayFault::Close {
         code: 4014,
         reason: "Disallowed intent(s).".to_owned(),
+        hold: false,
     });
     let result = tokio::time::timeout(WAIT, &mut harness.task)
         .await

@@ -4,6 +4,10 @@
 //! never shown. Each maps to exactly one HTTP status ([`AppError::status`]).
 
 use serde::{Deserialize, Serialize};
+use server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
 
 /// Why a request failed, in terms the client can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -50,6 +54,21 @@ impl AppError {
             Self::RateLimited { .. } => 429,
             Self::Upstream => 502,
             Self::Internal => 500,
+        }
+    }
+}
+
+/// How server functions carry an `AppError`: as its JSON. The framework's own failures become
+/// reasons too: arguments that do not decode are the client's mistake (400), anything else is ours.
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(message)
+            | ServerFnErrorErr::MissingArg(message)
+            | ServerFnErrorErr::Deserialization(message) => Self::InvalidInput(message),
+            _ => Self::Internal,
         }
     }
 }

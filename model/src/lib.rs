@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! * [`dev`]: what the development panel shows of the embedded simulator.
 //! * [`error`]: [`error::AppError`], the one error type at the wire, with its HTTP status.
 //! * [`event`]: [`event::AppEvent`], the one event type of the bus and the browser stream.
 //! * [`health`]: the body of `/health` and `/api/health`.
@@ -13,6 +14,7 @@
 //! it.
 #![warn(missing_docs)]
 
+pub mod dev;
 pub mod error;
 pub mod event;
 pub mod health;

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use app::{App, shell};
+use app::{App, server_fns::ssr::DevSimulator, shell};
 use axum::{Router, routing::get};
 use backend::{
     Config, Store,
@@ -15,7 +15,7 @@ use backend::{
     store::StoreError,
 };
 use discord_sim::{DiscordSim, SimConfig, SimHandle};
-use leptos::config::LeptosOptions;
+use leptos::{config::LeptosOptions, context::provide_context};
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -25,7 +25,7 @@ use tower_http::trace::TraceLayer;
 use twilight_gateway::queue::InMemoryQueue;
 
 use crate::{
-    routes::{health::health, stream::stream},
+    routes::{health::health, server_fn_status, stream::stream},
     state::AppState,
 };
 
@@ -209,11 +209,24 @@ fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/api/health", get(health))
         .route("/api/stream", get(stream))
-        .leptos_routes(&state, routes, {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let simulator = state.simulator.clone().map(DevSimulator);
+                move || {
+                    if let Some(simulator) = simulator.clone() {
+                        provide_context(simulator);
+                    }
+                }
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
         .fallback(file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(server_fn_status::status_from_app_error))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -4,7 +4,10 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use model::ids::ChannelId;
 
-use crate::{components::member_list::MemberList, pages::not_found::NotFoundPage};
+use crate::{
+    components::{dev_panel::DevPanel, member_list::MemberList},
+    pages::not_found::NotFoundPage,
+};
 
 /// A game room. An id that is not a snowflake is answered like any unknown page.
 #[component]
@@ -26,6 +29,7 @@ pub fn GameRoomPage() -> impl IntoView {
                     </p>
                 </header>
                 <MemberList room />
+                <DevPanel room />
             </main>
         }
         .into_any(),

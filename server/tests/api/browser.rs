@@ -170,7 +170,9 @@ impl Page {
         Ok(self.client.find_all(Locator::Css(css)).await?.len())
     }
 
-    /// Waits until `check` holds for the page, re-checking as the DOM changes.
+    /// Waits until `check` holds for the page, re-checking as the DOM changes. An error from a
+    /// check (an element replaced between finding and reading it) counts as "not yet"; the last
+    /// one is reported if time runs out.
     pub async fn wait_for<F, Fut>(&self, what: &str, mut check: F) -> anyhow::Result<()>
     where
         F: FnMut(Page) -> Fut,
@@ -178,13 +180,19 @@ impl Page {
     {
         let deadline = tokio::time::Instant::now() + WAIT;
         let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let mut last_error = None;
         loop {
             tick.tick().await;
-            if check(self.clone()).await? {
-                return Ok(());
+            match check(self.clone()).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(err) => last_error = Some(err),
             }
             if tokio::time::Instant::now() >= deadline {
-                bail!("timed out waiting for {what}");
+                return Err(match last_error {
+                    Some(err) => err.context(format!("timed out waiting for {what}")),
+                    None => anyhow!("timed out waiting for {what}"),
+                });
             }
         }
     }

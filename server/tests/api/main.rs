@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, reason = "a failed unwrap in a test is the assertion")]
 
 mod browser;
+mod dev_panel;
 mod game_room;
 mod health;
 mod helpers;

@@ -1,0 +1,34 @@
+//! Server functions answer with the HTTP status of their [`AppError`].
+//!
+//! Leptos answers every failing server function with 500, including its own failures to decode
+//! the arguments, which happen before the function body runs. Every server function's error type
+//! is `AppError`, whose body is its JSON, so this one middleware reads a 500's body back as an
+//! `AppError` and sets the status that error names (400 for bad input, 404, 409, …). Responses
+//! that are not an `AppError` (an HTML error page) pass through untouched.
+
+use axum::{
+    body::{Body, to_bytes},
+    extract::Request,
+    http::StatusCode,
+    middleware::Next,
+    response::Response,
+};
+use model::error::AppError;
+
+/// An `AppError` body is a few hundred bytes; anything far larger is not one.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+pub(crate) async fn status_from_app_error(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_ERROR_BODY).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
