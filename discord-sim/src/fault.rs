@@ -31,6 +31,16 @@ pub enum GatewayFault {
         code: u16,
         /// Reason text, at most 123 bytes.
         reason: String,
+        /// Keep the socket open afterwards, never finishing the closing handshake nor sending
+        /// a FIN (a peer stuck in CLOSING must still reconnect).
+        #[serde(default)]
+        hold: bool,
+    },
+    /// Delay every later dispatch on this connection by this long (a slow link).
+    Delay {
+        /// The delay per dispatch.
+        #[serde(with = "millis")]
+        delay: Duration,
     },
     /// Hold back the next `count` dispatches (they stay in the replay buffer).
     Withhold {

@@ -32,8 +32,12 @@ enum End {
     Keep,
     /// Destroy the session (client close 1000/1001, op 9 false, 4007, 4009).
     Destroy,
-    /// Stop touching the socket but keep it open until shutdown (black hole).
-    BlackHole,
+    /// Stop touching the socket but keep it open until shutdown (black hole); `destroy` as
+    /// for the other ends.
+    BlackHole {
+        /// Destroy the session too.
+        destroy: bool,
+    },
 }
 
 /// Per-connection state owned by the task.
@@ -53,6 +57,8 @@ pub(crate) struct Connection<S> {
     recent_sends: VecDeque<Instant>,
     /// Set by op 7: when to close if the client is still here.
     reconnect_deadline: Option<Instant>,
+    /// Delay before each dispatch (the `Delay` fault).
+    dispatch_delay: Duration,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
@@ -78,15 +84,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
             last_heartbeat: Instant::now(),
             recent_sends: VecDeque::new(),
             reconnect_deadline: None,
+            dispatch_delay: Duration::ZERO,
         }
     }
 
     /// Runs the connection to its end and settles its session.
     pub(crate) async fn run(mut self) {
         let end = self.serve().await;
-        let destroy = matches!(end, End::Destroy);
+        let destroy = matches!(end, End::Destroy | End::BlackHole { destroy: true });
         self.core.lock().detach(self.id, destroy);
-        if matches!(end, End::BlackHole) {
+        if matches!(end, End::BlackHole { .. }) {
             // Holding the socket without polling it: no FIN, no data, like a dead path. Bounded,
             // so a long-running dev simulator does not collect dead sockets forever.
             let _ = tokio::time::timeout(BLACK_HOLE_HOLD, self.core.shutdown.cancelled()).await;
@@ -227,6 +234,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
                     self.held.push(frame);
                     return None;
                 }
+                if !self.dispatch_delay.is_zero() {
+                    tokio::time::sleep(self.dispatch_delay).await;
+                }
                 self.send_text(&frame).await.err().map(|()| End::Keep)
             }
             Outbound::Superseded => Some(End::Keep),
@@ -237,7 +247,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
     async fn on_fault(&mut self, fault: GatewayFault) -> Option<End> {
         let sent = match fault {
             GatewayFault::Drop => return Some(End::Keep),
-            GatewayFault::BlackHole => return Some(End::BlackHole),
+            GatewayFault::BlackHole => return Some(End::BlackHole { destroy: false }),
+            GatewayFault::Delay { delay } => {
+                self.dispatch_delay = delay;
+                Ok(())
+            }
             GatewayFault::Acks { enabled } => {
                 self.acks = enabled;
                 Ok(())
@@ -262,7 +276,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
                 self.authenticated = false;
                 self.send_text(&envelope::invalid_session(resumable)).await
             }
-            GatewayFault::Close { code, reason } => return Some(self.close(code, &reason).await),
+            GatewayFault::Close { code, reason, hold } => {
+                let end = self.close(code, &reason).await;
+                return Some(if hold {
+                    End::BlackHole {
+                        destroy: matches!(end, End::Destroy),
+                    }
+                } else {
+                    end
+                });
+            }
             GatewayFault::Withhold { count } => {
                 self.withhold += count;
                 Ok(())

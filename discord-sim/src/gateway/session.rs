@@ -226,6 +226,7 @@ impl State {
             let _ = entry.tx.send(Outbound::Fault(GatewayFault::Close {
                 code: GatewayClose::AuthenticationFailed.code(),
                 reason: GatewayClose::AuthenticationFailed.reason().to_owned(),
+                hold: false,
             }));
         }
     }

@@ -40,6 +40,7 @@ async fn close_4009_destroys_the_session_so_the_resume_gets_op9_and_twilight_ide
     sim.fault_all(&GatewayFault::Close {
         code: 4009,
         reason: "Session timed out.".to_owned(),
+        hold: false,
     });
     let ready = reader.dispatch("READY").await;
     assert_eq!(ready.s, Some(1));
@@ -173,4 +174,34 @@ async fn a_restarted_client_resumes_a_persisted_session_without_ready() {
         "missed event replayed"
     );
     assert_eq!(sim.counters().identifies, 1);
+}
+
+#[tokio::test]
+async fn close_4009_without_fin_still_gets_a_reconnect_and_identify() {
+    let sim = start_sim(HEARTBEAT).await;
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    sim.fault_all(&GatewayFault::Close {
+        code: 4009,
+        reason: "Session timed out.".to_owned(),
+        hold: true,
+    });
+    reader.dispatch("READY").await;
+    assert_eq!(sim.counters().identifies, 2);
+}
+
+#[tokio::test]
+async fn delayed_dispatches_still_arrive_in_order() {
+    let sim = start_sim(HEARTBEAT).await;
+    let demo = sim.demo();
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    sim.fault_all(&GatewayFault::Delay {
+        delay: Duration::from_millis(20),
+    });
+    sim.join_voice(demo.bob, demo.lobby).expect("join");
+    sim.leave_voice(demo.bob).expect("leave");
+    reader.dispatch("VOICE_STATE_UPDATE").await;
+    let left = reader.dispatch("VOICE_STATE_UPDATE").await;
+    assert!(left.d["channel_id"].is_null());
 }
