@@ -88,6 +88,13 @@ impl Application {
             shutdown.clone(),
         ));
 
+        if let Some(simulator) = &discord.simulator {
+            let ip = addr.ip();
+            tracing::info!(
+                "embedded Discord: try the live roster at http://{ip}:{port}/game/{} (dev panel below the list)",
+                simulator.demo().lobby
+            );
+        }
         let state = AppState {
             leptos_options,
             store,
