@@ -30,6 +30,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router<Arc<Core>> {
         .route("/voice/mute", post(mute))
         .route("/gateway/faults", post(gateway_fault))
         .route("/gateway/refuse-resume", post(refuse_resume))
+        .route("/gateway/refuse-all", post(refuse_all))
         .route("/rest/faults", post(rest_fault))
         .route("/gateway/frame-size", post(frame_size))
         .route("/gateway/dispatch", post(dispatch))
@@ -263,6 +264,11 @@ struct Refuse {
 
 async fn refuse_resume(State(core): State<Arc<Core>>, Json(body): Json<Refuse>) -> StatusCode {
     core.lock().refuse_resume = body.refuse;
+    StatusCode::NO_CONTENT
+}
+
+async fn refuse_all(State(core): State<Arc<Core>>, Json(body): Json<Refuse>) -> StatusCode {
+    core.lock().refuse_gateway = body.refuse;
     StatusCode::NO_CONTENT
 }
 

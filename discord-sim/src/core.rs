@@ -31,6 +31,8 @@ pub struct Counters {
     pub connections: u64,
     /// Connections to the resume URL.
     pub resume_connections: u64,
+    /// WebSocket upgrades answered 503 because of `refuse_resume` / `refuse_gateway`.
+    pub refused_upgrades: u64,
     /// Successful IDENTIFYs.
     pub identifies: u64,
     /// Successful RESUMEs.
@@ -101,6 +103,8 @@ pub(crate) struct State {
     pub(crate) counters: Counters,
     /// Refuse WebSocket upgrades on the resume URL (HTTP 503).
     pub(crate) refuse_resume: bool,
+    /// Refuse every WebSocket upgrade (HTTP 503): the gateway is down.
+    pub(crate) refuse_gateway: bool,
     /// Outgoing frame size for new connections (forces continuation frames).
     pub(crate) frame_size: Option<usize>,
     /// Recent request times per REST bucket, for `rest_bucket_limit`.
@@ -163,6 +167,7 @@ impl Core {
             recent_identifies: VecDeque::new(),
             counters: Counters::default(),
             refuse_resume: false,
+            refuse_gateway: false,
             frame_size: None,
             buckets: HashMap::new(),
             rest_faults: VecDeque::new(),

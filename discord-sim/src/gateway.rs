@@ -71,8 +71,13 @@ fn upgrade(
             // Counted even when refused: tests assert the client tried the resume URL.
             state.counters.resume_connections += 1;
             if state.refuse_resume {
+                state.counters.refused_upgrades += 1;
                 return (StatusCode::SERVICE_UNAVAILABLE, "resume refused").into_response();
             }
+        }
+        if state.refuse_gateway {
+            state.counters.refused_upgrades += 1;
+            return (StatusCode::SERVICE_UNAVAILABLE, "gateway refused").into_response();
         }
         let id = state.next_connection;
         state.next_connection += 1;

@@ -294,6 +294,11 @@ impl SimHandle {
         self.core.lock().refuse_resume = refuse;
     }
 
+    /// Refuses (HTTP 503) or accepts every gateway WebSocket upgrade: a gateway outage.
+    pub fn set_refuse_gateway(&self, refuse: bool) {
+        self.core.lock().refuse_gateway = refuse;
+    }
+
     /// Splits outgoing frames of connections opened from now on into continuation frames of at
     /// most `size` bytes (`None` restores whole frames).
     pub fn set_frame_size(&self, size: Option<usize>) {

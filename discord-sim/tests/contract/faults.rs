@@ -205,3 +205,21 @@ async fn delayed_dispatches_still_arrive_in_order() {
     let left = reader.dispatch("VOICE_STATE_UPDATE").await;
     assert!(left.d["channel_id"].is_null());
 }
+
+#[tokio::test]
+async fn a_gateway_outage_is_retried_with_backoff_then_resumed() {
+    let sim = start_sim(HEARTBEAT).await;
+    let mut reader = Reader::new(shard(&sim, app_intents()));
+    reader.dispatch("GUILD_CREATE").await;
+    sim.set_refuse_gateway(true);
+    sim.fault_all(&GatewayFault::Drop);
+    // Poll the shard in the background while waiting: it only reconnects while polled.
+    let refused = tokio::select! {
+        refused = sim.wait_until(crate::support::WAIT, |c, _| c.refused_upgrades >= 2) => refused,
+        () = async { loop { reader.next().await; } } => unreachable!(),
+    };
+    assert!(refused, "twilight retried while the gateway was down");
+    sim.set_refuse_gateway(false);
+    reader.dispatch("RESUMED").await;
+    assert_eq!(sim.counters().identifies, 1, "the session survived the outage");
+}
