@@ -1,33 +1,9 @@
 //! The game room page in a real browser: the member list follows the room's voice channel live.
 
-use model::event::{AppEvent, VoiceJoined, VoiceLeft};
-
 use crate::{
     browser::{Page, browser_test},
-    helpers::spawn_app,
+    helpers::{LOUNGE, TABLE, joined, left, spawn_app},
 };
-
-const TABLE: &str = "4000000000000000001";
-const LOUNGE: &str = "4000000000000000002";
-
-fn joined(user: &str, name: &str, channel: &str) -> AppEvent {
-    AppEvent::VoiceJoined(VoiceJoined {
-        guild_id: "2000000000000000001".parse().unwrap(),
-        channel_id: channel.parse().unwrap(),
-        user_id: user.parse().unwrap(),
-        username: name.to_owned(),
-        avatar: None,
-    })
-}
-
-fn left(user: &str, channel: &str) -> AppEvent {
-    AppEvent::VoiceLeft(VoiceLeft {
-        guild_id: "2000000000000000001".parse().unwrap(),
-        channel_id: None,
-        user_id: user.parse().unwrap(),
-        left_channel_id: channel.parse().unwrap(),
-    })
-}
 
 async fn names(page: &Page) -> anyhow::Result<Vec<String>> {
     let mut names = Vec::new();

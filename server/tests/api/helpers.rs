@@ -10,6 +10,7 @@ use backend::{Config, Store, bus::EventBus, discord::gateway::GatewayState};
 use discord_sim::SimHandle;
 use futures::StreamExt;
 use leptos::config::LeptosOptions;
+use model::event::{AppEvent, VoiceJoined, VoiceLeft};
 use server::Application;
 use tokio_util::sync::CancellationToken;
 
@@ -142,6 +143,31 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         shutdown,
         _data: data,
     }
+}
+
+/// Two voice channels that exist only on the bus (tests publish their events directly).
+pub const TABLE: &str = "4000000000000000001";
+pub const LOUNGE: &str = "4000000000000000002";
+
+/// `voice.joined` for `user` (named `name`) in `channel`.
+pub fn joined(user: &str, name: &str, channel: &str) -> AppEvent {
+    AppEvent::VoiceJoined(VoiceJoined {
+        guild_id: "2000000000000000001".parse().unwrap(),
+        channel_id: channel.parse().unwrap(),
+        user_id: user.parse().unwrap(),
+        username: name.to_owned(),
+        avatar: None,
+    })
+}
+
+/// `voice.left` for `user`, out of `channel`.
+pub fn left(user: &str, channel: &str) -> AppEvent {
+    AppEvent::VoiceLeft(VoiceLeft {
+        guild_id: "2000000000000000001".parse().unwrap(),
+        channel_id: None,
+        user_id: user.parse().unwrap(),
+        left_channel_id: channel.parse().unwrap(),
+    })
 }
 
 /// One server-sent event as a test sees it.

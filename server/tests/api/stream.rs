@@ -1,31 +1,7 @@
 //! `GET /api/stream` over real HTTP: headers, snapshot first, live events, per-room filtering,
 //! `Last-Event-ID` replay, and the errors.
 
-use model::event::{AppEvent, VoiceJoined, VoiceLeft};
-
-use crate::helpers::{SseReader, TestApp, spawn_app, spawn_app_with};
-
-const TABLE: &str = "4000000000000000001";
-const LOUNGE: &str = "4000000000000000002";
-
-fn joined(user: &str, name: &str, channel: &str) -> AppEvent {
-    AppEvent::VoiceJoined(VoiceJoined {
-        guild_id: "2000000000000000001".parse().unwrap(),
-        channel_id: channel.parse().unwrap(),
-        user_id: user.parse().unwrap(),
-        username: name.to_owned(),
-        avatar: None,
-    })
-}
-
-fn left(user: &str, channel: &str) -> AppEvent {
-    AppEvent::VoiceLeft(VoiceLeft {
-        guild_id: "2000000000000000001".parse().unwrap(),
-        channel_id: None,
-        user_id: user.parse().unwrap(),
-        left_channel_id: channel.parse().unwrap(),
-    })
-}
+use crate::helpers::{LOUNGE, SseReader, TABLE, TestApp, joined, left, spawn_app, spawn_app_with};
 
 async fn open(app: &TestApp, room: &str, last_event_id: Option<&str>) -> SseReader {
     let mut request = app.client.get(app.url(&format!("/api/stream?room={room}")));
