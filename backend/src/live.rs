@@ -162,6 +162,13 @@ impl Live {
     pub fn subscribe(&self, room_id: ChannelId, last_event_id: Option<&str>) -> RoomSubscription {
         let mut state = self.state();
         let last_seq = state.last_seq;
+        if !state.rooms.contains_key(&room_id) {
+            // Rooms nobody watches and nobody is in hold nothing worth keeping; dropping them here
+            // bounds the map by what is live, whatever ids clients ask for.
+            state
+                .rooms
+                .retain(|_, room| room.viewers.receiver_count() > 0 || !room.members.is_empty());
+        }
         let room = state.rooms.entry(room_id).or_insert_with(Room::new);
         let resume_from = last_event_id
             .and_then(|id| id.trim().split_once('.'))
@@ -531,6 +538,21 @@ mod tests {
         };
         assert_eq!(names(TABLE), ["alice"]);
         assert_eq!(names(LOUNGE), ["carol"]);
+    }
+
+    #[test]
+    fn rooms_nobody_watches_or_occupies_are_not_kept() {
+        let live = Live::new();
+        live.publish(&joined("10", "alice", TABLE));
+        for n in 1..=1000_u64 {
+            drop(live.subscribe(id(&(5_000_000_000 + n).to_string()), None));
+        }
+        let kept = live.state().rooms.len();
+        assert!(
+            kept <= 2,
+            "the occupied room and the last one asked for, not {kept}"
+        );
+        assert_eq!(live.members_of(id(TABLE)).len(), 1, "the occupied room survives");
     }
 
     #[tokio::test]
