@@ -10,7 +10,7 @@
 //! never waits for anyone.
 //!
 //! Owner: `Live` owns this state behind one `std::sync::Mutex`, held only for short, non-async
-//! sections. The fan-out task is its only writer.
+//! sections. The fan-out task (`fanout`: [`run_fanout`]) is its only writer.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -25,12 +25,10 @@ use model::{
     stream::{RoomMember, RoomSnapshot, SNAPSHOT_EVENT},
 };
 use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
 
-use crate::{
-    bus::{BusMessage, BusSubscription},
-    roster::{RosterSnapshot, RosterSource},
-};
+mod fanout;
+
+pub use fanout::{Flow, run_fanout};
 
 /// Frames kept per room for `Last-Event-ID` replay; a client further behind gets a snapshot.
 pub const REPLAY_LOG_LEN: usize = 256;
@@ -213,112 +211,6 @@ impl Live {
     }
 }
 
-/// Feeds `live` from the bus until shutdown or until the bus closes. This task is `Live`'s only
-/// writer. When it falls behind the bus it rebuilds from `source`, the roster's owner.
-pub async fn run_fanout(
-    mut subscription: BusSubscription,
-    live: Live,
-    source: Option<RosterSource>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let message = tokio::select! {
-            () = shutdown.cancelled() => return,
-            message = subscription.recv() => message,
-        };
-        match live.step(message) {
-            Flow::Continue => {}
-            Flow::Resync => {
-                let snapshot = match &source {
-                    Some(source) => source.snapshot().await,
-                    None => None,
-                };
-                if let Some(snapshot) = snapshot {
-                    live.reset(&snapshot);
-                } else {
-                    tracing::error!("cannot resynchronise: no roster source, or its owner has stopped");
-                }
-            }
-            Flow::Stop => return,
-        }
-    }
-}
-
-/// What the fan-out loop does after a bus message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// Wait for the next message.
-    Continue,
-    /// Events were lost: rebuild from the roster's owner.
-    Resync,
-    /// The bus is gone.
-    Stop,
-}
-
-impl Live {
-    /// Handles one bus message. The loop's body, separate so tests drive it without a task.
-    pub fn step(&self, message: BusMessage) -> Flow {
-        match message {
-            BusMessage::Event(event) => {
-                self.publish(&event);
-                Flow::Continue
-            }
-            BusMessage::Lagged(missed) => {
-                tracing::warn!(missed, "fan-out fell behind the event bus; resynchronising");
-                Flow::Resync
-            }
-            BusMessage::Closed => Flow::Stop,
-        }
-    }
-
-    /// Brings every room in line with `snapshot`, publishing the `voice.left` / `voice.joined`
-    /// events that the lost ones would have amounted to, so viewers converge without reloading.
-    pub fn reset(&self, snapshot: &RosterSnapshot) {
-        let known: Vec<(ChannelId, Vec<RoomMember>)> = {
-            let state = self.state();
-            state
-                .rooms
-                .iter()
-                .map(|(id, room)| (*id, room.members.values().cloned().collect()))
-                .collect()
-        };
-        let truth: HashMap<UserId, &crate::roster::VoiceMember> = snapshot
-            .members
-            .iter()
-            .map(|member| (member.user_id, member))
-            .collect();
-        for (room, members) in &known {
-            for member in members {
-                if truth
-                    .get(&member.user_id)
-                    .is_none_or(|now| now.channel_id != *room)
-                {
-                    self.publish(&AppEvent::VoiceLeft(model::event::VoiceLeft {
-                        guild_id: snapshot.guild_id,
-                        channel_id: None,
-                        user_id: member.user_id,
-                        left_channel_id: *room,
-                    }));
-                }
-            }
-        }
-        for member in &snapshot.members {
-            let present = known.iter().any(|(room, members)| {
-                *room == member.channel_id && members.iter().any(|known| known.user_id == member.user_id)
-            });
-            if !present {
-                self.publish(&AppEvent::VoiceJoined(model::event::VoiceJoined {
-                    guild_id: snapshot.guild_id,
-                    channel_id: member.channel_id,
-                    user_id: member.user_id,
-                    username: member.username.clone(),
-                    avatar: member.avatar.clone(),
-                }));
-            }
-        }
-    }
-}
-
 fn snapshot_frame(epoch: &str, seq: u64, channel_id: ChannelId, room: &Room) -> Bytes {
     let mut members: Vec<RoomMember> = room.members.values().cloned().collect();
     members.sort_by(|a, b| a.username.cmp(&b.username).then(a.user_id.cmp(&b.user_id)));
@@ -479,65 +371,6 @@ mod tests {
         let resync = live.resync(id(TABLE));
         assert!(text(&resync.initial[0]).contains("event: snapshot"));
         assert_eq!(live.members_of(id(TABLE)).len(), VIEWER_BUFFER + 10);
-    }
-
-    #[tokio::test]
-    async fn the_fanout_applies_bus_events_until_the_bus_closes() {
-        let bus = crate::bus::EventBus::local(8);
-        let live = Live::new();
-        let task = tokio::spawn(run_fanout(
-            bus.subscribe(),
-            live.clone(),
-            None,
-            CancellationToken::new(),
-        ));
-        let mut viewer = live.subscribe(id(TABLE), None).receiver;
-        bus.publish(joined("10", "alice", TABLE));
-        assert!(text(&viewer.recv().await.unwrap()).contains("\"alice\""));
-        assert_eq!(live.members_of(id(TABLE)).len(), 1);
-        drop(bus);
-        task.await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_fanout_that_lagged_the_bus_rebuilds_from_the_roster_source() {
-        use crate::roster::{RosterSnapshot, RosterSource, VoiceMember};
-
-        let bus = crate::bus::EventBus::local(2);
-        let live = Live::new();
-        live.publish(&joined("10", "alice", TABLE));
-        live.publish(&joined("11", "bob", TABLE));
-        let (source, mut requests) = RosterSource::channel();
-        // The roster's owner: bob left the table, carol is in the lounge.
-        tokio::spawn(async move {
-            while let Some(reply) = requests.recv().await {
-                let member = |user: &str, name: &str, channel: &str| VoiceMember {
-                    user_id: id(user),
-                    channel_id: id(channel),
-                    username: name.to_owned(),
-                    avatar: None,
-                };
-                let _ = reply.send(RosterSnapshot {
-                    guild_id: id("2"),
-                    members: vec![member("10", "alice", TABLE), member("12", "carol", LOUNGE)],
-                });
-            }
-        });
-        let subscription = bus.subscribe();
-        // More events than the bus holds, before the fan-out ever runs: it lags.
-        for user in ["20", "21", "22", "23"] {
-            bus.publish(joined(user, "x", "4000000000000000009"));
-        }
-        drop(bus);
-        run_fanout(subscription, live.clone(), Some(source), CancellationToken::new()).await;
-        let names = |room: &str| -> Vec<String> {
-            live.members_of(id(room))
-                .into_iter()
-                .map(|m| m.username)
-                .collect()
-        };
-        assert_eq!(names(TABLE), ["alice"]);
-        assert_eq!(names(LOUNGE), ["carol"]);
     }
 
     #[test]
