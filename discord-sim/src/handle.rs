@@ -110,12 +110,13 @@ impl Endpoints {
     pub fn env_block(&self) -> String {
         format!(
             "DISCORD_API_BASE={}\nDISCORD_GATEWAY_URL={}\nDISCORD_OAUTH_AUTHORIZE_URL={}\n\
-             DISCORD_OAUTH_TOKEN_URL={}\nDISCORD_BOT_TOKEN={}\nDISCORD_GUILD_ID={}\n\
-             DISCORD_CLIENT_ID={}\nDISCORD_CLIENT_SECRET={}\n",
+             DISCORD_OAUTH_TOKEN_URL={}\nDISCORD_OAUTH_REVOKE_URL={}\nDISCORD_BOT_TOKEN={}\n\
+             DISCORD_GUILD_ID={}\nDISCORD_CLIENT_ID={}\nDISCORD_CLIENT_SECRET={}\n",
             self.api_base,
             self.gateway_url,
             self.oauth_authorize_url,
             self.oauth_token_url,
+            self.oauth_revoke_url,
             self.bot_token,
             self.guild_id,
             self.client_id,
