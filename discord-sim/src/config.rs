@@ -14,8 +14,9 @@ pub struct RateWindow {
     pub per: Duration,
 }
 
-/// Configuration for [`crate::DiscordSim::start`].
-#[derive(Debug, Clone)]
+/// Configuration for [`crate::DiscordSim::start`]. Its `Debug` hides the bot token, client secret
+/// and control token, like every secret in the project, even though the defaults are fake.
+#[derive(Clone)]
 pub struct SimConfig {
     /// Where to listen; port 0 picks a free port.
     pub bind: SocketAddr,
@@ -69,6 +70,36 @@ pub struct SimConfig {
     pub code_ttl: Duration,
 }
 
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const HIDDEN: &str = "[hidden]";
+        f.debug_struct("SimConfig")
+            .field("bind", &self.bind)
+            .field("bot_token", &HIDDEN)
+            .field("bot_name", &self.bot_name)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &HIDDEN)
+            .field("redirect_uris", &self.redirect_uris)
+            .field("control_token", &HIDDEN)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
+            .field("reconnect_close_after", &self.reconnect_close_after)
+            .field("send_limit", &self.send_limit)
+            .field("identify_budget", &self.identify_budget)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("identify_window", &self.identify_window)
+            .field("session_ttl", &self.session_ttl)
+            .field("replay_capacity", &self.replay_capacity)
+            .field("privileged_intents", &self.privileged_intents)
+            .field("bot_permissions", &self.bot_permissions)
+            .field("rest_bucket_limit", &self.rest_bucket_limit)
+            .field("ratelimit_scope_on_success", &self.ratelimit_scope_on_success)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("code_ttl", &self.code_ttl)
+            .finish()
+    }
+}
+
 impl Default for SimConfig {
     fn default() -> Self {
         Self {
@@ -111,5 +142,19 @@ impl SimConfig {
             identify_window: Duration::ZERO,
             ..Self::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let printed = format!("{:?}", SimConfig::default());
+        for secret in ["sim-bot-token", "sim-client-secret", "sim-control-token"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("heartbeat_interval"));
     }
 }
