@@ -7,6 +7,7 @@
 //! * [`config`]: the one typed configuration, read from the environment at startup.
 //! * [`live`]: [`live::Live`], the per-room fan-out: snapshots, replay, SSE frames.
 //! * [`roster`]: who is in which voice channel, and gateway events → app events.
+//! * [`session`]: the session store and [`session::UserSession`], the typed view of a session.
 //! * [`store`]: persistence over SQLite (embedded default) or PostgreSQL.
 //!
 //! The WASM bundle never depends on this crate, so sqlx (and later twilight) cannot reach it.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod discord;
 pub mod live;
 pub mod roster;
+pub mod session;
 pub mod store;
 
 pub use config::Config;

@@ -1,5 +1,6 @@
 //! HTTP routes that are neither Leptos pages nor server functions, each beside its handler.
 
+pub(crate) mod auth;
 pub(crate) mod health;
 pub(crate) mod server_fn_status;
 pub mod stream;

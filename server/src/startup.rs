@@ -5,27 +5,35 @@
 use std::net::SocketAddr;
 
 use app::{App, server_fns::ssr::DevSimulator, shell};
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    routing::{get, post},
+};
 use backend::{
     Config, Store,
     bus::{self, EventBus},
+    config::Environment,
     discord::gateway::{self, Gateway, GatewayState, ShardSettings},
+    discord::oauth::{DiscordOAuth, OAuthError, OAuthSettings},
     live::{self, Live},
     roster::{Roster, RosterSource},
+    session::SessionBackend,
     store::StoreError,
 };
 use discord_sim::{DiscordSim, SimConfig, SimHandle};
 use leptos::{config::LeptosOptions, context::provide_context};
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use twilight_gateway::queue::InMemoryQueue;
+use url::Url;
 
 use crate::{
-    routes::{health::health, server_fn_status, stream::stream},
+    routes::{auth, health::health, server_fn_status, stream::stream},
     state::AppState,
 };
 
@@ -41,6 +49,12 @@ pub enum StartupError {
     /// The embedded Discord simulator could not start.
     #[error("cannot start the embedded Discord simulator")]
     Simulator(#[from] discord_sim::StartError),
+    /// The OAuth2 client could not be built (a URL is unusable).
+    #[error("cannot set up sign-in with Discord")]
+    OAuth(#[from] backend::discord::oauth::OAuthError),
+    /// The session table could not be created.
+    #[error("cannot set up the session store")]
+    Sessions(#[source] sqlx::Error),
     /// The listening address could not be bound (in use, or not permitted).
     #[error("cannot listen on {addr}")]
     Bind {
@@ -95,6 +109,8 @@ impl Application {
                 simulator.demo().lobby
             );
         }
+        let oauth = oauth_client(&config, discord.simulator.as_ref(), addr.ip(), port)?;
+        let sessions = session_layer(&config, &store).await?;
         let state = AppState {
             leptos_options,
             store,
@@ -103,12 +119,13 @@ impl Application {
             shutdown,
             dev_open_stream: config.dev_open_stream,
             gateway: discord.gateway,
+            oauth,
             simulator: discord.simulator,
         };
         Ok(Self {
             listener,
             port,
-            router: router(state.clone()),
+            router: router(state.clone(), sessions),
             state,
         })
     }
@@ -208,14 +225,76 @@ async fn connect_discord(
     })
 }
 
+/// Sign-in against the simulator's OAuth2 endpoints when it is embedded, else the configured ones.
+/// Discord redirects back to `VITE_BASE_URL` when set, else to the address the server listens on.
+fn oauth_client(
+    config: &Config,
+    simulator: Option<&SimHandle>,
+    ip: std::net::IpAddr,
+    port: u16,
+) -> Result<DiscordOAuth, StartupError> {
+    let base = match &config.public_base_url {
+        Some(url) => url.clone(),
+        None => Url::parse(&format!("http://{ip}:{port}")).map_err(OAuthError::from)?,
+    };
+    let redirect_url = base.join("/auth/callback").map_err(OAuthError::from)?;
+    let settings = if let Some(simulator) = simulator {
+        let endpoints = simulator.endpoints();
+        let url = |text: &str| Url::parse(text).map_err(OAuthError::from);
+        OAuthSettings {
+            client_id: endpoints.client_id,
+            client_secret: endpoints.client_secret.into(),
+            authorize_url: url(&endpoints.oauth_authorize_url)?,
+            token_url: url(&endpoints.oauth_token_url)?,
+            revoke_url: url(&endpoints.oauth_revoke_url)?,
+            api_base: url(&endpoints.api_base)?,
+            redirect_url,
+        }
+    } else {
+        let discord = &config.discord;
+        OAuthSettings {
+            // Config validation requires both whenever real Discord is configured.
+            client_id: discord.client_id.clone().unwrap_or_default(),
+            client_secret: discord
+                .client_secret
+                .clone()
+                .unwrap_or_else(|| SecretString::from(String::new())),
+            authorize_url: discord.oauth_authorize_url.clone(),
+            token_url: discord.oauth_token_url.clone(),
+            revoke_url: discord.oauth_revoke_url.clone(),
+            api_base: discord.api_base.clone(),
+            redirect_url,
+        }
+    };
+    Ok(DiscordOAuth::new(settings)?)
+}
+
+/// HTTP-only, SameSite=Lax session cookies kept in the app's database; `Secure` in production.
+async fn session_layer(
+    config: &Config,
+    store: &Store,
+) -> Result<SessionManagerLayer<SessionBackend>, StartupError> {
+    let backend = SessionBackend::new(store).await.map_err(StartupError::Sessions)?;
+    Ok(SessionManagerLayer::new(backend)
+        .with_name("spell_coven_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.environment == Environment::Production)
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(14))))
+}
+
 /// The whole HTTP surface: operational routes, then the Leptos pages, then static files and the
 /// 404 page for everything else.
-fn router(state: AppState) -> Router {
+fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Router {
     let routes = generate_route_list(App);
     Router::new()
         .route("/health", get(health))
         .route("/api/health", get(health))
         .route("/api/stream", get(stream))
+        .route("/api/me", get(auth::me))
+        .route("/auth/login", get(auth::login))
+        .route("/auth/callback", get(auth::callback))
+        .route("/auth/logout", post(auth::logout))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -234,6 +313,7 @@ fn router(state: AppState) -> Router {
         )
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(server_fn_status::status_from_app_error))
+        .layer(sessions)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,7 +1,12 @@
 //! The state every handler shares.
 
 use axum::extract::FromRef;
-use backend::{Store, bus::EventBus, discord::gateway::GatewayState, live::Live};
+use backend::{
+    Store,
+    bus::EventBus,
+    discord::{gateway::GatewayState, oauth::DiscordOAuth},
+    live::Live,
+};
 use discord_sim::SimHandle;
 use leptos::config::LeptosOptions;
 use tokio::sync::watch;
@@ -24,6 +29,8 @@ pub struct AppState {
     pub dev_open_stream: bool,
     /// The gateway task's connection state.
     pub gateway: watch::Receiver<GatewayState>,
+    /// Sign in with Discord.
+    pub oauth: DiscordOAuth,
     /// The embedded Discord simulator, when no real Discord is configured.
     pub simulator: Option<SimHandle>,
 }

@@ -40,6 +40,9 @@ pub fn LandingPage() -> impl IntoView {
                     is at the table."
                 </p>
             </header>
+            <p class="landing__actions">
+                <a class="button" href="/auth/login" rel="external">"Sign in with Discord"</a>
+            </p>
             <section class="how">
                 <button
                     id="how-it-works"

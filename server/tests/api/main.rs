@@ -7,6 +7,7 @@
 )]
 #![allow(clippy::unwrap_used, reason = "a failed unwrap in a test is the assertion")]
 
+mod auth;
 mod browser;
 mod dev_panel;
 mod game_room;

@@ -1,0 +1,181 @@
+//! Discord OAuth2 sign-in with the `oauth2` crate: authorization code + PKCE (S256) + `state`,
+//! scopes `identify guilds.join`.
+
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl, basic::BasicClient,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::session::{DiscordTokens, PendingSignIn, SignedInUser};
+
+/// What we ask Discord for: who the user is, and the right to add them to the guild.
+pub const SCOPES: [&str; 2] = ["identify", "guilds.join"];
+
+type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// Why a sign-in could not be finished. None of these is shown to the user verbatim.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// A configured URL is not usable.
+    #[error("invalid OAuth2 URL")]
+    Url(#[from] url::ParseError),
+    /// Discord refused the code (reused, expired, wrong verifier) or the token request failed.
+    #[error("the code exchange failed")]
+    Exchange(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Fetching the user's profile failed.
+    #[error("cannot fetch the Discord user")]
+    Profile(#[source] reqwest::Error),
+    /// Discord answered with an id that is not a snowflake.
+    #[error("Discord returned a malformed user id")]
+    MalformedUser,
+}
+
+/// The app's OAuth2 client for Discord.
+#[derive(Debug, Clone)]
+pub struct DiscordOAuth {
+    client: Client,
+    http: reqwest::Client,
+    api_base: Url,
+    revoke_url: Url,
+    client_id: String,
+    client_secret: SecretString,
+}
+
+/// Where each OAuth2 request goes, and who we are.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// The OAuth2 application id.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: SecretString,
+    /// Discord's consent page.
+    pub authorize_url: Url,
+    /// The token endpoint.
+    pub token_url: Url,
+    /// The revocation endpoint.
+    pub revoke_url: Url,
+    /// REST base, for `/users/@me`.
+    pub api_base: Url,
+    /// Our callback, e.g. `https://spellcoven.example/auth/callback`.
+    pub redirect_url: Url,
+}
+
+#[derive(Deserialize)]
+struct MeResponse {
+    id: String,
+    username: String,
+    global_name: Option<String>,
+    avatar: Option<String>,
+}
+
+impl DiscordOAuth {
+    /// A client for `settings`.
+    pub fn new(settings: OAuthSettings) -> Result<Self, OAuthError> {
+        let client = BasicClient::new(ClientId::new(settings.client_id.clone()))
+            .set_client_secret(ClientSecret::new(
+                settings.client_secret.expose_secret().to_owned(),
+            ))
+            .set_auth_uri(AuthUrl::from_url(settings.authorize_url))
+            .set_token_uri(TokenUrl::from_url(settings.token_url))
+            .set_redirect_uri(RedirectUrl::from_url(settings.redirect_url));
+        // No redirects: a token endpoint that redirects is an attack, not a feature.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(OAuthError::Profile)?;
+        Ok(Self {
+            client,
+            http,
+            api_base: settings.api_base,
+            revoke_url: settings.revoke_url,
+            client_id: settings.client_id,
+            client_secret: settings.client_secret,
+        })
+    }
+
+    /// The consent page URL to send the user to, and what to remember until they come back.
+    pub fn begin(&self, return_to: String) -> (Url, PendingSignIn) {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, csrf) = self
+            .client
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(SCOPES.iter().map(|scope| Scope::new((*scope).to_owned())))
+            .set_pkce_challenge(challenge)
+            .url();
+        let pending = PendingSignIn {
+            csrf_state: csrf.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+            return_to,
+        };
+        (url, pending)
+    }
+
+    /// Exchanges the callback's `code` and fetches who signed in.
+    pub async fn finish(
+        &self,
+        code: String,
+        pending: &PendingSignIn,
+    ) -> Result<(SignedInUser, DiscordTokens), OAuthError> {
+        let token = self
+            .client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|err| OAuthError::Exchange(Box::new(err)))?;
+        let access_token = token.access_token().secret().clone();
+        let expires_at = token.expires_in().map(|ttl| {
+            let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+            time::OffsetDateTime::now_utc()
+                .unix_timestamp()
+                .saturating_add(ttl)
+        });
+        let me: MeResponse = self
+            .http
+            .get(format!(
+                "{}/users/@me",
+                self.api_base.as_str().trim_end_matches('/')
+            ))
+            .bearer_auth(&access_token)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(OAuthError::Profile)?
+            .json()
+            .await
+            .map_err(OAuthError::Profile)?;
+        let user = SignedInUser {
+            id: me.id.parse().map_err(|_| OAuthError::MalformedUser)?,
+            username: me.global_name.unwrap_or(me.username),
+            avatar: me.avatar,
+        };
+        let tokens = DiscordTokens {
+            access_token,
+            refresh_token: token.refresh_token().map(|token| token.secret().clone()),
+            expires_at,
+        };
+        Ok((user, tokens))
+    }
+
+    /// Revokes the user's authorization (Discord revokes access and refresh token together).
+    ///
+    /// A plain form POST rather than the `oauth2` crate's revocation, which refuses non-https
+    /// URLs and so could not talk to the embedded simulator.
+    pub async fn revoke(&self, tokens: &DiscordTokens) -> Result<(), reqwest::Error> {
+        self.http
+            .post(self.revoke_url.clone())
+            .basic_auth(&self.client_id, Some(self.client_secret.expose_secret()))
+            .form(&[
+                ("token", tokens.access_token.as_str()),
+                ("token_type_hint", "access_token"),
+            ])
+            .send()
+            .await?
+            .error_for_status()
+            .map(drop)
+    }
+}

@@ -1,0 +1,176 @@
+//! Sign in with Discord: `GET /auth/login`, `GET /auth/callback`, `POST /auth/logout`, and
+//! `GET /api/me` (who is signed in).
+//!
+//! Failures on the way back from Discord (the user cancelled, a tampered or replayed callback, a
+//! code Discord refuses) end on a friendly page with a way to try again, never a 500.
+
+use axum::{
+    Json,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use backend::session::{SignedInUser, UserSession};
+use model::error::AppError;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::{error::HttpError, state::AppState};
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginQuery {
+    return_to: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// Only a path on this site is a place to return to: `/game/1` yes; `//evil.example`,
+/// `/\evil.example`, `https://evil.example` and anything with control characters no.
+pub(crate) fn safe_return_to(requested: Option<&str>) -> String {
+    requested
+        .filter(|path| {
+            path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && !path.chars().any(|c| c.is_control() || c == '\\')
+        })
+        .unwrap_or("/")
+        .to_owned()
+}
+
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, HttpError> {
+    let session = UserSession(session);
+    let return_to = safe_return_to(query.return_to.as_deref());
+    if session.user().await.map_err(internal)?.is_some() {
+        return Ok(Redirect::to(&return_to).into_response());
+    }
+    let (url, pending) = state.oauth.begin(return_to);
+    session.begin_sign_in(&pending).await.map_err(internal)?;
+    Ok(Redirect::to(url.as_str()).into_response())
+}
+
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<CallbackQuery>,
+) -> Result<Response, HttpError> {
+    let session = UserSession(session);
+    let pending = session.take_pending().await.map_err(internal)?;
+    if query.error.is_some() {
+        return Ok(problem_page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in cancelled",
+            "Discord did not sign you in. You can try again whenever you like.",
+        ));
+    }
+    let (Some(pending), Some(code)) = (pending, query.code) else {
+        return Ok(problem_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link has expired",
+            "Start again from the sign-in button; each link works once, in the browser that opened it.",
+        ));
+    };
+    if query.state.as_deref() != Some(pending.csrf_state.as_str()) {
+        tracing::warn!("OAuth2 callback with a state that does not match the session");
+        return Ok(problem_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is not valid",
+            "It did not come from the sign-in you started. Please sign in again.",
+        ));
+    }
+    let (user, tokens) = match state.oauth.finish(code, &pending).await {
+        Ok(signed_in) => signed_in,
+        Err(err) => {
+            tracing::warn!(error = ?err, "OAuth2 sign-in failed");
+            return Ok(problem_page(
+                StatusCode::BAD_GATEWAY,
+                "Discord did not accept this sign-in",
+                "Please try signing in again.",
+            ));
+        }
+    };
+    state
+        .store
+        .upsert_user(&backend::store::UserRecord {
+            id: user.id,
+            username: user.username.clone(),
+            global_name: None,
+            avatar: user.avatar.clone(),
+        })
+        .await
+        .map_err(|err| {
+            tracing::error!(error = ?err, "cannot record the signed-in user");
+            HttpError(AppError::Internal)
+        })?;
+    session.sign_in(&user, &tokens).await.map_err(internal)?;
+    tracing::info!(user = %user.id, "signed in");
+    Ok(Redirect::to(&pending.return_to).into_response())
+}
+
+pub(crate) async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, HttpError> {
+    let session = UserSession(session);
+    if let Some(tokens) = session.tokens().await.map_err(internal)?
+        && let Err(err) = state.oauth.revoke(&tokens).await
+    {
+        // Signing out locally still happens; the token expires on its own.
+        tracing::warn!(error = %err, "could not revoke the Discord token at logout");
+    }
+    session.sign_out().await.map_err(internal)?;
+    Ok(Redirect::to("/").into_response())
+}
+
+pub(crate) async fn me(session: Session) -> Result<Json<SignedInUser>, HttpError> {
+    UserSession(session)
+        .user()
+        .await
+        .map_err(internal)?
+        .map(Json)
+        .ok_or(HttpError(AppError::Unauthenticated))
+}
+
+fn internal(err: tower_sessions::session::Error) -> HttpError {
+    tracing::error!(error = ?err, "session store failed");
+    HttpError(AppError::Internal)
+}
+
+fn problem_page(status: StatusCode, title: &str, text: &str) -> Response {
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · Spell Coven</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/spell_coven.css\"></head><body><main class=\"page page--centered\">\
+         <h1>{title}</h1><p>{text}</p><p><a class=\"button\" href=\"/auth/login\">Sign in again</a> \
+         <a href=\"/\">Return home</a></p></main></body></html>"
+    );
+    (status, Html(page)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_return_to;
+
+    #[test]
+    fn only_same_site_paths_are_returned_to() {
+        for (requested, expected) in [
+            (Some("/game/123"), "/game/123"),
+            (Some("/game/123?x=1#y"), "/game/123?x=1#y"),
+            (None, "/"),
+            (Some(""), "/"),
+            (Some("//evil.example"), "/"),
+            (Some("/\\evil.example"), "/"),
+            (Some("https://evil.example/"), "/"),
+            (Some("javascript:alert(1)"), "/"),
+            (Some("/ok\r\nSet-Cookie: x"), "/"),
+            (Some("game/123"), "/"),
+        ] {
+            assert_eq!(safe_return_to(requested), expected, "{requested:?}");
+        }
+    }
+}
