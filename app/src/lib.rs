@@ -10,6 +10,10 @@
 //! * `live` (browser only): the `EventSource` that feeds it.
 //! * [`server_fns`]: server functions, one file per resource.
 
+// Leptos encodes a page's whole view tree in its type; the game room's is deeper than rustc's default
+// query depth allows when it computes the layout of the hydrating future.
+#![recursion_limit = "256"]
+
 pub mod components;
 #[cfg(feature = "hydrate")]
 mod live;

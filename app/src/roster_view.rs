@@ -130,6 +130,29 @@ impl RosterView {
     }
 }
 
+/// Whether the voice dropout modal shows: it opens when the signed-in user, having been in the
+/// room's voice channel, is no longer in it (left voice or moved away), and closes by itself when
+/// they are back. It never rejoins anyone: that is the user's choice in Discord.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropoutWatch {
+    was_present: bool,
+}
+
+impl DropoutWatch {
+    /// Feeds whether the user is in the room now; returns whether the modal shows.
+    pub fn observe(&mut self, present: bool) -> bool {
+        if present {
+            self.was_present = true;
+        }
+        self.was_present && !present
+    }
+}
+
+/// Discord's deep link to a voice channel, which opens it in the Discord app or web client.
+pub fn discord_channel_link(guild: model::ids::GuildId, channel: ChannelId) -> String {
+    format!("https://discord.com/channels/{guild}/{channel}")
+}
+
 /// The avatar image for a member with a custom avatar, on Discord's CDN. Members without one get an
 /// initial drawn by the page instead of an image (which also works with no network at all).
 pub fn avatar_url(member: &RoomMember) -> Option<String> {
@@ -224,6 +247,20 @@ mod tests {
         assert_eq!(
             view.apply(room(), "unknown.event", "whatever"),
             Ok(Applied::Updated)
+        );
+    }
+
+    #[test]
+    fn the_dropout_modal_opens_only_after_being_in_the_room_and_closes_on_return() {
+        let mut watch = DropoutWatch::default();
+        let shown: Vec<bool> = [false, false, true, true, false, false, true, false]
+            .into_iter()
+            .map(|present| watch.observe(present))
+            .collect();
+        assert_eq!(shown, [false, false, false, false, true, true, false, true]);
+        assert_eq!(
+            discord_channel_link("2".parse().unwrap(), room()),
+            format!("https://discord.com/channels/2/{ROOM}")
         );
     }
 

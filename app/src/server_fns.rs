@@ -6,6 +6,7 @@
 //! before a body runs).
 
 pub mod dev;
+pub mod viewer;
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
@@ -14,4 +15,8 @@ pub mod ssr {
     /// The embedded Discord simulator, provided as context only when the server runs on it.
     #[derive(Debug, Clone)]
     pub struct DevSimulator(pub discord_sim::SimHandle);
+
+    /// The guild hosting the game rooms, provided as context to every page and server function.
+    #[derive(Debug, Clone, Copy)]
+    pub struct SiteGuild(pub model::ids::GuildId);
 }

@@ -7,6 +7,7 @@
 //! * [`event`]: [`event::AppEvent`], the one event type of the bus and the browser stream.
 //! * [`health`]: the body of `/health` and `/api/health`.
 //! * [`ids`]: typed Discord snowflakes, strings on the wire.
+//! * [`viewer`]: who is looking at a page (the signed-in user and the guild).
 //! * [`stream`]: the room snapshot that opens every browser stream.
 //!
 //! Nothing here performs I/O, so the crate builds for `wasm32-unknown-unknown` and the server alike;
@@ -20,3 +21,4 @@ pub mod event;
 pub mod health;
 pub mod ids;
 pub mod stream;
+pub mod viewer;

@@ -4,7 +4,11 @@
 
 use std::net::SocketAddr;
 
-use app::{App, server_fns::ssr::DevSimulator, shell};
+use app::{
+    App,
+    server_fns::ssr::{DevSimulator, SiteGuild},
+    shell,
+};
 use axum::{
     Router,
     routing::{get, post},
@@ -23,6 +27,7 @@ use backend::{
 use discord_sim::{DiscordSim, SimConfig, SimHandle};
 use leptos::{config::LeptosOptions, context::provide_context};
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use model::ids::GuildId;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -118,6 +123,7 @@ impl Application {
             live,
             shutdown,
             dev_open_stream: config.dev_open_stream,
+            guild_id: discord.guild_id,
             gateway: discord.gateway,
             oauth,
             simulator: discord.simulator,
@@ -165,6 +171,7 @@ impl Application {
 
 /// The Discord side as the rest of the server sees it.
 struct DiscordLink {
+    guild_id: GuildId,
     gateway: watch::Receiver<GatewayState>,
     roster_source: RosterSource,
     simulator: Option<SimHandle>,
@@ -219,6 +226,7 @@ async fn connect_discord(
         }
     });
     Ok(DiscordLink {
+        guild_id,
         gateway: state,
         roster_source,
         simulator,
@@ -300,7 +308,9 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Rou
             routes,
             {
                 let simulator = state.simulator.clone().map(DevSimulator);
+                let guild = SiteGuild(state.guild_id);
                 move || {
+                    provide_context(guild);
                     if let Some(simulator) = simulator.clone() {
                         provide_context(simulator);
                     }

@@ -27,6 +27,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// `DEV_OPEN_STREAM`: serve the stream without a session (development only).
     pub dev_open_stream: bool,
+    /// The guild hosting the game rooms.
+    pub guild_id: model::ids::GuildId,
     /// The gateway task's connection state.
     pub gateway: watch::Receiver<GatewayState>,
     /// Sign in with Discord.

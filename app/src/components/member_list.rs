@@ -1,16 +1,34 @@
 //! The live member list of a game room: who is in its voice channel, updated in place.
 
 use leptos::prelude::*;
-use model::{ids::ChannelId, stream::RoomMember};
+use model::{ids::ChannelId, stream::RoomMember, viewer::Viewer};
 
-use crate::roster_view::{ROOM_CAPACITY, RosterView, StreamStatus, avatar_url, initial};
+use crate::{
+    components::dropout_modal::DropoutModal,
+    roster_view::{
+        DropoutWatch, ROOM_CAPACITY, RosterView, StreamStatus, avatar_url, discord_channel_link, initial,
+    },
+};
 
 /// The room's voice channel members with `n/4` and the stream's status. The server renders it
-/// empty and "Connecting…"; once hydrated it opens `/api/stream` and follows it.
+/// empty and "Connecting…"; once hydrated it opens `/api/stream` and follows it. For a signed-in
+/// `viewer` it also watches their own voice state and shows the dropout modal.
 #[component]
-pub fn MemberList(room: ChannelId) -> impl IntoView {
+pub fn MemberList(room: ChannelId, #[prop(into)] viewer: Signal<Option<Viewer>>) -> impl IntoView {
     let view = RwSignal::new(RosterView::default());
     let status = RwSignal::new(StreamStatus::Connecting);
+    let watch = StoredValue::new(DropoutWatch::default());
+    // Recomputed on every stream message, so the modal follows the event that changed it at once.
+    let dropped = Memo::new(move |_| {
+        let me = viewer.with(|viewer| viewer.as_ref().and_then(|viewer| viewer.user_id));
+        let present = me.is_some_and(|me| view.with(|view| view.contains(me)));
+        let mut shown = false;
+        watch.update_value(|watch| shown = watch.observe(present));
+        shown
+    });
+    let rejoin = Signal::derive(move || {
+        viewer.with(|viewer| viewer.as_ref().map(|v| discord_channel_link(v.guild_id, room)))
+    });
     #[cfg(feature = "hydrate")]
     Effect::new(move || crate::live::connect(room, view, status));
     #[cfg(not(feature = "hydrate"))]
@@ -35,6 +53,7 @@ pub fn MemberList(room: ChannelId) -> impl IntoView {
             <Show when=move || view.with(|view| view.members().is_empty())>
                 <p class="roster__empty">"Nobody is in the voice channel yet."</p>
             </Show>
+            <DropoutModal open=dropped rejoin />
         </section>
     }
 }

@@ -7,6 +7,7 @@ use model::ids::ChannelId;
 use crate::{
     components::{dev_panel::DevPanel, member_list::MemberList},
     pages::not_found::NotFoundPage,
+    server_fns::viewer::load_viewer,
 };
 
 /// A game room. An id that is not a snowflake is answered like any unknown page.
@@ -18,6 +19,9 @@ pub fn GameRoomPage() -> impl IntoView {
             .get("channel_id")
             .and_then(|id| id.parse::<ChannelId>().ok())
     });
+    // Who is looking only matters in the browser (the dropout modal), so it is loaded there.
+    let viewer = LocalResource::new(load_viewer);
+    let viewer = Signal::derive(move || viewer.get().and_then(Result::ok));
     match room {
         Some(room) => view! {
             <main class="page game-room" data-room=room.to_string()>
@@ -28,7 +32,7 @@ pub fn GameRoomPage() -> impl IntoView {
                         "Join the room's voice channel in Discord; players appear here as they connect."
                     </p>
                 </header>
-                <MemberList room />
+                <MemberList room viewer />
                 <DevPanel room />
             </main>
         }

@@ -156,6 +156,17 @@ impl Page {
             .with_context(|| format!("click `{css}`"))
     }
 
+    /// Presses Escape in the page.
+    pub async fn press_escape(&self) -> anyhow::Result<()> {
+        let escape = String::from(char::from(fantoccini::key::Key::Escape));
+        self.client
+            .find(Locator::Css("body"))
+            .await?
+            .send_keys(&escape)
+            .await?;
+        Ok(())
+    }
+
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
         Ok(self.find(css).await?.text().await?)
     }

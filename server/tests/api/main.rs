@@ -10,6 +10,7 @@
 mod auth;
 mod browser;
 mod dev_panel;
+mod dropout;
 mod game_room;
 mod health;
 mod helpers;
