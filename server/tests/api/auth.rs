@@ -150,3 +150,18 @@ async fn with_the_development_switch_off_a_signed_in_user_may_open_the_stream() 
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
 }
+
+#[tokio::test]
+async fn a_restarted_server_keeps_sessions_and_users() {
+    let app = spawn_app().await;
+    let alice = app.discord.demo().alice.to_string();
+    let callback = consent(&app, "/", &alice).await;
+    assert_eq!(app.client.get(&callback).send().await.unwrap().status(), 303);
+
+    let app = app.restart().await;
+    let me = app.get("/api/me").await;
+    assert_eq!(me.status(), 200, "the session cookie still names a live session");
+    let me: serde_json::Value = me.json().await.unwrap();
+    assert_eq!(me["id"], alice.as_str());
+    assert!(app.store.user(alice.parse().unwrap()).await.unwrap().is_some());
+}

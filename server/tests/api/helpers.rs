@@ -3,6 +3,7 @@
 
 use std::{
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -52,7 +53,11 @@ pub struct TestApp {
     /// A client that keeps cookies and does not follow redirects (so tests can see them).
     pub client: reqwest::Client,
     shutdown: CancellationToken,
-    _data: TempDir,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The extra configuration, kept for [`TestApp::restart`].
+    extra: Vec<(String, String)>,
+    /// The database folder, shared with a restarted server.
+    data: Arc<TempDir>,
 }
 
 impl TestApp {
@@ -105,15 +110,33 @@ pub async fn spawn_app() -> TestApp {
 
 /// [`spawn_app`] with extra configuration variables.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let data = TempDir::new("app");
-    let config = test_config(&data.0, extra);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        // No total timeout: it would cut long-lived streams; reads are bounded where they happen.
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .expect("http client");
+    let extra = extra
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    start(Arc::new(TempDir::new("app")), extra, client).await
+}
+
+async fn start(data: Arc<TempDir>, extra: Vec<(String, String)>, client: reqwest::Client) -> TestApp {
+    let vars: Vec<(&str, &str)> = extra
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let config = test_config(&data.0, &vars);
     let app = Application::build(config, leptos_options())
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let shutdown = app.shutdown_token();
     let state = app.state();
-    tokio::spawn(app.run_until_stopped());
+    let server = tokio::spawn(app.run_until_stopped());
     // Ready means connected to (simulated) Discord, as a load balancer's health check would see it.
     let mut gateway = state.gateway.clone();
     tokio::time::timeout(
@@ -127,13 +150,6 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         .simulator
         .clone()
         .expect("tests run on the embedded simulator");
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        // No total timeout: it would cut long-lived streams; reads are bounded where they happen.
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .expect("http client");
     TestApp {
         address,
         store: state.store,
@@ -141,7 +157,29 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         discord,
         client,
         shutdown,
-        _data: data,
+        server: Some(server),
+        extra,
+        data,
+    }
+}
+
+impl TestApp {
+    /// Stops this server gracefully and starts a new one on the same database, keeping the
+    /// client (and its cookies): what a deploy or a crash-restart looks like to a user.
+    pub async fn restart(mut self) -> TestApp {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+        start(
+            self.data.clone(),
+            std::mem::take(&mut self.extra),
+            self.client.clone(),
+        )
+        .await
     }
 }
 
