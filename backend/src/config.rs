@@ -118,8 +118,8 @@ pub struct Config {
     pub public_base_url: Option<Url>,
     /// `REDIS_URL`: the event bus and lock for multi-instance deployments.
     pub redis_url: Option<SecretString>,
-    /// `DEV_OPEN_STREAM`: lets `GET /api/stream` serve requests without a session. A development
-    /// aid until sign-in exists: on by default in development, refused in production.
+    /// `DEV_OPEN_STREAM`: lets `GET /api/stream` also serve viewers who are not signed in. A
+    /// development aid: on by default in development, refused in production.
     pub dev_open_stream: bool,
 }
 

@@ -1,4 +1,4 @@
-//! The landing page: what Spell Coven is, and (after sign-in exists) where to start a game.
+//! The landing page: what Spell Coven is, and the way in (sign in with Discord).
 
 use leptos::prelude::*;
 
