@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::server_fns::viewer::load_viewer;
+
 /// The steps of a game night, shown by the "How it works" toggle.
 const STEPS: [(&str, &str); 3] = [
     (
@@ -29,6 +31,8 @@ pub fn LandingPage() -> impl IntoView {
     // Effects never run on the server, so this flips only in a hydrated browser.
     Effect::new(move || set_hydrated.set(true));
     let (show_steps, set_show_steps) = signal(false);
+    // Only the browser asks who is signed in; the server renders the signed-out state.
+    let viewer = LocalResource::new(load_viewer);
 
     view! {
         <main class="page landing" data-hydrated=move || hydrated.get().to_string()>
@@ -41,7 +45,23 @@ pub fn LandingPage() -> impl IntoView {
                 </p>
             </header>
             <p class="landing__actions">
-                <a class="button" href="/auth/login" rel="external">"Sign in with Discord"</a>
+                {move || match viewer.get().and_then(Result::ok).and_then(|viewer| viewer.username) {
+                    Some(name) => {
+                        view! {
+                            <span class="landing__user">"Signed in as " <strong>{name}</strong></span>
+                            <form method="post" action="/auth/logout" class="landing__logout">
+                                <button class="button button--secondary" type="submit">"Sign out"</button>
+                            </form>
+                        }
+                            .into_any()
+                    }
+                    None => {
+                        view! {
+                            <a class="button" href="/auth/login" rel="external">"Sign in with Discord"</a>
+                        }
+                            .into_any()
+                    }
+                }}
             </p>
             <section class="how">
                 <button

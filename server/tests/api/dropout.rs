@@ -47,6 +47,24 @@ async fn leaving_or_moving_out_of_the_room_opens_the_dropout_modal_and_returning
 
         discord.move_voice(demo.alice, demo.games)?;
         page.find(".dropout").await?;
+
+        // Home shows who is signed in, with a way out.
+        page.goto(&app.url("/")).await?;
+        page.wait_for("the signed-in name", |page| async move {
+            Ok(page
+                .text(".landing__actions")
+                .await?
+                .contains("Signed in as Alice"))
+        })
+        .await?;
+        page.click(".landing__logout button").await?;
+        page.wait_for("the sign-in button again", |page| async move {
+            Ok(page
+                .text(".landing__actions")
+                .await?
+                .contains("Sign in with Discord"))
+        })
+        .await?;
         Ok(())
     })
     .await;
