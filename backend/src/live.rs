@@ -233,17 +233,18 @@ mod tests {
 
     use super::*;
 
-    const TABLE: &str = "4000000000000000001";
-    const LOUNGE: &str = "4000000000000000002";
+    // Shared with the fan-out's tests.
+    pub(super) const TABLE: &str = "4000000000000000001";
+    pub(super) const LOUNGE: &str = "4000000000000000002";
 
-    fn id<T: std::str::FromStr>(text: &str) -> T
+    pub(super) fn id<T: std::str::FromStr>(text: &str) -> T
     where
         T::Err: std::fmt::Debug,
     {
         text.parse().unwrap()
     }
 
-    fn joined(user: &str, name: &str, channel: &str) -> AppEvent {
+    pub(super) fn joined(user: &str, name: &str, channel: &str) -> AppEvent {
         AppEvent::VoiceJoined(VoiceJoined {
             guild_id: id("2"),
             channel_id: id(channel),

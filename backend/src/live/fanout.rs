@@ -124,29 +124,8 @@ impl Live {
 
 #[cfg(test)]
 mod tests {
-    use model::event::VoiceJoined;
-
     use super::*;
-
-    const TABLE: &str = "4000000000000000001";
-    const LOUNGE: &str = "4000000000000000002";
-
-    fn id<T: std::str::FromStr>(text: &str) -> T
-    where
-        T::Err: std::fmt::Debug,
-    {
-        text.parse().unwrap()
-    }
-
-    fn joined(user: &str, name: &str, channel: &str) -> AppEvent {
-        AppEvent::VoiceJoined(VoiceJoined {
-            guild_id: id("2"),
-            channel_id: id(channel),
-            user_id: id(user),
-            username: name.to_owned(),
-            avatar: None,
-        })
-    }
+    use crate::live::tests::{LOUNGE, TABLE, id, joined};
 
     #[tokio::test]
     async fn the_fanout_applies_bus_events_until_the_bus_closes() {

@@ -167,6 +167,20 @@ mod tests {
         })
     }
 
+    /// A viewer's stream on room 3 of `live`, opened as the handler opens it.
+    fn open(
+        live: &Live,
+        shutdown: CancellationToken,
+    ) -> impl Stream<Item = Result<Bytes, Infallible>> + use<> {
+        let room = "3".parse().unwrap();
+        Box::pin(room_stream(
+            live.clone(),
+            room,
+            live.subscribe(room, None),
+            shutdown,
+        ))
+    }
+
     fn text(item: Option<Result<Bytes, Infallible>>) -> String {
         let Some(Ok(bytes)) = item else {
             panic!("stream ended")
@@ -177,14 +191,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_ping_follows_fifteen_seconds_of_quiet_and_not_before() {
         let live = Live::new();
-        let room = "3".parse().unwrap();
         let start = Instant::now();
-        let mut events = Box::pin(room_stream(
-            live.clone(),
-            room,
-            live.subscribe(room, None),
-            CancellationToken::new(),
-        ));
+        let mut events = open(&live, CancellationToken::new());
         assert!(text(events.next().await).contains("event: snapshot"));
         assert_eq!(text(events.next().await), ": ping\n\n");
         assert_eq!(start.elapsed(), PING_EVERY);
@@ -204,13 +212,7 @@ mod tests {
     #[tokio::test]
     async fn a_lagging_viewer_gets_a_fresh_snapshot_then_live_events() {
         let live = Live::new();
-        let room = "3".parse().unwrap();
-        let mut events = Box::pin(room_stream(
-            live.clone(),
-            room,
-            live.subscribe(room, None),
-            CancellationToken::new(),
-        ));
+        let mut events = open(&live, CancellationToken::new());
         assert!(text(events.next().await).contains("event: snapshot"));
         for n in 0..(backend::live::VIEWER_BUFFER + 5) {
             live.publish(&joined(&(100 + n).to_string()));
@@ -228,14 +230,8 @@ mod tests {
     #[tokio::test]
     async fn shutdown_ends_the_stream() {
         let live = Live::new();
-        let room = "3".parse().unwrap();
         let shutdown = CancellationToken::new();
-        let mut events = Box::pin(room_stream(
-            live.clone(),
-            room,
-            live.subscribe(room, None),
-            shutdown.clone(),
-        ));
+        let mut events = open(&live, shutdown.clone());
         events.next().await;
         shutdown.cancel();
         assert!(events.next().await.is_none());
