@@ -6,6 +6,8 @@
 //! * [`discord`]: the gateway task (the only producer of Discord events).
 //! * [`config`]: the one typed configuration, read from the environment at startup.
 //! * [`live`]: [`live::Live`], the per-room fan-out: snapshots, replay, SSE frames.
+//! * [`rate_limit`]: [`rate_limit::RateLimiter`], per-user request budgets for server functions.
+//! * [`rooms`]: [`rooms::Rooms`], game rooms and invites, and the idle-room janitor.
 //! * [`roster`]: who is in which voice channel, and gateway events → app events.
 //! * [`session`]: the session store and [`session::UserSession`], the typed view of a session.
 //! * [`store`]: persistence over SQLite (embedded default) or PostgreSQL.
@@ -17,6 +19,8 @@ pub mod bus;
 pub mod config;
 pub mod discord;
 pub mod live;
+pub mod rate_limit;
+pub mod rooms;
 pub mod roster;
 pub mod session;
 pub mod store;

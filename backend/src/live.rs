@@ -114,6 +114,7 @@ impl Live {
             AppEvent::VoiceLeft(payload) => serde_json::to_string(payload),
             AppEvent::RoomCreated(payload) => serde_json::to_string(payload),
             AppEvent::RoomDeleted(payload) => serde_json::to_string(payload),
+            AppEvent::RoomInactive(payload) => serde_json::to_string(payload),
         };
         let Ok(data) = data else {
             tracing::error!(event = event.name(), "cannot serialise an app event; dropped");
@@ -139,7 +140,7 @@ impl Live {
             AppEvent::VoiceLeft(left) => {
                 room.members.remove(&left.user_id);
             }
-            AppEvent::RoomCreated(_) | AppEvent::RoomDeleted(_) => {}
+            AppEvent::RoomCreated(_) | AppEvent::RoomDeleted(_) | AppEvent::RoomInactive(_) => {}
         }
         if room.log.len() == REPLAY_LOG_LEN
             && let Some((evicted, _)) = room.log.pop_front()

@@ -103,6 +103,17 @@ pub struct DiscordTokens {
     pub expires_at: Option<i64>,
 }
 
+impl DiscordTokens {
+    /// Renew this long before expiry, so a token never runs out in the middle of a request.
+    pub const RENEW_AHEAD_SECS: i64 = 5 * 60;
+
+    /// Whether the access token expires within [`Self::RENEW_AHEAD_SECS`] of `now` (unix seconds).
+    pub fn needs_renewal(&self, now: i64) -> bool {
+        self.expires_at
+            .is_some_and(|expires_at| expires_at.saturating_sub(now) <= Self::RENEW_AHEAD_SECS)
+    }
+}
+
 const USER: &str = "user";
 const PENDING: &str = "pending_sign_in";
 const TOKENS: &str = "discord_tokens";
@@ -143,8 +154,36 @@ impl UserSession {
         self.0.get(TOKENS).await
     }
 
+    /// Replaces the user's Discord tokens (after a renewal).
+    pub async fn set_tokens(&self, tokens: &DiscordTokens) -> Result<(), SessionError> {
+        self.0.insert(TOKENS, tokens).await
+    }
+
     /// Ends the session: everything in it is deleted and the cookie is cleared.
     pub async fn sign_out(&self) -> Result<(), SessionError> {
         self.0.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DiscordTokens;
+
+    #[test]
+    fn tokens_are_renewed_in_their_last_five_minutes() {
+        let tokens = |expires_at| DiscordTokens {
+            access_token: "a".to_owned(),
+            refresh_token: Some("r".to_owned()),
+            expires_at,
+        };
+        let now = 1_000_000;
+        assert!(!tokens(Some(now + 3600)).needs_renewal(now));
+        assert!(!tokens(Some(now + 301)).needs_renewal(now));
+        assert!(tokens(Some(now + 300)).needs_renewal(now));
+        assert!(tokens(Some(now - 10)).needs_renewal(now));
+        assert!(
+            !tokens(None).needs_renewal(now),
+            "no expiry given: use it until Discord says no"
+        );
     }
 }

@@ -87,6 +87,10 @@ macro_rules! on_pool {
     };
 }
 
+mod rooms;
+
+pub use rooms::{Admission, InviteRecord, PlayerRecord, RoomRecord};
+
 impl Store {
     /// Connects (creating the SQLite file and its folder on first run) and applies the migrations.
     pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
@@ -206,7 +210,8 @@ async fn open_sqlite(path: &Path) -> Result<SqlitePool, StoreError> {
         .map_err(StoreError::Connect)
 }
 
-fn unix_millis() -> i64 {
+/// Now, in the unix milliseconds every table stores.
+pub fn unix_millis() -> i64 {
     let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }

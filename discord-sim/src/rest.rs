@@ -36,7 +36,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router<Arc<Core>> {
         .route("/channels/{channel}", delete(delete_channel::delete))
         .route(
             "/channels/{channel}/permissions/{overwrite}",
-            put(edit_permission::put),
+            put(edit_permission::put).delete(edit_permission::delete),
         )
         .route("/channels/{channel}/invites", post(create_invite::post))
         .route(

@@ -283,14 +283,36 @@ impl World {
         channel_id: Snowflake,
         overwrite: Overwrite,
     ) -> Result<Vec<Dispatch>, WorldError> {
+        self.change_overwrites(channel_id, |overwrites| {
+            overwrites.retain(|existing| existing.id != overwrite.id);
+            overwrites.push(overwrite);
+        })
+    }
+
+    /// Removes the overwrite for `target` (a user or role); removing one that is not there is not
+    /// an error, as on Discord. Returns the same events as [`World::set_overwrite`].
+    pub fn remove_overwrite(
+        &mut self,
+        channel_id: Snowflake,
+        target: Snowflake,
+    ) -> Result<Vec<Dispatch>, WorldError> {
+        self.change_overwrites(channel_id, |overwrites| {
+            overwrites.retain(|existing| existing.id != target);
+        })
+    }
+
+    fn change_overwrites(
+        &mut self,
+        channel_id: Snowflake,
+        change: impl FnOnce(&mut Vec<Overwrite>),
+    ) -> Result<Vec<Dispatch>, WorldError> {
         let before = self
             .channels
             .get(&channel_id)
             .ok_or(WorldError::UnknownChannel(channel_id))?;
         let was_visible = self.bot_can_view(before);
         let mut channel = before.clone();
-        channel.overwrites.retain(|existing| existing.id != overwrite.id);
-        channel.overwrites.push(overwrite);
+        change(&mut channel.overwrites);
         self.channels.insert(channel_id, channel.clone());
         let name = match (was_visible, self.bot_can_view(&channel)) {
             (true, true) => "CHANNEL_UPDATE",

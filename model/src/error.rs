@@ -28,6 +28,9 @@ pub enum AppError {
     /// Conflicts with the current state, e.g. a full room (409).
     #[error("{0}")]
     Conflict(String),
+    /// An invite cannot be used; the code says why and picks the status.
+    #[error("{0}")]
+    Invite(InviteError),
     /// Too many requests from this user (429).
     #[error("slow down: try again in {retry_after_ms} ms")]
     RateLimited {
@@ -51,9 +54,43 @@ impl AppError {
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::Conflict(_) => 409,
+            Self::Invite(reason) => reason.status(),
             Self::RateLimited { .. } => 429,
             Self::Upstream => 502,
             Self::Internal => 500,
+        }
+    }
+}
+
+/// Why an invite link did not let the user in: the codes of DESIGN.md §4.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InviteError {
+    /// No such invite: mistyped, tampered with, revoked or replaced by a newer one (400).
+    #[error("this invite link is not valid; ask the room's owner for a new one")]
+    TokenInvalid,
+    /// The invite is older than its 24 hours (400).
+    #[error("this invite link has expired; ask the room's owner for a new one")]
+    TokenExpired,
+    /// The room already has four players (409).
+    #[error("this game room is full")]
+    RoomFull,
+    /// The room has been closed (404).
+    #[error("this game room no longer exists")]
+    RoomNotFound,
+    /// Discord would not add the user to the server hosting the rooms (403).
+    #[error("Discord did not let you join the server hosting this game")]
+    GuildJoinDenied,
+}
+
+impl InviteError {
+    /// The HTTP status this reason is answered with.
+    pub const fn status(self) -> u16 {
+        match self {
+            Self::TokenInvalid | Self::TokenExpired => 400,
+            Self::RoomFull => 409,
+            Self::RoomNotFound => 404,
+            Self::GuildJoinDenied => 403,
         }
     }
 }
@@ -88,6 +125,11 @@ mod tests {
             (AppError::Forbidden, 403),
             (AppError::NotFound, 404),
             (AppError::Conflict("room is full".to_owned()), 409),
+            (AppError::Invite(InviteError::TokenInvalid), 400),
+            (AppError::Invite(InviteError::TokenExpired), 400),
+            (AppError::Invite(InviteError::RoomFull), 409),
+            (AppError::Invite(InviteError::RoomNotFound), 404),
+            (AppError::Invite(InviteError::GuildJoinDenied), 403),
             (AppError::RateLimited { retry_after_ms: 1200 }, 429),
             (AppError::Upstream, 502),
             (AppError::Internal, 500),
@@ -100,6 +142,10 @@ mod tests {
         assert_eq!(
             serde_json::to_value(AppError::Unauthenticated).unwrap(),
             serde_json::json!({"error": "unauthenticated"})
+        );
+        assert_eq!(
+            serde_json::to_value(AppError::Invite(InviteError::TokenExpired)).unwrap(),
+            serde_json::json!({"error": "invite", "message": "TOKEN_EXPIRED"})
         );
     }
 }

@@ -25,6 +25,10 @@ pub enum AppEvent {
     /// A voice channel was deleted from the guild.
     #[serde(rename = "room.deleted")]
     RoomDeleted(RoomDeleted),
+    /// A game room has been idle (nobody in voice, nobody watching) and will be deleted unless
+    /// someone comes back before `deleteAtMs`.
+    #[serde(rename = "room.inactive")]
+    RoomInactive(RoomInactive),
 }
 
 impl AppEvent {
@@ -35,6 +39,7 @@ impl AppEvent {
             Self::VoiceLeft(_) => "voice.left",
             Self::RoomCreated(_) => "room.created",
             Self::RoomDeleted(_) => "room.deleted",
+            Self::RoomInactive(_) => "room.inactive",
         }
     }
 
@@ -46,6 +51,7 @@ impl AppEvent {
             Self::VoiceLeft(event) => event.left_channel_id,
             Self::RoomCreated(event) => event.channel_id,
             Self::RoomDeleted(event) => event.channel_id,
+            Self::RoomInactive(event) => event.channel_id,
         }
     }
 }
@@ -108,6 +114,18 @@ pub struct RoomDeleted {
     pub channel_id: ChannelId,
 }
 
+/// `room.inactive`: the warning before an idle room is cleaned up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomInactive {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The idle room's voice channel.
+    pub channel_id: ChannelId,
+    /// When the room will be deleted if it stays idle, unix milliseconds.
+    pub delete_at_ms: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +185,11 @@ mod tests {
             AppEvent::RoomDeleted(RoomDeleted {
                 guild_id: id("2"),
                 channel_id: id("3"),
+            }),
+            AppEvent::RoomInactive(RoomInactive {
+                guild_id: id("2"),
+                channel_id: id("3"),
+                delete_at_ms: 1_700_000_000_000,
             }),
         ] {
             let text = serde_json::to_string(&event).unwrap();

@@ -7,6 +7,7 @@
 //! * [`event`]: [`event::AppEvent`], the one event type of the bus and the browser stream.
 //! * [`health`]: the body of `/health` and `/api/health`.
 //! * [`ids`]: typed Discord snowflakes, strings on the wire.
+//! * [`room`]: game rooms and invites as the browser sees them, and the room name rule.
 //! * [`viewer`]: who is looking at a page (the signed-in user and the guild).
 //! * [`stream`]: the room snapshot that opens every browser stream.
 //!
@@ -20,5 +21,6 @@ pub mod error;
 pub mod event;
 pub mod health;
 pub mod ids;
+pub mod room;
 pub mod stream;
 pub mod viewer;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use app::{
     App,
-    server_fns::ssr::{DevSimulator, SiteGuild},
+    server_fns::ssr::{DevSimulator, RoomServices, SiteGuild},
     shell,
 };
 use axum::{
@@ -19,7 +19,10 @@ use backend::{
     config::Environment,
     discord::gateway::{self, Gateway, GatewayState, ShardSettings},
     discord::oauth::{DiscordOAuth, OAuthError, OAuthSettings},
+    discord::rest::{self, DiscordRest, RestSettings},
     live::{self, Live},
+    rate_limit::RateLimiter,
+    rooms::{Rooms, janitor::Janitor},
     roster::{Roster, RosterSource},
     session::SessionBackend,
     store::StoreError,
@@ -48,8 +51,8 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error("cannot open the database")]
     Store(#[from] StoreError),
-    /// The embedded simulator reported a guild id that is not a snowflake (a bug in the simulator).
-    #[error("the embedded Discord simulator has an invalid guild id")]
+    /// The embedded simulator reported a guild id or URL that is unusable (a bug in the simulator).
+    #[error("the embedded Discord simulator reported an unusable guild id or URL")]
     SimulatorGuild,
     /// The embedded Discord simulator could not start.
     #[error("cannot start the embedded Discord simulator")]
@@ -116,6 +119,22 @@ impl Application {
         }
         let oauth = oauth_client(&config, discord.simulator.as_ref(), addr.ip(), port)?;
         let sessions = session_layer(&config, &store).await?;
+        let rooms = Rooms::new(
+            store.clone(),
+            discord.rest.clone(),
+            live.clone(),
+            discord.guild_id,
+        );
+        tokio::spawn(
+            Janitor::new(
+                store.clone(),
+                discord.rest,
+                live.clone(),
+                bus.clone(),
+                discord.guild_id,
+            )
+            .run(shutdown.clone()),
+        );
         let state = AppState {
             leptos_options,
             store,
@@ -126,6 +145,8 @@ impl Application {
             guild_id: discord.guild_id,
             gateway: discord.gateway,
             oauth,
+            rooms,
+            limiter: RateLimiter::default(),
             simulator: discord.simulator,
         };
         Ok(Self {
@@ -174,6 +195,7 @@ struct DiscordLink {
     guild_id: GuildId,
     gateway: watch::Receiver<GatewayState>,
     roster_source: RosterSource,
+    rest: DiscordRest,
     simulator: Option<SimHandle>,
 }
 
@@ -187,7 +209,7 @@ async fn connect_discord(
     // twilight builds a TLS connector even for ws://; one process-wide provider must exist.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Config validation guarantees a guild id whenever a token is set.
-    let (settings, guild_id, simulator) =
+    let (settings, guild_id, rest, simulator) =
         if let (Some(token), Some(guild_id)) = (&config.discord.bot_token, config.discord.guild_id) {
             let settings = ShardSettings {
                 token: token.expose_secret().to_owned(),
@@ -198,7 +220,13 @@ async fn connect_discord(
                     .trim_end_matches('/')
                     .to_owned(),
             };
-            (settings, guild_id, None)
+            let rest = DiscordRest::new(RestSettings {
+                token: token.expose_secret().to_owned(),
+                api_base: config.discord.api_base.clone(),
+                guild_id,
+                deadline: rest::DEFAULT_DEADLINE,
+            });
+            (settings, guild_id, rest, None)
         } else {
             let simulator = DiscordSim::start(SimConfig::default()).await?;
             let endpoints = simulator.endpoints();
@@ -211,11 +239,17 @@ async fn connect_discord(
                 .to_string()
                 .parse()
                 .map_err(|_| StartupError::SimulatorGuild)?;
+            let rest = DiscordRest::new(RestSettings {
+                token: endpoints.bot_token.clone(),
+                api_base: Url::parse(&endpoints.api_base).map_err(|_| StartupError::SimulatorGuild)?,
+                guild_id,
+                deadline: rest::DEFAULT_DEADLINE,
+            });
             let settings = ShardSettings {
                 token: endpoints.bot_token,
                 gateway_url: endpoints.gateway_url,
             };
-            (settings, guild_id, Some(simulator))
+            (settings, guild_id, rest, Some(simulator))
         };
     let gateway = Gateway::new(Roster::new(guild_id), bus);
     let state = gateway.state();
@@ -229,6 +263,7 @@ async fn connect_discord(
         guild_id,
         gateway: state,
         roster_source,
+        rest,
         simulator,
     })
 }
@@ -309,8 +344,14 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Rou
             {
                 let simulator = state.simulator.clone().map(DevSimulator);
                 let guild = SiteGuild(state.guild_id);
+                let services = RoomServices {
+                    rooms: state.rooms.clone(),
+                    limiter: state.limiter.clone(),
+                    oauth: state.oauth.clone(),
+                };
                 move || {
                     provide_context(guild);
+                    provide_context(services.clone());
                     if let Some(simulator) = simulator.clone() {
                         provide_context(simulator);
                     }

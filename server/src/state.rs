@@ -6,6 +6,8 @@ use backend::{
     bus::EventBus,
     discord::{gateway::GatewayState, oauth::DiscordOAuth},
     live::Live,
+    rate_limit::RateLimiter,
+    rooms::Rooms,
 };
 use discord_sim::SimHandle;
 use leptos::config::LeptosOptions;
@@ -33,6 +35,10 @@ pub struct AppState {
     pub gateway: watch::Receiver<GatewayState>,
     /// Sign in with Discord.
     pub oauth: DiscordOAuth,
+    /// Game rooms and invites.
+    pub rooms: Rooms,
+    /// Per-user request budgets for the server functions.
+    pub limiter: RateLimiter,
     /// The embedded Discord simulator, when no real Discord is configured.
     pub simulator: Option<SimHandle>,
 }

@@ -3,7 +3,8 @@
 
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl, basic::BasicClient,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
+    basic::BasicClient,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -31,6 +32,9 @@ pub enum OAuthError {
     /// Discord answered with an id that is not a snowflake.
     #[error("Discord returned a malformed user id")]
     MalformedUser,
+    /// The tokens cannot be renewed: Discord gave no refresh token.
+    #[error("no refresh token to renew the access token with")]
+    NoRefreshToken,
 }
 
 /// The app's OAuth2 client for Discord.
@@ -127,13 +131,8 @@ impl DiscordOAuth {
             .request_async(&self.http)
             .await
             .map_err(|err| OAuthError::Exchange(Box::new(err)))?;
-        let access_token = token.access_token().secret().clone();
-        let expires_at = token.expires_in().map(|ttl| {
-            let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
-            time::OffsetDateTime::now_utc()
-                .unix_timestamp()
-                .saturating_add(ttl)
-        });
+        let tokens = tokens_from(&token);
+        let access_token = tokens.access_token.clone();
         let me: MeResponse = self
             .http
             .get(format!(
@@ -153,12 +152,22 @@ impl DiscordOAuth {
             username: me.global_name.unwrap_or(me.username),
             avatar: me.avatar,
         };
-        let tokens = DiscordTokens {
-            access_token,
-            refresh_token: token.refresh_token().map(|token| token.secret().clone()),
-            expires_at,
-        };
         Ok((user, tokens))
+    }
+
+    /// Trades the refresh token for a new pair (Discord consumes the old refresh token).
+    pub async fn refresh(&self, tokens: &DiscordTokens) -> Result<DiscordTokens, OAuthError> {
+        let refresh = tokens.refresh_token.clone().ok_or(OAuthError::NoRefreshToken)?;
+        let token = self
+            .client
+            .exchange_refresh_token(&RefreshToken::new(refresh))
+            .request_async(&self.http)
+            .await
+            .map_err(|err| OAuthError::Exchange(Box::new(err)))?;
+        let mut renewed = tokens_from(&token);
+        // Discord always sends a new refresh token, but keep the old one if a provider does not.
+        renewed.refresh_token = renewed.refresh_token.or_else(|| tokens.refresh_token.clone());
+        Ok(renewed)
     }
 
     /// Revokes the user's authorization (Discord revokes access and refresh token together).
@@ -177,5 +186,20 @@ impl DiscordOAuth {
             .await?
             .error_for_status()
             .map(drop)
+    }
+}
+
+/// The tokens of a token response, with the expiry made absolute.
+fn tokens_from(token: &impl TokenResponse) -> DiscordTokens {
+    let expires_at = token.expires_in().map(|ttl| {
+        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        time::OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .saturating_add(ttl)
+    });
+    DiscordTokens {
+        access_token: token.access_token().secret().clone(),
+        refresh_token: token.refresh_token().map(|token| token.secret().clone()),
+        expires_at,
     }
 }

@@ -1,7 +1,8 @@
 //! `PUT /api/v10/channels/{channel.id}/permissions/{overwrite.id}` —
 //! <https://discord.com/developers/docs/resources/channel#edit-channel-permissions>
 //!
-//! Answers 204 and emits `CHANNEL_UPDATE`.
+//! Answers 204 and emits `CHANNEL_UPDATE`. `DELETE` on the same path removes the overwrite
+//! (<https://discord.com/developers/docs/resources/channel#delete-channel-permission>).
 
 use std::sync::Arc;
 
@@ -50,6 +51,21 @@ pub(crate) async fn put(
             return Err(RestError::MissingPermissions);
         }
         let dispatches = world.set_overwrite(channel, overwrite)?;
+        Ok::<_, RestError>(((), dispatches))
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn delete(
+    _bot: Bot,
+    State(core): State<Arc<Core>>,
+    Path((channel, target)): Path<(String, String)>,
+) -> Result<StatusCode, RestError> {
+    let channel = Snowflake::parse(&channel).ok_or(RestError::UnknownChannel)?;
+    let target = Snowflake::parse(&target).ok_or(RestError::InvalidForm("id"))?;
+    core.change(|world| {
+        require(world, channel, MANAGE_ROLES)?;
+        let dispatches = world.remove_overwrite(channel, target)?;
         Ok::<_, RestError>(((), dispatches))
     })?;
     Ok(StatusCode::NO_CONTENT)

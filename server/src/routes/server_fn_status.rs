@@ -3,13 +3,14 @@
 //! Leptos answers every failing server function with 500, including its own failures to decode
 //! the arguments, which happen before the function body runs. Every server function's error type
 //! is `AppError`, whose body is its JSON, so this one middleware reads a 500's body back as an
-//! `AppError` and sets the status that error names (400 for bad input, 404, 409, …). Responses
+//! `AppError` and sets the status that error names (400 for bad input, 404, 409, …), with a
+//! `Retry-After` header on a 429. Responses
 //! that are not an `AppError` (an HTML error page) pass through untouched.
 
 use axum::{
     body::{Body, to_bytes},
     extract::Request,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     middleware::Next,
     response::Response,
 };
@@ -29,6 +30,12 @@ pub(crate) async fn status_from_app_error(request: Request, next: Next) -> Respo
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let AppError::RateLimited { retry_after_ms } = error {
+            // HTTP's own hint is in whole seconds, rounded up so a client never retries too early.
+            parts
+                .headers
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_ms.div_ceil(1000)));
+        }
     }
     Response::from_parts(parts, Body::from(bytes))
 }

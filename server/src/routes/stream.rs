@@ -43,11 +43,13 @@ pub(crate) async fn stream(
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
 ) -> Result<Response, HttpError> {
-    // Identity comes from the session only, never from the query. Until rooms have members to
-    // check against (403), a signed-in user may watch; the development switch also lets anonymous
-    // viewers in.
-    let signed_in = UserSession(session).user().await.ok().flatten().is_some();
-    if !signed_in && !state.dev_open_stream {
+    // Identity comes from the session only, never from the query: only a room's players may watch
+    // it. The development switch lets anyone watch any voice channel (the dev panel's demo).
+    let user = UserSession(session).user().await.map_err(|err| {
+        tracing::error!(error = ?err, "session store failed");
+        AppError::Internal
+    })?;
+    if user.is_none() && !state.dev_open_stream {
         return Err(AppError::Unauthenticated.into());
     }
     let room: ChannelId = query
@@ -56,6 +58,17 @@ pub(crate) async fn stream(
         .ok_or_else(|| AppError::InvalidInput("`room` is required: the room's channel ID".to_owned()))?
         .parse()
         .map_err(|err| AppError::InvalidInput(format!("`room` {err}")))?;
+    if !state.dev_open_stream {
+        let user = user.ok_or(AppError::Unauthenticated)?;
+        if !state
+            .rooms
+            .may_watch(user.id, room)
+            .await
+            .map_err(AppError::from)?
+        {
+            return Err(AppError::Forbidden.into());
+        }
+    }
     let last_event_id = headers.get("last-event-id").and_then(|value| value.to_str().ok());
 
     let subscription = state.live.subscribe(room, last_event_id);

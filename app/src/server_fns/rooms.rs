@@ -1,0 +1,98 @@
+//! Game rooms: create, join by invite, get into voice, and what the owner runs them with.
+//!
+//! Every function takes the acting user from the session (401 without one); the ones that change
+//! something also charge the user's request budget (429 when spent). Room ids are Discord
+//! snowflakes: anything else is refused as a bad argument (400) before the body runs.
+
+use leptos::prelude::*;
+use model::{
+    error::AppError,
+    ids::{ChannelId, UserId},
+    room::{Invite, JoinedRoom, NewRoom, RoomDetails, RoomSummary, VoiceConnect},
+};
+
+/// Creates a game room named `name` (1–100 characters) owned by the caller.
+#[server(prefix = "/api/rooms", endpoint = "create")]
+pub async fn create_room(name: String) -> Result<NewRoom, AppError> {
+    let services = super::ssr::services()?;
+    let caller = super::ssr::throttled_caller(&services).await?;
+    Ok(services.rooms.create(caller.user.id, &name).await?)
+}
+
+/// The rooms the caller plays in.
+#[server(prefix = "/api/rooms", endpoint = "mine")]
+pub async fn load_my_rooms() -> Result<Vec<RoomSummary>, AppError> {
+    let services = super::ssr::services()?;
+    let caller = super::ssr::caller().await?;
+    Ok(services.rooms.rooms_of(caller.user.id).await?)
+}
+
+/// A room's page data, for its players (403 for anyone else).
+#[server(prefix = "/api/rooms", endpoint = "load")]
+pub async fn load_room(channel: ChannelId) -> Result<RoomDetails, AppError> {
+    let services = super::ssr::services()?;
+    let caller = super::ssr::caller().await?;
+    Ok(services.rooms.details(caller.user.id, channel).await?)
+}
+
+/// Joins the room an invite `token` is for: adds the caller to the guild if needed and lets them
+/// into the room's channel.
+#[server(prefix = "/api/rooms", endpoint = "join")]
+pub async fn join_room(token: String) -> Result<JoinedRoom, AppError> {
+    let services = super::ssr::services()?;
+    let caller = super::ssr::throttled_caller(&services).await?;
+    let access_token = caller.access_token(&services.oauth).await?;
+    Ok(services.rooms.join(caller.user.id, &token, &access_token).await?)
+}
+
+/// Moves the caller into the room's voice channel if they are in voice elsewhere; otherwise says
+/// they need to join from Discord.
+#[server(prefix = "/api/rooms", endpoint = "connect")]
+pub async fn connect_user_to_voice_channel(channel: ChannelId) -> Result<VoiceConnect, AppError> {
+    let services = super::ssr::services()?;
+    let caller = super::ssr::throttled_caller(&services).await?;
+    Ok(services.rooms.connect(caller.user.id, channel).await?)
+}
+
+/// Owner only: a new invite link; the old one stops working.
+#[server(prefix = "/api/rooms", endpoint = "refresh_invite")]
+pub async fn refresh_invite(channel: ChannelId) -> Result<Invite, AppError> {
+    let services = super::ssr::services()?;
+    let caller = super::ssr::throttled_caller(&services).await?;
+    Ok(services.rooms.refresh_invite(caller.user.id, channel).await?)
+}
+
+/// Owner only: the invite link stops working.
+#[server(prefix = "/api/rooms", endpoint = "revoke_invite")]
+pub async fn revoke_invite(channel: ChannelId) -> Result<(), AppError> {
+    let services = super::ssr::services()?;
+    let caller = super::ssr::throttled_caller(&services).await?;
+    Ok(services.rooms.revoke_invite(caller.user.id, channel).await?)
+}
+
+/// Owner only: deletes the room and its voice channel.
+#[server(prefix = "/api/rooms", endpoint = "close")]
+pub async fn close_room(channel: ChannelId) -> Result<(), AppError> {
+    let services = super::ssr::services()?;
+    let caller = super::ssr::throttled_caller(&services).await?;
+    Ok(services.rooms.close(caller.user.id, channel).await?)
+}
+
+/// Owner only: takes a player's seat away.
+#[server(prefix = "/api/rooms", endpoint = "remove_player")]
+pub async fn remove_player(channel: ChannelId, player: UserId) -> Result<(), AppError> {
+    let services = super::ssr::services()?;
+    let caller = super::ssr::throttled_caller(&services).await?;
+    Ok(services
+        .rooms
+        .remove_player(caller.user.id, channel, player)
+        .await?)
+}
+
+/// A player gives up their seat.
+#[server(prefix = "/api/rooms", endpoint = "leave")]
+pub async fn leave_room(channel: ChannelId) -> Result<(), AppError> {
+    let services = super::ssr::services()?;
+    let caller = super::ssr::throttled_caller(&services).await?;
+    Ok(services.rooms.leave(caller.user.id, channel).await?)
+}

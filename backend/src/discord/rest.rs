@@ -1,0 +1,330 @@
+//! The Discord REST calls that running game rooms needs, through twilight-http, with Discord's
+//! answers turned into the few outcomes the rooms logic acts on.
+//!
+//! Every call has a deadline. twilight-http retries a 429 by itself until it succeeds, so without
+//! one a rate-limited Discord would hang a user's click for as long as Discord likes; with it, the
+//! user gets "Discord is unavailable" (502) and never our own 429, which means "you, slow down".
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use model::ids::{ChannelId, GuildId, UserId};
+use tokio::sync::OnceCell;
+use twilight_http::{
+    Client,
+    api_error::ApiError,
+    error::{Error as HttpError, ErrorType},
+};
+use twilight_model::{
+    channel::{
+        ChannelType,
+        permission_overwrite::{
+            PermissionOverwrite as ChannelOverwrite, PermissionOverwriteType as ChannelOverwriteType,
+        },
+    },
+    guild::Permissions,
+    http::permission_overwrite::{PermissionOverwrite, PermissionOverwriteType},
+    id::{
+        Id,
+        marker::{GenericMarker, GuildMarker, UserMarker},
+    },
+};
+use url::Url;
+
+/// What a player may do in their room's channel.
+pub const PLAYER_ALLOW: Permissions = Permissions::VIEW_CHANNEL
+    .union(Permissions::CONNECT)
+    .union(Permissions::SPEAK)
+    .union(Permissions::STREAM);
+/// What everybody else is denied: seeing and joining the channel.
+pub const EVERYONE_DENY: Permissions = Permissions::VIEW_CHANNEL.union(Permissions::CONNECT);
+/// What the bot needs in a room's channel: see it (to get its events), move players in, and delete
+/// it when the room closes.
+pub const BOT_ALLOW: Permissions = Permissions::VIEW_CHANNEL
+    .union(Permissions::CONNECT)
+    .union(Permissions::MOVE_MEMBERS)
+    .union(Permissions::MANAGE_CHANNELS);
+
+/// Discord's JSON error code for "Target user is not connected to voice".
+const NOT_IN_VOICE: u64 = 40032;
+/// How long one call may take, retries of rate-limited requests included.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How a call went wrong, in the terms the rooms logic cares about.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    /// 40032: the user is not in any voice channel, so they cannot be moved.
+    #[error("the user is not connected to voice")]
+    NotInVoice,
+    /// Discord refused (403), e.g. the user may not join the guild.
+    #[error("Discord refused: {0}")]
+    Denied(String),
+    /// Discord does not know the channel or member any more (404).
+    #[error("Discord does not know it: {0}")]
+    Unknown(String),
+    /// Anything else: 5xx, a rate limit that outlasted the deadline, a timeout, a bad answer.
+    #[error("Discord call failed: {0}")]
+    Failed(String),
+}
+
+/// Where the REST API is and who the bot is.
+#[derive(Debug, Clone)]
+pub struct RestSettings {
+    /// The bot token.
+    pub token: String,
+    /// The API base, e.g. `https://discord.com/api/v10` (or a simulator's).
+    pub api_base: Url,
+    /// The guild the rooms live in.
+    pub guild_id: GuildId,
+    /// Per-call deadline ([`DEFAULT_DEADLINE`] in production).
+    pub deadline: Duration,
+}
+
+/// The bot's REST client, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DiscordRest {
+    client: Arc<Client>,
+    guild: Id<GuildMarker>,
+    deadline: Duration,
+    bot_id: Arc<OnceCell<Id<UserMarker>>>,
+}
+
+impl DiscordRest {
+    /// A client for `settings.api_base`. twilight always talks to `https://discord.com/api/v10`
+    /// unless proxied, so any other host becomes its proxy (plain http when the base is http).
+    pub fn new(settings: RestSettings) -> Self {
+        let mut builder = Client::builder()
+            .token(settings.token)
+            .timeout(settings.deadline)
+            // A 401 must not poison the client for every later call: the bot token is fixed, and a
+            // failed call is reported, not remembered.
+            .remember_invalid_token(false);
+        let host = settings.api_base.host_str().unwrap_or_default();
+        if host != "discord.com" {
+            let port = settings
+                .api_base
+                .port_or_known_default()
+                .map(|port| format!(":{port}"))
+                .unwrap_or_default();
+            builder = builder.proxy(format!("{host}{port}"), settings.api_base.scheme() == "http");
+        }
+        Self {
+            client: Arc::new(builder.build()),
+            guild: snowflake(settings.guild_id.get()),
+            deadline: settings.deadline,
+            bot_id: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// Creates the private voice channel for a room: nobody but the bot and `owner` can see or
+    /// join it; at most four people fit.
+    pub async fn create_room_channel(&self, name: &str, owner: UserId) -> Result<ChannelId, DiscordError> {
+        let bot = self.bot_id().await?;
+        let overwrite = |id: Id<GenericMarker>, kind, allow, deny| ChannelOverwrite {
+            allow,
+            deny,
+            id,
+            kind,
+        };
+        let overwrites = [
+            overwrite(
+                self.guild.cast(),
+                ChannelOverwriteType::Role,
+                Permissions::empty(),
+                EVERYONE_DENY,
+            ),
+            overwrite(
+                bot.cast(),
+                ChannelOverwriteType::Member,
+                BOT_ALLOW,
+                Permissions::empty(),
+            ),
+            overwrite(
+                snowflake(owner.get()),
+                ChannelOverwriteType::Member,
+                PLAYER_ALLOW,
+                Permissions::empty(),
+            ),
+        ];
+        let seats = u16::try_from(model::room::MAX_PLAYERS).unwrap_or(u16::MAX);
+        let channel = self
+            .call(async {
+                self.client
+                    .create_guild_channel(self.guild, name)
+                    .kind(ChannelType::GuildVoice)
+                    .user_limit(seats)
+                    .permission_overwrites(&overwrites)
+                    .await
+                    .map_err(CallError::from)?
+                    .model()
+                    .await
+                    .map_err(CallError::from)
+            })
+            .await?;
+        Ok(ChannelId::new(channel.id.into_nonzero()))
+    }
+
+    /// Lets `user` see, join and speak in the room's channel.
+    pub async fn allow_player(&self, channel: ChannelId, user: UserId) -> Result<(), DiscordError> {
+        let overwrite = member_overwrite(snowflake(user.get()), PLAYER_ALLOW);
+        self.call(async {
+            self.client
+                .update_channel_permission(snowflake(channel.get()), &overwrite)
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Takes away `user`'s access to the room's channel.
+    pub async fn forbid_player(&self, channel: ChannelId, user: UserId) -> Result<(), DiscordError> {
+        self.call(async {
+            self.client
+                .delete_channel_permission(snowflake(channel.get()))
+                .member(snowflake(user.get()))
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Deletes a room's channel; one that is already gone counts as deleted.
+    pub async fn delete_channel(&self, channel: ChannelId) -> Result<(), DiscordError> {
+        match self
+            .call(async { self.client.delete_channel(snowflake(channel.get())).await })
+            .await
+        {
+            Ok(_) | Err(DiscordError::Unknown(_)) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Adds `user` to the guild with their OAuth2 access token (`guilds.join`); being a member
+    /// already (204) is success too.
+    pub async fn add_to_guild(&self, user: UserId, access_token: &str) -> Result<(), DiscordError> {
+        self.call(async {
+            self.client
+                .add_guild_member(self.guild, snowflake(user.get()), access_token)
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Moves `user`, who must be in some voice channel already, into `channel`.
+    pub async fn move_to(&self, user: UserId, channel: ChannelId) -> Result<(), DiscordError> {
+        self.call(async {
+            self.client
+                .update_guild_member(self.guild, snowflake(user.get()))
+                .channel_id(Some(snowflake(channel.get())))
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Disconnects `user` from voice; a user not in voice is fine.
+    pub async fn disconnect(&self, user: UserId) -> Result<(), DiscordError> {
+        match self
+            .call(async {
+                self.client
+                    .update_guild_member(self.guild, snowflake(user.get()))
+                    .channel_id(None)
+                    .await
+            })
+            .await
+        {
+            Ok(_) | Err(DiscordError::NotInVoice) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The bot's own user id, asked once.
+    async fn bot_id(&self) -> Result<Id<UserMarker>, DiscordError> {
+        self.bot_id
+            .get_or_try_init(|| async {
+                let me = self
+                    .call(async {
+                        self.client
+                            .current_user()
+                            .await
+                            .map_err(CallError::from)?
+                            .model()
+                            .await
+                            .map_err(CallError::from)
+                    })
+                    .await?;
+                Ok(me.id)
+            })
+            .await
+            .copied()
+    }
+
+    /// Runs one call under the deadline and classifies its failure.
+    async fn call<T, E>(&self, request: impl Future<Output = Result<T, E>>) -> Result<T, DiscordError>
+    where
+        E: Into<CallError>,
+    {
+        match tokio::time::timeout(self.deadline, request).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(classify(err.into())),
+            Err(_) => Err(DiscordError::Failed(format!(
+                "no answer within {:?} (rate limited or unreachable)",
+                self.deadline
+            ))),
+        }
+    }
+}
+
+/// A failed request or a failed decoding of its answer.
+pub enum CallError {
+    /// The request failed.
+    Http(HttpError),
+    /// The answer could not be read.
+    Body(twilight_http::response::DeserializeBodyError),
+}
+
+impl From<HttpError> for CallError {
+    fn from(err: HttpError) -> Self {
+        Self::Http(err)
+    }
+}
+
+impl From<twilight_http::response::DeserializeBodyError> for CallError {
+    fn from(err: twilight_http::response::DeserializeBodyError) -> Self {
+        Self::Body(err)
+    }
+}
+
+fn classify(err: CallError) -> DiscordError {
+    let err = match err {
+        CallError::Http(err) => err,
+        CallError::Body(err) => return DiscordError::Failed(format!("unreadable answer: {err}")),
+    };
+    if let ErrorType::Response { error, status, .. } = err.kind() {
+        let code = match error {
+            ApiError::General(general) => Some(general.code),
+            _ => None,
+        };
+        return match (status.get(), code) {
+            (_, Some(NOT_IN_VOICE)) => DiscordError::NotInVoice,
+            (403, _) => DiscordError::Denied(error.to_string()),
+            (404, _) => DiscordError::Unknown(error.to_string()),
+            (status, _) => DiscordError::Failed(format!("status {status}: {error}")),
+        };
+    }
+    DiscordError::Failed(err.to_string())
+}
+
+fn member_overwrite(id: Id<GenericMarker>, allow: Permissions) -> PermissionOverwrite {
+    PermissionOverwrite {
+        id,
+        kind: PermissionOverwriteType::Member,
+        allow: Some(allow),
+        deny: None,
+    }
+}
+
+/// Our snowflakes are non-zero by construction, as twilight's ids are.
+fn snowflake<T>(id: u64) -> Id<T> {
+    Id::new(id)
+}

@@ -1,0 +1,369 @@
+//! Game rooms: each one a private Discord voice channel the app created, with up to four players
+//! admitted by invite.
+//!
+//! [`Rooms`] is the one place that decides who may do what to a room. The database remembers rooms,
+//! players and invites; Discord holds the channel and its permission overwrites; the live roster
+//! says who is in voice right now. Every operation takes the acting user from the caller (the
+//! session, in the server functions), never from the request.
+
+mod invite;
+pub mod janitor;
+
+use std::{collections::BTreeSet, time::Duration};
+
+use model::{
+    error::{AppError, InviteError},
+    ids::{ChannelId, GuildId, UserId},
+    room::{self, Invite, JoinedRoom, MAX_PLAYERS, NewRoom, Player, RoomDetails, RoomSummary, VoiceConnect},
+};
+
+use crate::{
+    discord::rest::{DiscordError, DiscordRest},
+    live::Live,
+    store::{Admission, RoomRecord, Store, StoreError, unix_millis},
+};
+
+pub use invite::{InviteToken, hash_token};
+
+/// How long an invite link works.
+pub const INVITE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// How many rooms one person may own at a time; more is a sign of a script, not of a game night.
+pub const MAX_OWNED_ROOMS: usize = 5;
+
+/// Why a room operation failed. Store and Discord failures keep their source for the log; the
+/// browser only ever sees the [`AppError`] they map to.
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    /// The request is wrong; the text says how.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No such room (or the user may not know of it).
+    #[error("no such room")]
+    NotFound,
+    /// Only the owner (or a player) may do this.
+    #[error("not allowed")]
+    Forbidden,
+    /// The room's state does not allow it.
+    #[error("{0}")]
+    Conflict(String),
+    /// The invite cannot be used.
+    #[error("invite refused: {0:?}")]
+    Invite(InviteError),
+    /// Discord failed or refused.
+    #[error(transparent)]
+    Discord(#[from] DiscordError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<RoomError> for AppError {
+    fn from(err: RoomError) -> Self {
+        match err {
+            RoomError::InvalidInput(message) => Self::InvalidInput(message),
+            RoomError::NotFound => Self::NotFound,
+            RoomError::Forbidden => Self::Forbidden,
+            RoomError::Conflict(message) => Self::Conflict(message),
+            RoomError::Invite(reason) => Self::Invite(reason),
+            RoomError::Discord(err) => {
+                tracing::warn!(error = %err, "a Discord call for a room failed");
+                Self::Upstream
+            }
+            RoomError::Store(err) => {
+                tracing::error!(error = ?err, "the store failed during a room operation");
+                Self::Internal
+            }
+        }
+    }
+}
+
+/// Rooms, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Rooms {
+    store: Store,
+    discord: DiscordRest,
+    live: Live,
+    guild_id: GuildId,
+}
+
+impl Rooms {
+    /// Rooms in `guild_id`, kept in `store`, made on Discord through `discord`, with `live` as the
+    /// voice roster for seat checks.
+    pub fn new(store: Store, discord: DiscordRest, live: Live, guild_id: GuildId) -> Self {
+        Self {
+            store,
+            discord,
+            live,
+            guild_id,
+        }
+    }
+
+    /// Creates a room owned by `owner`: its private voice channel, then its record and invite.
+    pub async fn create(&self, owner: UserId, name: &str) -> Result<NewRoom, RoomError> {
+        let name = room::validate_room_name(name).map_err(|err| RoomError::InvalidInput(err.to_string()))?;
+        let already_owned = self
+            .store
+            .rooms_of(owner)
+            .await?
+            .iter()
+            .filter(|room| room.owner_id == owner)
+            .count();
+        if already_owned >= MAX_OWNED_ROOMS {
+            return Err(RoomError::Conflict(format!(
+                "you already run {MAX_OWNED_ROOMS} rooms; close one first"
+            )));
+        }
+        let channel_id = self.discord.create_room_channel(&name, owner).await?;
+        let record = RoomRecord {
+            channel_id,
+            guild_id: self.guild_id,
+            owner_id: owner,
+            name,
+            created_at_ms: unix_millis(),
+        };
+        let stored = async {
+            self.store.create_room(&record).await?;
+            self.new_invite(channel_id).await
+        }
+        .await;
+        match stored {
+            Ok(invite) => Ok(NewRoom { channel_id, invite }),
+            Err(err) => {
+                // Without a record the app would never clean the channel up: remove it now.
+                if let Err(cleanup) = self.discord.delete_channel(channel_id).await {
+                    tracing::error!(error = %cleanup, %channel_id, "cannot remove the channel of a room that failed to save");
+                }
+                let _ = self.store.delete_room(channel_id).await;
+                Err(err)
+            }
+        }
+    }
+
+    /// The rooms `user` plays in, newest first.
+    pub async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, RoomError> {
+        Ok(self
+            .store
+            .rooms_of(user)
+            .await?
+            .into_iter()
+            .map(|room| RoomSummary {
+                channel_id: room.channel_id,
+                name: room.name,
+                is_owner: room.owner_id == user,
+            })
+            .collect())
+    }
+
+    /// The room's page for one of its players.
+    pub async fn details(&self, viewer: UserId, channel: ChannelId) -> Result<RoomDetails, RoomError> {
+        let room = self.room(channel).await?;
+        let players = self.store.players(channel).await?;
+        if !players.iter().any(|player| player.user_id == viewer) {
+            return Err(RoomError::Forbidden);
+        }
+        let invite = self.store.invite_of(channel).await?;
+        Ok(RoomDetails {
+            guild_id: room.guild_id,
+            channel_id: room.channel_id,
+            name: room.name,
+            owner_id: room.owner_id,
+            is_owner: room.owner_id == viewer,
+            players: players
+                .into_iter()
+                .map(|player| Player {
+                    user_id: player.user_id,
+                    username: player.username,
+                })
+                .collect(),
+            invite_expires_at_ms: invite.map(|invite| invite.expires_at_ms),
+        })
+    }
+
+    /// Whether `user` may watch the room's live roster: only its players may.
+    pub async fn may_watch(&self, user: UserId, channel: ChannelId) -> Result<bool, RoomError> {
+        Ok(self.store.is_player(channel, user).await?)
+    }
+
+    /// Lets `user` into the room the invite `token` is for: checks the invite and the seats, adds
+    /// the user to the guild if needed (with their `access_token`), and allows them into the
+    /// channel. Joining a room one already plays in is fine.
+    pub async fn join(&self, user: UserId, token: &str, access_token: &str) -> Result<JoinedRoom, RoomError> {
+        let token = InviteToken::parse(token).ok_or(RoomError::Invite(InviteError::TokenInvalid))?;
+        let invite = self
+            .store
+            .invite_by_hash(&token.hash())
+            .await?
+            .ok_or(RoomError::Invite(InviteError::TokenInvalid))?;
+        if invite.expires_at_ms <= unix_millis() {
+            return Err(RoomError::Invite(InviteError::TokenExpired));
+        }
+        let channel = invite.channel_id;
+        let room = self
+            .store
+            .room(channel)
+            .await?
+            .ok_or(RoomError::Invite(InviteError::RoomNotFound))?;
+        if self.store.is_player(channel, user).await? {
+            return Ok(JoinedRoom {
+                channel_id: channel,
+                name: room.name,
+            });
+        }
+        // Seats count admitted players and anyone else in the channel right now (a moderator, say).
+        let players = self.store.players(channel).await?;
+        let occupants: BTreeSet<UserId> = players
+            .iter()
+            .map(|player| player.user_id)
+            .chain(self.live.members_of(channel).iter().map(|member| member.user_id))
+            .collect();
+        if occupants.len() >= MAX_PLAYERS {
+            return Err(RoomError::Invite(InviteError::RoomFull));
+        }
+        match self.store.admit_player(channel, user, MAX_PLAYERS).await? {
+            Admission::Admitted => {}
+            Admission::AlreadyPlayer => {
+                return Ok(JoinedRoom {
+                    channel_id: channel,
+                    name: room.name,
+                });
+            }
+            Admission::Full => return Err(RoomError::Invite(InviteError::RoomFull)),
+            Admission::NoRoom => return Err(RoomError::Invite(InviteError::RoomNotFound)),
+        }
+        let admitted = async {
+            match self.discord.add_to_guild(user, access_token).await {
+                Err(DiscordError::Denied(reason)) => {
+                    tracing::info!(%user, %reason, "Discord refused to add a user to the guild");
+                    return Err(RoomError::Invite(InviteError::GuildJoinDenied));
+                }
+                other => other?,
+            }
+            self.discord.allow_player(channel, user).await?;
+            Ok(())
+        }
+        .await;
+        if let Err(err) = admitted {
+            // The seat was reserved first so that two friends cannot race for it; give it back.
+            self.store.remove_player(channel, user).await?;
+            return Err(err);
+        }
+        Ok(JoinedRoom {
+            channel_id: channel,
+            name: room.name,
+        })
+    }
+
+    /// Moves `user`, a player, into the room's voice channel. A user who is not in voice anywhere
+    /// cannot be moved (Discord's 40032): that is an answer, not an error.
+    pub async fn connect(&self, user: UserId, channel: ChannelId) -> Result<VoiceConnect, RoomError> {
+        self.room(channel).await?;
+        if !self.store.is_player(channel, user).await? {
+            return Err(RoomError::Forbidden);
+        }
+        if self.in_channel(user, channel) {
+            return Ok(VoiceConnect::Moved);
+        }
+        match self.discord.move_to(user, channel).await {
+            Ok(()) => Ok(VoiceConnect::Moved),
+            Err(DiscordError::NotInVoice) => Ok(VoiceConnect::NotInVoice),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// A new invite for the owner's room; the previous link stops working.
+    pub async fn refresh_invite(&self, owner: UserId, channel: ChannelId) -> Result<Invite, RoomError> {
+        self.owned(owner, channel).await?;
+        self.new_invite(channel).await
+    }
+
+    /// Ends the owner's invite link; nobody can join until it is refreshed.
+    pub async fn revoke_invite(&self, owner: UserId, channel: ChannelId) -> Result<(), RoomError> {
+        self.owned(owner, channel).await?;
+        self.store.delete_invite(channel).await?;
+        Ok(())
+    }
+
+    /// Closes the owner's room: its channel is deleted (viewers get `room.deleted` from the
+    /// gateway) and it is forgotten.
+    pub async fn close(&self, owner: UserId, channel: ChannelId) -> Result<(), RoomError> {
+        self.owned(owner, channel).await?;
+        self.discord.delete_channel(channel).await?;
+        self.store.delete_room(channel).await?;
+        Ok(())
+    }
+
+    /// The owner takes `player`'s seat away: no more access to the channel, and out of its voice.
+    pub async fn remove_player(
+        &self,
+        owner: UserId,
+        channel: ChannelId,
+        player: UserId,
+    ) -> Result<(), RoomError> {
+        self.owned(owner, channel).await?;
+        if player == owner {
+            return Err(RoomError::InvalidInput(
+                "the owner cannot be removed; close the room instead".to_owned(),
+            ));
+        }
+        if !self.store.is_player(channel, player).await? {
+            return Err(RoomError::NotFound);
+        }
+        self.unseat(channel, player).await
+    }
+
+    /// A player leaves the room. The owner closes it instead.
+    pub async fn leave(&self, user: UserId, channel: ChannelId) -> Result<(), RoomError> {
+        let room = self.room(channel).await?;
+        if room.owner_id == user {
+            return Err(RoomError::Conflict(
+                "the owner cannot leave their own room; close it instead".to_owned(),
+            ));
+        }
+        if !self.store.is_player(channel, user).await? {
+            return Err(RoomError::Forbidden);
+        }
+        self.unseat(channel, user).await
+    }
+
+    async fn unseat(&self, channel: ChannelId, user: UserId) -> Result<(), RoomError> {
+        self.discord.forbid_player(channel, user).await?;
+        if self.in_channel(user, channel) {
+            self.discord.disconnect(user).await?;
+        }
+        self.store.remove_player(channel, user).await?;
+        Ok(())
+    }
+
+    fn in_channel(&self, user: UserId, channel: ChannelId) -> bool {
+        self.live
+            .members_of(channel)
+            .iter()
+            .any(|member| member.user_id == user)
+    }
+
+    async fn room(&self, channel: ChannelId) -> Result<RoomRecord, RoomError> {
+        self.store.room(channel).await?.ok_or(RoomError::NotFound)
+    }
+
+    /// The room, if `user` owns it: 404 when there is no such room, 403 when it is someone else's.
+    async fn owned(&self, user: UserId, channel: ChannelId) -> Result<RoomRecord, RoomError> {
+        let room = self.room(channel).await?;
+        if room.owner_id != user {
+            return Err(RoomError::Forbidden);
+        }
+        Ok(room)
+    }
+
+    async fn new_invite(&self, channel: ChannelId) -> Result<Invite, RoomError> {
+        let token = InviteToken::generate();
+        let ttl = i64::try_from(INVITE_TTL.as_millis()).unwrap_or(i64::MAX);
+        let expires_at_ms = unix_millis().saturating_add(ttl);
+        self.store
+            .set_invite(channel, &token.hash(), expires_at_ms)
+            .await?;
+        Ok(Invite {
+            token: token.into_string(),
+            expires_at_ms,
+        })
+    }
+}
