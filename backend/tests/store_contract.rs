@@ -9,7 +9,11 @@
 
 use std::path::PathBuf;
 
-use backend::{Store, config::DatabaseConfig, store::UserRecord};
+use backend::{
+    Store,
+    config::DatabaseConfig,
+    store::{Admission, RoomRecord, UserRecord},
+};
 use model::ids::UserId;
 use secrecy::SecretString;
 use sqlx::{Connection, Executor, PgConnection};
@@ -136,6 +140,148 @@ async fn users_do_not_bleed_into_each_other(store: &Store) {
     assert_eq!(store.user(bob.id).await.unwrap(), Some(bob));
 }
 
+fn room(channel: &str, owner: &str, created_at_ms: i64) -> RoomRecord {
+    RoomRecord {
+        channel_id: channel.parse().unwrap(),
+        guild_id: "2000000000000000001".parse().unwrap(),
+        owner_id: owner.parse().unwrap(),
+        name: format!("room {channel}"),
+        created_at_ms,
+    }
+}
+
+/// Three users and alice's room with her as its only player.
+async fn a_room_with_people(store: &Store) -> RoomRecord {
+    for (id, name) in [
+        ("3000000000000000001", "alice"),
+        ("3000000000000000002", "bob"),
+        ("3000000000000000003", "carol"),
+    ] {
+        store.upsert_user(&user(id, name)).await.unwrap();
+    }
+    let table = room("4000000000000000001", "3000000000000000001", 1_000);
+    store.create_room(&table).await.unwrap();
+    table
+}
+
+async fn a_room_reads_back_with_its_owner_as_first_player(store: &Store) {
+    let table = a_room_with_people(store).await;
+    assert_eq!(store.room(table.channel_id).await.unwrap(), Some(table.clone()));
+    let players = store.players(table.channel_id).await.unwrap();
+    assert_eq!(players.len(), 1);
+    assert_eq!(
+        (players[0].user_id, players[0].username.as_str()),
+        (table.owner_id, "alice")
+    );
+    assert_eq!(store.rooms_of(table.owner_id).await.unwrap(), vec![table.clone()]);
+    assert_eq!(store.all_rooms().await.unwrap(), vec![table.clone()]);
+    assert!(
+        store
+            .room("4000000000000000009".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn admissions_stop_at_the_seat_count(store: &Store) {
+    let table = a_room_with_people(store).await;
+    let bob: UserId = "3000000000000000002".parse().unwrap();
+    let carol: UserId = "3000000000000000003".parse().unwrap();
+    let channel = table.channel_id;
+    assert_eq!(
+        store.admit_player(channel, bob, 2).await.unwrap(),
+        Admission::Admitted
+    );
+    assert_eq!(
+        store.admit_player(channel, bob, 2).await.unwrap(),
+        Admission::AlreadyPlayer
+    );
+    assert_eq!(
+        store.admit_player(channel, carol, 2).await.unwrap(),
+        Admission::Full
+    );
+    let nowhere = "4000000000000000009".parse().unwrap();
+    assert_eq!(
+        store.admit_player(nowhere, carol, 2).await.unwrap(),
+        Admission::NoRoom
+    );
+    assert!(store.is_player(channel, bob).await.unwrap());
+    assert!(store.remove_player(channel, bob).await.unwrap());
+    assert!(!store.remove_player(channel, bob).await.unwrap());
+    assert_eq!(
+        store.admit_player(channel, carol, 2).await.unwrap(),
+        Admission::Admitted
+    );
+    assert_eq!(store.rooms_of(carol).await.unwrap(), vec![table]);
+}
+
+async fn concurrent_admissions_never_overfill_a_room(store: &Store) {
+    let table = a_room_with_people(store).await;
+    let mut racers = Vec::new();
+    for n in 10..20 {
+        let id = format!("30000000000000000{n}");
+        store.upsert_user(&user(&id, "racer")).await.unwrap();
+        let store = store.clone();
+        racers.push(tokio::spawn(async move {
+            store
+                .admit_player(table.channel_id, id.parse().unwrap(), 4)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut admitted = 0;
+    for racer in racers {
+        if racer.await.unwrap() == Admission::Admitted {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 3, "three seats were left next to the owner");
+    assert_eq!(store.players(table.channel_id).await.unwrap().len(), 4);
+}
+
+async fn an_invite_is_replaced_revoked_and_outlives_its_room(store: &Store) {
+    let table = a_room_with_people(store).await;
+    let channel = table.channel_id;
+    store.set_invite(channel, "hash-one", 5_000).await.unwrap();
+    assert_eq!(
+        store
+            .invite_by_hash("hash-one")
+            .await
+            .unwrap()
+            .map(|i| i.expires_at_ms),
+        Some(5_000)
+    );
+    store.set_invite(channel, "hash-two", 6_000).await.unwrap();
+    assert!(
+        store.invite_by_hash("hash-one").await.unwrap().is_none(),
+        "replaced"
+    );
+    assert_eq!(
+        store.invite_of(channel).await.unwrap().map(|i| i.expires_at_ms),
+        Some(6_000)
+    );
+    assert!(store.delete_invite(channel).await.unwrap());
+    assert!(
+        store.invite_by_hash("hash-two").await.unwrap().is_none(),
+        "revoked"
+    );
+
+    store.set_invite(channel, "hash-three", 7_000).await.unwrap();
+    assert!(store.delete_room(channel).await.unwrap());
+    assert!(
+        store.players(channel).await.unwrap().is_empty(),
+        "players go with the room"
+    );
+    assert!(
+        store.invite_by_hash("hash-three").await.unwrap().is_some(),
+        "the invite stays to explain that the room is gone"
+    );
+    assert_eq!(store.purge_expired_invites(6_999).await.unwrap(), 0);
+    assert_eq!(store.purge_expired_invites(7_001).await.unwrap(), 1);
+    assert!(store.invite_by_hash("hash-three").await.unwrap().is_none());
+}
+
 /// Runs each contract function once per engine, as `sqlite::name` and `postgres::name`.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -163,6 +309,10 @@ contract!(
     upserted_user_reads_back,
     second_upsert_refreshes_the_profile,
     users_do_not_bleed_into_each_other,
+    a_room_reads_back_with_its_owner_as_first_player,
+    admissions_stop_at_the_seat_count,
+    concurrent_admissions_never_overfill_a_room,
+    an_invite_is_replaced_revoked_and_outlives_its_room,
 );
 
 #[tokio::test]

@@ -124,6 +124,8 @@ impl Janitor {
                 (channel, busy)
             })
             .collect();
+        // Invites of closed rooms are kept until they expire (to explain themselves); then they go.
+        self.store.purge_expired_invites(unix_millis()).await?;
         let mut sweep = Sweep::default();
         for (room, verdict) in self.clock.observe(now, &rooms) {
             match verdict {

@@ -122,7 +122,7 @@ impl Store {
         })
     }
 
-    /// Forgets a room with its players and invite. Returns whether it existed.
+    /// Forgets a room with its players. Its invite stays until it expires (see the migration).
     pub async fn delete_room(&self, channel: ChannelId) -> Result<bool, StoreError> {
         let done = on_pool!(self, pool => {
             sqlx::query("DELETE FROM rooms WHERE channel_id = $1")
@@ -263,6 +263,18 @@ impl Store {
                 .rows_affected()
         });
         Ok(done > 0)
+    }
+
+    /// Deletes invites that expired before `now_ms`. Returns how many.
+    pub async fn purge_expired_invites(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let done = on_pool!(self, pool => {
+            sqlx::query("DELETE FROM invites WHERE expires_at < $1")
+                .bind(now_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done)
     }
 
     /// The invite whose token hashes to `token_hash`.

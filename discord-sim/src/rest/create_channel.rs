@@ -84,7 +84,7 @@ pub(crate) async fn post(
     let request: CreateChannel = parse_body(&body)?;
     let name = request
         .name
-        .filter(|name| !name.is_empty() && name.len() <= 100)
+        .filter(|name| !name.is_empty() && name.chars().count() <= 100)
         .ok_or(RestError::InvalidForm("name"))?;
     let kind = request.kind.unwrap_or(CHANNEL_TEXT);
     let mut overwrites = Vec::new();

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use backend::{Config, Store, bus::EventBus, discord::gateway::GatewayState};
+use backend::{Config, Store, bus::EventBus, discord::gateway::GatewayState, live::Live};
 use discord_sim::SimHandle;
 use futures::StreamExt;
 use leptos::config::LeptosOptions;
@@ -50,6 +50,8 @@ pub struct TestApp {
     pub bus: EventBus,
     /// The embedded Discord simulator the server is connected to.
     pub discord: SimHandle,
+    /// The server's per-room fan-out (who is in voice, who is watching).
+    pub live: Live,
     /// A client that keeps cookies and does not follow redirects (so tests can see them).
     pub client: reqwest::Client,
     shutdown: CancellationToken,
@@ -154,6 +156,7 @@ async fn start(data: Arc<TempDir>, extra: Vec<(String, String)>, client: reqwest
         address,
         store: state.store,
         bus: state.bus,
+        live: state.live,
         discord,
         client,
         shutdown,

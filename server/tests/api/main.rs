@@ -16,6 +16,8 @@ mod health;
 mod helpers;
 mod landing;
 mod pages;
+mod players;
 mod process;
+mod rooms;
 mod site_config;
 mod stream;
