@@ -140,15 +140,17 @@ async fn an_open_redirect_attempt_returns_home_instead() {
 }
 
 #[tokio::test]
-async fn with_the_development_switch_off_a_signed_in_user_may_open_the_stream() {
+async fn with_the_development_switch_off_the_stream_knows_who_is_signed_in() {
     let app = spawn_app_with(&[("DEV_OPEN_STREAM", "false")]).await;
     let room = app.discord.demo().lobby;
     assert_eq!(app.get(&format!("/api/stream?room={room}")).await.status(), 401);
     let callback = consent(&app, "/", &app.discord.demo().bob.to_string()).await;
     assert_eq!(app.client.get(&callback).send().await.unwrap().status(), 303);
+    // Signed in now, but the Lobby is not a room bob plays in (rooms.rs covers the players' 200).
     let response = app.get(&format!("/api/stream?room={room}")).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"error": "forbidden"}));
 }
 
 #[tokio::test]
@@ -164,4 +166,53 @@ async fn a_restarted_server_keeps_sessions_and_users() {
     let me: serde_json::Value = me.json().await.unwrap();
     assert_eq!(me["id"], alice.as_str());
     assert!(app.store.user(alice.parse().unwrap()).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn sessions_and_rooms_live_in_postgresql_when_it_is_configured() {
+    use sqlx::{Connection, Executor, PgConnection};
+
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "tests choose their database server from the environment"
+    )]
+    let admin_url = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let mut admin = PgConnection::connect(&admin_url)
+        .await
+        .expect("PostgreSQL is needed; `scripts/test` starts it");
+    let name = format!("spell_coven_app_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+
+    let app = spawn_app_with(&[("DATABASE_URL", url.as_str())]).await;
+    assert_eq!(app.store.engine(), "postgres");
+    let alice = app.discord.demo().alice.to_string();
+    let callback = consent(&app, "/", &alice).await;
+    assert_eq!(app.client.get(&callback).send().await.unwrap().status(), 303);
+    let app = app.restart().await;
+    let me = app.get("/api/me").await;
+    assert_eq!(
+        me.status(),
+        200,
+        "the session is in PostgreSQL, not in the process"
+    );
+    let backend::Store::Postgres(pool) = &app.store else {
+        panic!("still PostgreSQL")
+    };
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tower_sessions.session")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(sessions >= 1);
+
+    drop(app);
+    admin
+        .execute(format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#).as_str())
+        .await
+        .unwrap();
 }
