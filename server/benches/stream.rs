@@ -6,7 +6,10 @@
 //!
 //! The Discord simulator runs in this process and stands in for Discord; the server is the real
 //! release binary in a child process, pinned to one core (`taskset -c 0`) and configured as for
-//! real Discord with the simulator's URLs. Two phases:
+//! real Discord with the simulator's URLs, with the stream's development switch off. A player
+//! signs in through the simulator's OAuth2 consent page and creates a game room; every client is
+//! authenticated by that player's session cookie, so each stream pays for the session lookup and
+//! the membership check. Two phases:
 //!
 //! 1. **Latency**: `--clients` streams on one room while voice joins and leaves are injected at the
 //!    simulator at `--rate` events/s for `--seconds`. Every client sees every event in order, so
@@ -98,6 +101,10 @@ async fn start_server(sim: &SimHandle, data: &std::path::Path) -> Server {
         .env("DISCORD_CLIENT_SECRET", &endpoints.client_secret)
         .env("DISCORD_GATEWAY_URL", &endpoints.gateway_url)
         .env("DISCORD_API_BASE", &endpoints.api_base)
+        .env("DISCORD_OAUTH_AUTHORIZE_URL", &endpoints.oauth_authorize_url)
+        .env("DISCORD_OAUTH_TOKEN_URL", &endpoints.oauth_token_url)
+        .env("DISCORD_OAUTH_REVOKE_URL", &endpoints.oauth_revoke_url)
+        .env("DEV_OPEN_STREAM", "false")
         .env("SQLITE_PATH", data.join("bench.db"))
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
@@ -154,19 +161,67 @@ async fn get(address: &str, path: &str) -> std::io::Result<(u16, String)> {
     Ok((status, response))
 }
 
+/// A signed-in player's room: where the streams go and the cookie that lets them in.
+struct Table {
+    room: Snowflake,
+    cookie: String,
+}
+
+/// Signs `user` in through `/auth/login` and the simulator's consent page, then creates a room.
+async fn sit_down(address: &str, user: Snowflake) -> Table {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    let base: reqwest::Url = format!("http://{address}").parse().unwrap();
+    let location = |response: &reqwest::Response| response.headers()["location"].to_str().unwrap().to_owned();
+    let login = http.get(base.join("/auth/login").unwrap()).send().await.unwrap();
+    let authorize = reqwest::Url::parse(&location(&login)).unwrap();
+    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    form.push(("user_id".to_owned(), user.to_string()));
+    let mut consent = authorize.clone();
+    consent.set_query(None);
+    let decided = http.post(consent).form(&form).send().await.unwrap();
+    let callback = http.get(location(&decided)).send().await.unwrap();
+    assert_eq!(callback.status(), 303, "signed in");
+    let room: serde_json::Value = http
+        .post(base.join("/api/rooms/create").unwrap())
+        .form(&[("name", "Benchmark table")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cookie = reqwest::cookie::CookieStore::cookies(jar.as_ref(), &base)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    Table {
+        room: Snowflake::parse(room["channelId"].as_str().unwrap()).unwrap(),
+        cookie,
+    }
+}
+
 /// One SSE client on a raw socket: it counts events and can timestamp them.
 struct Client {
     stream: BufReader<TcpStream>,
 }
 
 impl Client {
-    async fn open(address: &str, room: Snowflake) -> std::io::Result<Self> {
+    async fn open(address: &str, table: &Table) -> std::io::Result<Self> {
         let mut stream = TcpStream::connect(address).await?;
         stream.set_nodelay(true)?;
+        let (room, cookie) = (table.room, &table.cookie);
         stream
             .write_all(
-                format!("GET /api/stream?room={room} HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\n\r\n")
-                    .as_bytes(),
+                format!(
+                    "GET /api/stream?room={room} HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\nCookie: {cookie}\r\n\r\n"
+                )
+                .as_bytes(),
             )
             .await?;
         let mut stream = BufReader::new(stream);
@@ -253,16 +308,17 @@ async fn inject(
 async fn latency_phase(
     sim: &SimHandle,
     server: &Server,
-    room: Snowflake,
+    table: &Table,
     users: &[Snowflake],
     options: &Options,
 ) {
+    let room = table.room;
     let total = usize::try_from(options.rate * options.seconds).unwrap();
     let sent = Arc::new(Mutex::new(Vec::with_capacity(total)));
     let ready = Arc::new(Barrier::new(options.clients + 1));
     let mut readers = Vec::new();
     for _ in 0..options.clients {
-        let mut client = Client::open(&server.address, room).await.unwrap();
+        let mut client = Client::open(&server.address, table).await.unwrap();
         let (sent, ready) = (sent.clone(), ready.clone());
         readers.push(tokio::spawn(async move {
             assert_eq!(client.next_event().await.unwrap(), "snapshot");
@@ -319,15 +375,16 @@ async fn latency_phase(
 async fn capacity_phase(
     sim: &SimHandle,
     server: &Server,
-    room: Snowflake,
+    table: &Table,
     users: &[Snowflake],
     options: &Options,
 ) {
+    let room = table.room;
     let before = rss_kib(server.pid);
     let mut clients = Vec::with_capacity(options.streams);
     let mut refused = 0;
     for _ in 0..options.streams {
-        match Client::open(&server.address, room).await {
+        match Client::open(&server.address, table).await {
             Ok(mut client) => {
                 if client.next_event().await.is_ok() {
                     clients.push(client);
@@ -386,12 +443,16 @@ fn main() {
         let data = std::env::temp_dir().join(format!("spell-coven-bench-{}", std::process::id()));
         std::fs::create_dir_all(&data).unwrap();
         let mut server = start_server(&sim, &data).await;
-        // The Games channel starts empty, so every event in it is one this benchmark injected.
-        let room = sim.demo().games;
+        // A new room starts empty, so every event in it is one this benchmark injected.
+        let table = sit_down(&server.address, sim.demo().carol).await;
+        println!(
+            "room {} (streams authenticated by a player's session)",
+            table.room
+        );
         let users: Vec<Snowflake> = (0..50).map(|n| sim.create_user(&format!("bench{n}"))).collect();
 
-        latency_phase(&sim, &server, room, &users, &options).await;
-        capacity_phase(&sim, &server, room, &users, &options).await;
+        latency_phase(&sim, &server, &table, &users, &options).await;
+        capacity_phase(&sim, &server, &table, &users, &options).await;
 
         server.child.kill().await.ok();
         let _ = std::fs::remove_dir_all(&data);
