@@ -216,3 +216,37 @@ async fn sessions_and_rooms_live_in_postgresql_when_it_is_configured() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_code_discord_already_exchanged_is_refused_by_discord_politely() {
+    let app = spawn_app().await;
+    let alice = app.discord.demo().alice.to_string();
+    let callback = consent(&app, "/", &alice).await;
+    assert_eq!(app.client.get(&callback).send().await.unwrap().status(), 303);
+    let used_code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(key, _)| key == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    app.client.post(app.url("/auth/logout")).send().await.unwrap();
+
+    // A fresh sign-in, answered with the old code under the new state: the state check passes, so
+    // the code reaches Discord, which refuses it (invalid_grant).
+    let login = app.get("/auth/login").await;
+    let state = url::Url::parse(&location(&login))
+        .unwrap()
+        .query_pairs()
+        .find(|(key, _)| key == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let response = app
+        .get(&format!("/auth/callback?code={used_code}&state={state}"))
+        .await;
+    assert_eq!(response.status(), 502);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("Discord did not accept this sign-in"), "{page}");
+    assert_eq!(app.get("/api/me").await.status(), 401);
+}
