@@ -6,6 +6,7 @@
 //!   stopped.
 //! * [`state`]: [`AppState`], the cheap-clone handles every handler shares.
 //! * [`routes`]: HTTP routes that are not Leptos pages or server functions (health, stream).
+//! * [`serve`]: accepting connections; live streams take a lean path around hyper's buffers.
 //! * [`error`]: [`error::HttpError`], an `AppError` as an HTTP response.
 //! * [`telemetry`]: the `tracing` subscriber.
 //! * [`shutdown`]: turning SIGINT/SIGTERM into one cancellation.
@@ -13,6 +14,7 @@
 
 pub mod error;
 pub mod routes;
+pub mod serve;
 pub mod shutdown;
 pub mod startup;
 pub mod state;

@@ -180,13 +180,10 @@ impl Application {
             "listening on http://{}",
             self.listener.local_addr()?
         );
-        let shutdown = self.state.shutdown.clone();
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
+        crate::serve::serve(self.listener, self.router, self.state.shutdown.clone()).await;
         self.state.store.close().await;
         tracing::info!("stopped");
-        served
+        Ok(())
     }
 }
 

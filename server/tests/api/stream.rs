@@ -138,3 +138,65 @@ async fn without_a_session_and_with_the_development_switch_off_the_stream_is_401
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body, serde_json::json!({"error": "unauthenticated"}));
 }
+
+/// Writes `request` on a fresh connection and returns the connection and the start of the answer.
+async fn raw(app: &TestApp, request: &str) -> (tokio::net::TcpStream, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let address = app.address.trim_start_matches("http://");
+    let mut connection = tokio::net::TcpStream::connect(address).await.unwrap();
+    connection.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = vec![0_u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), connection.read(&mut answer))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    (connection, String::from_utf8_lossy(&answer[..read]).into_owned())
+}
+
+#[tokio::test]
+async fn a_viewer_that_hangs_up_is_forgotten() {
+    let app = spawn_app().await;
+    let room = TABLE.parse().unwrap();
+    let (connection, answer) = raw(
+        &app,
+        &format!("GET /api/stream?room={TABLE} HTTP/1.1\r\nHost: x\r\n\r\n"),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(answer.contains("transfer-encoding: chunked"), "{answer}");
+    assert_eq!(app.live.viewer_count(room), 1);
+    drop(connection);
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while app.live.viewer_count(room) > 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the stream ends when its client hangs up");
+}
+
+#[tokio::test]
+async fn stream_requests_the_stream_path_cannot_serve_are_refused_plainly() {
+    let app = spawn_app().await;
+    for (request, status) in [
+        (
+            format!("GET /api/stream?room={TABLE} HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
+            "400",
+        ),
+        (format!("GET /api/stream?room={TABLE} HTTP/1.0\r\n\r\n"), "505"),
+        (
+            format!(
+                "GET /api/stream?room={TABLE} HTTP/1.1\r\nCookie: {}\r\n\r\n",
+                "x".repeat(20_000)
+            ),
+            "431",
+        ),
+    ] {
+        let (_, answer) = raw(&app, &request).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{status}: {answer}"
+        );
+    }
+}
