@@ -2,12 +2,13 @@
 //!
 //! The request head is read into a buffer that is freed once parsed; the router (session layer,
 //! tracing, the stream handler) answers it as it answers any request; the response is written in
-//! chunked encoding, one write per SSE frame, with nothing buffered in between. The connection
+//! chunked encoding as frames arrive (those already waiting go out together), with no buffer
+//! held between writes. The connection
 //! closes when the response ends: one stream per connection, as browsers use them. A request this
 //! path cannot serve faithfully (a body, HTTP/1.0, a malformed or oversized head) is answered with
 //! the matching error status and closed.
 
-use std::{io::IoSlice, time::Duration};
+use std::time::Duration;
 
 use axum::{
     Router,
@@ -16,6 +17,7 @@ use axum::{
     response::Response,
 };
 use bytes::Bytes;
+use futures::FutureExt;
 use http_body_util::BodyExt;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -31,6 +33,8 @@ use tower::ServiceExt;
 const MAX_HEAD: usize = 16 * 1024;
 /// Headers in a request head, at most.
 const MAX_HEADERS: usize = 64;
+/// Frames written together at most, when a viewer has several waiting.
+const MAX_BATCH: usize = 64;
 /// How long the whole request head may take to arrive.
 const HEAD_WITHIN: Duration = Duration::from_secs(10);
 
@@ -152,12 +156,29 @@ async fn write_response(
     drop(head);
 
     let mut probe = [0_u8; 1];
+    let mut batch = Vec::new();
     loop {
         tokio::select! {
             frame = body.frame() => match frame {
                 Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        write_chunk(writer, data).await?;
+                    batch.extend(frame.into_data().ok());
+                    // Frames that are already waiting go out in the same write: a viewer that fell
+                    // a little behind catches up in one syscall, not one per frame.
+                    let ended = loop {
+                        if batch.len() >= MAX_BATCH {
+                            break false;
+                        }
+                        match body.frame().now_or_never() {
+                            Some(Some(Ok(frame))) => batch.extend(frame.into_data().ok()),
+                            Some(Some(Err(err))) => return Err(std::io::Error::other(err)),
+                            Some(None) => break true,
+                            None => break false,
+                        }
+                    };
+                    write_chunks(writer, &batch).await?;
+                    batch.clear();
+                    if ended {
+                        break;
                     }
                 }
                 Some(Err(err)) => return Err(std::io::Error::other(err)),
@@ -171,34 +192,17 @@ async fn write_response(
     writer.write_all(b"0\r\n\r\n").await
 }
 
-/// One chunk: size line, data, CRLF, in as few writes as the socket allows.
-async fn write_chunk(writer: &mut WriteHalf<'_>, data: Bytes) -> std::io::Result<()> {
-    if data.is_empty() {
-        return Ok(()); // an empty chunk would end the body
+/// Writes `frames` as chunks in one write. The buffer lives only for this write, so an idle
+/// stream holds no buffer at all.
+async fn write_chunks(writer: &mut WriteHalf<'_>, frames: &[Bytes]) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(frames.iter().map(|frame| frame.len() + 12).sum());
+    for frame in frames.iter().filter(|frame| !frame.is_empty()) {
+        // An empty chunk would end the body, so empty frames are skipped.
+        out.extend_from_slice(format!("{:x}\r\n", frame.len()).as_bytes());
+        out.extend_from_slice(frame);
+        out.extend_from_slice(b"\r\n");
     }
-    let size = format!("{:x}\r\n", data.len());
-    let parts: [&[u8]; 3] = [size.as_bytes(), &data, b"\r\n"];
-    let total: usize = parts.iter().map(|part| part.len()).sum();
-    let mut written = 0;
-    while written < total {
-        // Rebuild the slices past what has been written (a partial vectored write is rare).
-        let mut skip = written;
-        let mut slices = Vec::with_capacity(3);
-        for part in parts {
-            if skip >= part.len() {
-                skip -= part.len();
-                continue;
-            }
-            slices.push(IoSlice::new(&part[skip..]));
-            skip = 0;
-        }
-        let wrote = writer.write_vectored(&slices).await?;
-        if wrote == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        written += wrote;
-    }
-    Ok(())
+    writer.write_all(&out).await
 }
 
 #[cfg(test)]
