@@ -6,6 +6,8 @@
 //! * [`App`]: the route table.
 //! * [`pages`]: one file per route, each a `*Page` component.
 //! * [`components`]: reusable view pieces (the live member list).
+//! * [`recent_invites`]: invite links this browser was just given (the server keeps only hashes).
+//! * [`countdown`]: time left, in words.
 //! * [`roster_view`]: the member list's state and how stream messages change it (pure).
 //! * `live` (browser only): the `EventSource` that feeds it.
 //! * [`server_fns`]: server functions, one file per resource.
@@ -15,9 +17,11 @@
 #![recursion_limit = "256"]
 
 pub mod components;
+pub mod countdown;
 #[cfg(feature = "hydrate")]
 mod live;
 pub mod pages;
+pub mod recent_invites;
 pub mod roster_view;
 pub mod server_fns;
 
@@ -28,7 +32,9 @@ use leptos_router::{
     path,
 };
 
-use crate::pages::{game_room::GameRoomPage, landing::LandingPage, not_found::NotFoundPage};
+use crate::pages::{
+    game_room::GameRoomPage, invite::InvitePage, landing::LandingPage, not_found::NotFoundPage,
+};
 
 /// The whole HTML document; the server renders it around [`App`] for every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -53,6 +59,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    recent_invites::RecentInvites::provide();
     view! {
         <Stylesheet id="leptos" href="/pkg/spell_coven.css" />
         <Title text="Spell Coven" />
@@ -61,6 +68,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFoundPage>
                 <Route path=path!("/") view=LandingPage />
                 <Route path=path!("/game/:channel_id") view=GameRoomPage />
+                <Route path=path!("/invite/:token") view=InvitePage />
             </Routes>
         </Router>
     }

@@ -1,13 +1,16 @@
-//! The game room page, `/game/:channel_id`: the live table of a room.
+//! The game room page, `/game/:channel_id`: the live table of a room, and for its players the
+//! invite panel and the room's controls.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use model::ids::ChannelId;
+use model::{error::AppError, ids::ChannelId, room::RoomDetails};
 
 use crate::{
-    components::{dev_panel::DevPanel, member_list::MemberList},
+    components::{
+        dev_panel::DevPanel, invite_panel::InvitePanel, member_list::MemberList, room_controls::RoomControls,
+    },
     pages::not_found::NotFoundPage,
-    server_fns::viewer::load_viewer,
+    server_fns::{rooms::load_room, viewer::load_viewer},
 };
 
 /// A game room. An id that is not a snowflake is answered like any unknown page.
@@ -19,24 +22,79 @@ pub fn GameRoomPage() -> impl IntoView {
             .get("channel_id")
             .and_then(|id| id.parse::<ChannelId>().ok())
     });
-    // Who is looking only matters in the browser (the dropout modal), so it is loaded there.
+    match room {
+        Some(room) => view! { <GameRoom room /> }.into_any(),
+        None => view! { <NotFoundPage /> }.into_any(),
+    }
+}
+
+#[component]
+fn GameRoom(room: ChannelId) -> impl IntoView {
+    // Who is looking and what the room is only matter in the browser, so both load there.
     let viewer = LocalResource::new(load_viewer);
     let viewer = Signal::derive(move || viewer.get().and_then(Result::ok));
-    match room {
-        Some(room) => view! {
-            <main class="page game-room" data-room=room.to_string()>
-                <header class="game-room__header">
-                    <p class="hero__eyebrow">"Game room"</p>
-                    <h1>"Your table"</h1>
-                    <p class="game-room__hint">
-                        "Join the room's voice channel in Discord; players appear here as they connect."
-                    </p>
-                </header>
+    let details = LocalResource::new(move || load_room(room));
+    let private = move || matches!(details.get(), Some(Err(AppError::Forbidden)));
+
+    view! {
+        <main class="page game-room" data-room=room.to_string()>
+            {move || match details.get() {
+                Some(Ok(details)) => view! { <RoomHeader details /> }.into_any(),
+                Some(Err(AppError::Forbidden)) => {
+                    view! {
+                        <header class="game-room__header">
+                            <p class="hero__eyebrow">"Game room"</p>
+                            <h1>"This room is private"</h1>
+                            <p class="room__private">
+                                "Only its players can see it. Ask the owner for an invite link."
+                            </p>
+                            <a class="button" href="/">
+                                "Return home"
+                            </a>
+                        </header>
+                    }
+                        .into_any()
+                }
+                _ => view! { <TableHeader /> }.into_any(),
+            }}
+            <Show when=move || !private()>
                 <MemberList room viewer />
                 <DevPanel room />
-            </main>
-        }
-        .into_any(),
-        None => view! { <NotFoundPage /> }.into_any(),
+            </Show>
+        </main>
+    }
+}
+
+/// The header of a room the viewer plays in, with what they can do there.
+#[component]
+fn RoomHeader(details: RoomDetails) -> impl IntoView {
+    let name = details.name.clone();
+    let owner_panel = details
+        .is_owner
+        .then(|| view! { <InvitePanel details=details.clone() /> });
+    view! {
+        <header class="game-room__header">
+            <p class="hero__eyebrow">"Game room"</p>
+            <h1 class="game-room__name">{name}</h1>
+            <p class="game-room__hint">
+                "Join the room's voice channel in Discord; players appear below as they connect."
+            </p>
+        </header>
+        {owner_panel}
+        <RoomControls details />
+    }
+}
+
+/// The header while the room loads, or of a voice channel that is not a room (the demo Lobby).
+#[component]
+fn TableHeader() -> impl IntoView {
+    view! {
+        <header class="game-room__header">
+            <p class="hero__eyebrow">"Game room"</p>
+            <h1>"Your table"</h1>
+            <p class="game-room__hint">
+                "Join the room's voice channel in Discord; players appear here as they connect."
+            </p>
+        </header>
     }
 }

@@ -1,8 +1,12 @@
-//! The landing page: what Spell Coven is, and the way in (sign in with Discord).
+//! The landing page: what Spell Coven is, and the way in (sign in with Discord); for a signed-in
+//! player, creating a game and their games.
 
 use leptos::prelude::*;
 
-use crate::server_fns::viewer::load_viewer;
+use crate::{
+    components::{create_room::CreateRoomForm, my_rooms::MyRooms},
+    server_fns::viewer::load_viewer,
+};
 
 /// The steps of a game night, shown by the "How it works" toggle.
 const STEPS: [(&str, &str); 3] = [
@@ -63,6 +67,12 @@ pub fn LandingPage() -> impl IntoView {
                     }
                 }}
             </p>
+            <Show when=move || {
+                viewer.get().and_then(Result::ok).is_some_and(|viewer| viewer.user_id.is_some())
+            }>
+                <CreateRoomForm />
+                <MyRooms />
+            </Show>
             <section class="how">
                 <button
                     id="how-it-works"

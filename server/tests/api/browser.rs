@@ -231,7 +231,29 @@ where
 {
     let browser = Browser::start().await.expect("headless Chromium starts");
     let page = browser.page();
-    let outcome = AssertUnwindSafe(test(page.clone())).catch_unwind().await;
+    run_with_evidence(name, &[("", page.clone())], test(page)).await;
+}
+
+/// [`browser_test`] with two independent browsers (separate profiles, so separate cookies): two
+/// people using the app at once. Evidence is saved for both, as `<name>-a.*` and `<name>-b.*`.
+pub async fn two_browser_test<F, Fut>(name: &str, test: F)
+where
+    F: FnOnce(Page, Page) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    // Both browsers (and their chromedrivers) live until the end of this function.
+    let (first, second) = tokio::join!(Browser::start(), Browser::start());
+    let first = first.expect("headless Chromium starts");
+    let second = second.expect("a second headless Chromium starts");
+    let pages = [("-a", first.page()), ("-b", second.page())];
+    run_with_evidence(name, &pages, test(first.page(), second.page())).await;
+}
+
+async fn run_with_evidence<Fut>(name: &str, pages: &[(&str, Page)], test: Fut)
+where
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let outcome = AssertUnwindSafe(test).catch_unwind().await;
     let failure = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(err)) => Some(format!("{err:#}")),
@@ -244,13 +266,18 @@ where
         ),
     };
     if let Some(failure) = failure {
-        let evidence = page.save_evidence(name).await.map_or_else(
-            |err| format!("(no screenshot: {err})"),
-            |png| format!("screenshot: {}", png.display()),
-        );
-        panic!("browser test `{name}` failed: {failure}\n{evidence}");
+        let mut evidence = Vec::new();
+        for (suffix, page) in pages {
+            evidence.push(page.save_evidence(&format!("{name}{suffix}")).await.map_or_else(
+                |err| format!("(no screenshot: {err})"),
+                |png| format!("screenshot: {}", png.display()),
+            ));
+        }
+        panic!("browser test `{name}` failed: {failure}\n{}", evidence.join("\n"));
     }
-    if let Err(err) = page.client.close().await {
-        eprintln!("closing the browser session failed: {}", anyhow!(err));
+    for (_, page) in pages {
+        if let Err(err) = page.client.clone().close().await {
+            eprintln!("closing the browser session failed: {}", anyhow!(err));
+        }
     }
 }

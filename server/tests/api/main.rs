@@ -18,6 +18,7 @@ mod landing;
 mod pages;
 mod players;
 mod process;
+mod room_flow;
 mod rooms;
 mod site_config;
 mod stream;

@@ -1,0 +1,154 @@
+//! The owner's invite panel: the link to share (with a copy button), the Discord deep link, when
+//! the link expires, and refresh / revoke.
+
+use leptos::prelude::*;
+use model::{
+    ids::ChannelId,
+    room::{Invite, RoomDetails, discord_channel_link, invite_path},
+};
+
+use crate::{
+    countdown::{now_ms, remaining},
+    recent_invites::RecentInvites,
+    server_fns::rooms::{refresh_invite, revoke_invite},
+};
+
+/// How often the countdown is redrawn.
+#[cfg(feature = "hydrate")]
+const TICK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The panel for `details`' room; shown to its owner only.
+#[component]
+pub fn InvitePanel(details: RoomDetails) -> impl IntoView {
+    let room = details.channel_id;
+    let invites = RecentInvites::expect();
+    let expires_at = RwSignal::new(details.invite_expires_at_ms);
+    let toast = RwSignal::new(None::<&'static str>);
+    let now = RwSignal::new(now_ms());
+    #[cfg(feature = "hydrate")]
+    {
+        let ticking = set_interval_with_handle(move || now.set(now_ms()), TICK);
+        on_cleanup(move || {
+            if let Ok(handle) = ticking {
+                handle.clear();
+            }
+        });
+    }
+    let refresh = Action::new(move |(): &()| refresh_invite(room));
+    let revoke = Action::new(move |(): &()| revoke_invite(room));
+    let failure = RwSignal::new(None::<String>);
+    Effect::new(move || match refresh.value().get() {
+        Some(Ok(invite)) => {
+            expires_at.set(Some(invite.expires_at_ms));
+            invites.remember(room, invite);
+            toast.set(Some("New invite link ready: the old one no longer works"));
+        }
+        Some(Err(err)) => failure.set(Some(err.to_string())),
+        None => {}
+    });
+    Effect::new(move || match revoke.value().get() {
+        Some(Ok(())) => {
+            expires_at.set(None);
+            invites.forget(room);
+            toast.set(Some("Invite link revoked: nobody new can join"));
+        }
+        Some(Err(err)) => failure.set(Some(err.to_string())),
+        None => {}
+    });
+    let expiry = move || match expires_at.get() {
+        Some(at) => format!("Expires in {}", remaining(at - now.get())),
+        None => "No invite link: refresh to make one".to_owned(),
+    };
+
+    view! {
+        <section class="invite" aria-label="Invite players">
+            <h2 class="invite__title">"Invite players"</h2>
+            <InviteLink room toast />
+            <p class="invite__expiry">{expiry}</p>
+            <div class="invite__actions">
+                <button
+                    class="button button--secondary invite__refresh"
+                    type="button"
+                    disabled=move || refresh.pending().get()
+                    on:click=move |_| {
+                        refresh.dispatch(());
+                    }
+                >
+                    "Refresh link"
+                </button>
+                <button
+                    class="button button--secondary invite__revoke"
+                    type="button"
+                    disabled=move || revoke.pending().get() || expires_at.get().is_none()
+                    on:click=move |_| {
+                        revoke.dispatch(());
+                    }
+                >
+                    "Revoke link"
+                </button>
+                <a class="button button--secondary invite__discord" href=discord_channel_link(details.guild_id, room) rel="external" target="_blank">
+                    "Open in Discord"
+                </a>
+            </div>
+            {move || toast.get().map(|text| view! { <p class="toast" role="status">{text}</p> })}
+            {move || failure.get().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
+        </section>
+    }
+}
+
+/// The link to share with its copy button, or why it is not shown.
+#[component]
+fn InviteLink(room: ChannelId, toast: RwSignal<Option<&'static str>>) -> impl IntoView {
+    let invites = RecentInvites::expect();
+    let link = move || {
+        invites
+            .get(room)
+            .map(|invite: Invite| format!("{}{}", origin(), invite_path(&invite.token)))
+    };
+    let copy = move |_| {
+        if let Some(link) = link() {
+            copy_to_clipboard(&link);
+            toast.set(Some("Invite link copied"));
+        }
+    };
+    move || match link() {
+        Some(link) => view! {
+            <div class="invite__link">
+                <input type="text" readonly prop:value=link aria-label="Invite link" />
+                <button class="button invite__copy" type="button" on:click=copy>
+                    "Copy link"
+                </button>
+            </div>
+        }
+        .into_any(),
+        None => view! {
+            <p class="invite__hidden">
+                "For safety the link is shown only when it is made. Refresh to get a new one to share."
+            </p>
+        }
+        .into_any(),
+    }
+}
+
+/// This site's origin, for absolute links.
+fn origin() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        window().location().origin().unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        String::new()
+    }
+}
+
+/// Puts `text` on the clipboard. Browsers may refuse (no permission); the link stays visible in the
+/// panel to copy by hand, so a refusal is not worth interrupting the player for.
+fn copy_to_clipboard(text: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = window().navigator().clipboard().write_text(text);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = text;
+}

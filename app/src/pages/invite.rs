@@ -1,0 +1,88 @@
+//! The invite page, `/invite/:token`: what a friend opens from the shared link. Signed out, it
+//! explains and offers to sign in (coming back here); signed in, one button joins the game.
+
+use leptos::prelude::*;
+use leptos_router::{
+    NavigateOptions,
+    hooks::{use_navigate, use_params_map},
+};
+use model::room::{invite_path, room_path};
+
+use crate::server_fns::{rooms::join_room, viewer::load_viewer};
+
+/// The page for the invite in the path.
+#[component]
+pub fn InvitePage() -> impl IntoView {
+    let token = use_params_map().with_untracked(|params| params.get("token").unwrap_or_default());
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move || set_hydrated.set(true));
+    let viewer = LocalResource::new(load_viewer);
+    let join = Action::new(|token: &String| join_room(token.clone()));
+    let navigate = use_navigate();
+    Effect::new(move || {
+        if let Some(Ok(joined)) = join.value().get() {
+            navigate(&room_path(joined.channel_id), NavigateOptions::default());
+        }
+    });
+    let sign_in = format!("/auth/login?return_to={}", invite_path(&token));
+    let join_token = token.clone();
+
+    view! {
+        <main class="page invite-page" data-hydrated=move || hydrated.get().to_string()>
+            <p class="hero__eyebrow">"Game invite"</p>
+            <h1>"You're invited to a game of Magic"</h1>
+            <p class="invite-page__lede">
+                "Join the table: you'll get a seat in the game's private Discord voice channel."
+            </p>
+            {move || {
+                let signed_in = viewer.get().and_then(Result::ok).map(|viewer| viewer.user_id.is_some());
+                match signed_in {
+                    None => ().into_any(),
+                    Some(false) => {
+                        view! {
+                            <p class="invite-page__actions">
+                                <a class="button invite-page__signin" href=sign_in.clone() rel="external">
+                                    "Sign in with Discord to join"
+                                </a>
+                            </p>
+                        }
+                            .into_any()
+                    }
+                    Some(true) => {
+                        let token = join_token.clone();
+                        view! {
+                            <p class="invite-page__actions">
+                                <button
+                                    class="button invite-page__join"
+                                    type="button"
+                                    disabled=move || join.pending().get()
+                                    on:click=move |_| {
+                                        join.dispatch(token.clone());
+                                    }
+                                >
+                                    "Join game"
+                                </button>
+                            </p>
+                        }
+                            .into_any()
+                    }
+                }
+            }}
+            {move || {
+                join.value()
+                    .get()
+                    .and_then(Result::err)
+                    .map(|err| {
+                        view! {
+                            <div class="invite-page__error" role="alert">
+                                <p>{err.to_string()}</p>
+                                <a class="button button--secondary" href="/">
+                                    "Return home"
+                                </a>
+                            </div>
+                        }
+                    })
+            }}
+        </main>
+    }
+}

@@ -1,0 +1,94 @@
+//! The whole invite flow in two independent browsers: alice creates a room and copies its invite;
+//! bob opens it signed out, signs in, joins, and both see each other at the table once they are in
+//! the room's voice channel.
+
+use crate::{browser::two_browser_test, helpers::spawn_app};
+
+#[tokio::test]
+async fn a_friend_joins_by_invite_and_both_see_each_other_at_the_table() {
+    let app = spawn_app().await;
+    let discord = app.discord.clone();
+    let demo = discord.demo();
+    two_browser_test("room_flow", |alice, bob| async move {
+        // Alice signs in, creates a room and lands on it with the invite link ready.
+        alice.goto(&app.url("/auth/login?return_to=/")).await?;
+        alice
+            .click(&format!(
+                r#"form:has(input[name="user_id"][value="{}"]) button"#,
+                demo.alice
+            ))
+            .await?;
+        alice.wait_until_hydrated().await?;
+        alice
+            .find("#room-name")
+            .await?
+            .send_keys("Friday Commander")
+            .await?;
+        alice.click(".create-room__submit").await?;
+        let link = alice
+            .find(".invite__link input")
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        let room_path = alice.current_path().await?;
+        let channel = room_path.trim_start_matches("/game/").to_owned();
+        assert!(link.starts_with(&app.url("/invite/")), "{link}");
+        assert_eq!(alice.text(".game-room__name").await?, "Friday Commander");
+        alice.click(".invite__copy").await?;
+        alice.find(".toast").await?;
+        assert!(
+            alice
+                .text(".invite__expiry")
+                .await?
+                .starts_with("Expires in 23 h 59 min")
+        );
+
+        // Bob opens the link signed out, signs in, and comes back to the invite to join.
+        bob.goto(&link).await?;
+        bob.wait_until_hydrated().await?;
+        bob.click(".invite-page__signin").await?;
+        bob.click(&format!(
+            r#"form:has(input[name="user_id"][value="{}"]) button"#,
+            demo.bob
+        ))
+        .await?;
+        bob.wait_until_hydrated().await?;
+        bob.click(".invite-page__join").await?;
+        bob.wait_for("bob on the room's page", |page| {
+            let room_path = room_path.clone();
+            async move { Ok(page.current_path().await? == room_path) }
+        })
+        .await?;
+        assert_eq!(bob.text(".game-room__name").await?, "Friday Commander");
+        assert_eq!(
+            bob.count(".invite").await?,
+            0,
+            "only the owner sees the invite panel"
+        );
+
+        // Both connect to the room's voice channel in Discord and see each other.
+        let channel = discord_sim::Snowflake::parse(&channel).expect("the room id is a snowflake");
+        discord.join_voice(demo.alice, channel)?;
+        discord.join_voice(demo.bob, channel)?;
+        for page in [&alice, &bob] {
+            page.wait_for("Alice and Bob at the table", |page| async move {
+                let names = page.text(".roster__list").await?;
+                Ok(names.contains("Alice") && names.contains("Bob"))
+            })
+            .await?;
+            assert_eq!(page.text(".roster__count").await?, "2/4");
+        }
+        // After a reload the owner sees bob among the players, and (the token being stored only
+        // hashed) the link is no longer shown, only its expiry.
+        alice.goto(&app.url(&room_path)).await?;
+        alice
+            .wait_for("bob among the players", |page| async move {
+                Ok(page.text(".players").await?.contains("Bob"))
+            })
+            .await?;
+        alice.find(".invite__hidden").await?;
+        Ok(())
+    })
+    .await;
+}
