@@ -84,6 +84,28 @@ pub enum InviteError {
 }
 
 impl InviteError {
+    /// The code on the wire (`TOKEN_EXPIRED`, …).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::TokenInvalid => "TOKEN_INVALID",
+            Self::TokenExpired => "TOKEN_EXPIRED",
+            Self::RoomFull => "ROOM_FULL",
+            Self::RoomNotFound => "ROOM_NOT_FOUND",
+            Self::GuildJoinDenied => "GUILD_JOIN_DENIED",
+        }
+    }
+
+    /// A short headline for the reason, for the invite page.
+    pub const fn headline(self) -> &'static str {
+        match self {
+            Self::TokenInvalid => "This invite link doesn't work",
+            Self::TokenExpired => "This invite has expired",
+            Self::RoomFull => "This game is full",
+            Self::RoomNotFound => "This game has ended",
+            Self::GuildJoinDenied => "Discord didn't let you in",
+        }
+    }
+
     /// The HTTP status this reason is answered with.
     pub const fn status(self) -> u16 {
         match self {
@@ -147,5 +169,18 @@ mod tests {
             serde_json::to_value(AppError::Invite(InviteError::TokenExpired)).unwrap(),
             serde_json::json!({"error": "invite", "message": "TOKEN_EXPIRED"})
         );
+        for reason in [
+            InviteError::TokenInvalid,
+            InviteError::TokenExpired,
+            InviteError::RoomFull,
+            InviteError::RoomNotFound,
+            InviteError::GuildJoinDenied,
+        ] {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                reason.code(),
+                "code() matches the wire"
+            );
+        }
     }
 }

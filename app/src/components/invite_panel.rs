@@ -56,7 +56,8 @@ pub fn InvitePanel(details: RoomDetails) -> impl IntoView {
         None => {}
     });
     let expiry = move || match expires_at.get() {
-        Some(at) => format!("Expires in {}", remaining(at - now.get())),
+        Some(at) if at > now.get() => format!("Expires in {}", remaining(at - now.get())),
+        Some(_) => "This link has expired: refresh to make a new one".to_owned(),
         None => "No invite link: refresh to make one".to_owned(),
     };
 
@@ -105,16 +106,23 @@ fn InviteLink(room: ChannelId, toast: RwSignal<Option<&'static str>>) -> impl In
             .get(room)
             .map(|invite: Invite| format!("{}{}", origin(), invite_path(&invite.token)))
     };
+    let field: NodeRef<leptos::html::Input> = NodeRef::new();
     let copy = move |_| {
-        if let Some(link) = link() {
-            copy_to_clipboard(&link);
+        let Some(link) = link() else { return };
+        if copy_to_clipboard(&link) {
             toast.set(Some("Invite link copied"));
+        } else {
+            // No clipboard here (an http page off localhost): select it for the player to copy.
+            if let Some(field) = field.get() {
+                field.select();
+            }
+            toast.set(Some("Link selected: press Ctrl+C (⌘C on a Mac) to copy it"));
         }
     };
     move || match link() {
         Some(link) => view! {
             <div class="invite__link">
-                <input type="text" readonly prop:value=link aria-label="Invite link" />
+                <input node_ref=field type="text" readonly prop:value=link aria-label="Invite link" />
                 <button class="button invite__copy" type="button" on:click=copy>
                     "Copy link"
                 </button>
@@ -142,13 +150,23 @@ fn origin() -> String {
     }
 }
 
-/// Puts `text` on the clipboard. Browsers may refuse (no permission); the link stays visible in the
-/// panel to copy by hand, so a refusal is not worth interrupting the player for.
-fn copy_to_clipboard(text: &str) {
+/// Puts `text` on the clipboard if the browser offers one; only secure contexts (https, or
+/// localhost) do, and calling into a missing one would throw. Returns whether it could try.
+fn copy_to_clipboard(text: &str) -> bool {
     #[cfg(feature = "hydrate")]
     {
-        let _ = window().navigator().clipboard().write_text(text);
+        let navigator = window().navigator();
+        let available = web_sys::js_sys::Reflect::get(&navigator, &"clipboard".into())
+            .is_ok_and(|clipboard| !clipboard.is_undefined());
+        if available {
+            // A refusal (no permission) leaves the link on screen to copy by hand.
+            let _ = navigator.clipboard().write_text(text);
+        }
+        available
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = text;
+    {
+        let _ = text;
+        false
+    }
 }

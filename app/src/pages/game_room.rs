@@ -3,7 +3,11 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use model::{error::AppError, ids::ChannelId, room::RoomDetails};
+use model::{
+    error::AppError,
+    ids::ChannelId,
+    room::{RoomDetails, room_path},
+};
 
 use crate::{
     components::{
@@ -55,7 +59,8 @@ fn GameRoom(room: ChannelId) -> impl IntoView {
                     }
                         .into_any()
                 }
-                _ => view! { <TableHeader /> }.into_any(),
+                Some(Err(AppError::Unauthenticated)) => view! { <TableHeader signed_out=Some(room) /> }.into_any(),
+                _ => view! { <TableHeader signed_out=None /> }.into_any(),
             }}
             <Show when=move || !private()>
                 <MemberList room viewer />
@@ -85,9 +90,22 @@ fn RoomHeader(details: RoomDetails) -> impl IntoView {
     }
 }
 
-/// The header while the room loads, or of a voice channel that is not a room (the demo Lobby).
+/// The header while the room loads, of a voice channel that is not a room (the demo Lobby), or for
+/// a visitor who is not signed in (`signed_out`: the room to come back to after signing in).
 #[component]
-fn TableHeader() -> impl IntoView {
+fn TableHeader(signed_out: Option<ChannelId>) -> impl IntoView {
+    let sign_in = signed_out.map(|room| {
+        let href = format!("/auth/login?return_to={}", room_path(room));
+        view! {
+            <p class="game-room__signin">
+                "Players of this room: "
+                <a href=href rel="external">
+                    "sign in with Discord"
+                </a>
+                " to see it and take your seat."
+            </p>
+        }
+    });
     view! {
         <header class="game-room__header">
             <p class="hero__eyebrow">"Game room"</p>
@@ -95,6 +113,7 @@ fn TableHeader() -> impl IntoView {
             <p class="game-room__hint">
                 "Join the room's voice channel in Discord; players appear here as they connect."
             </p>
+            {sign_in}
         </header>
     }
 }

@@ -6,7 +6,10 @@ use leptos_router::{
     NavigateOptions,
     hooks::{use_navigate, use_params_map},
 };
-use model::room::{invite_path, room_path};
+use model::{
+    error::AppError,
+    room::{invite_path, room_path},
+};
 
 use crate::server_fns::{rooms::join_room, viewer::load_viewer};
 
@@ -25,6 +28,10 @@ pub fn InvitePage() -> impl IntoView {
         }
     });
     let sign_in = format!("/auth/login?return_to={}", invite_path(&token));
+    let sign_in_again = sign_in.clone();
+    let failed = move || join.value().get().and_then(Result::err);
+    // An invite that failed for its own reasons (expired, full, …) will not work on a retry.
+    let settled = move || matches!(failed(), Some(AppError::Invite(_)));
     let join_token = token.clone();
 
     view! {
@@ -48,6 +55,7 @@ pub fn InvitePage() -> impl IntoView {
                         }
                             .into_any()
                     }
+                    Some(true) if settled() => ().into_any(),
                     Some(true) => {
                         let token = join_token.clone();
                         view! {
@@ -68,21 +76,34 @@ pub fn InvitePage() -> impl IntoView {
                     }
                 }
             }}
-            {move || {
-                join.value()
-                    .get()
-                    .and_then(Result::err)
-                    .map(|err| {
-                        view! {
-                            <div class="invite-page__error" role="alert">
-                                <p>{err.to_string()}</p>
-                                <a class="button button--secondary" href="/">
-                                    "Return home"
-                                </a>
-                            </div>
-                        }
-                    })
-            }}
+            {move || failed().map(|err| view! { <JoinProblem err sign_in=sign_in_again.clone() /> })}
         </main>
+    }
+}
+
+/// Why joining failed, with the way forward: home, or signing in again.
+#[component]
+fn JoinProblem(err: AppError, sign_in: String) -> impl IntoView {
+    let (code, headline) = match &err {
+        AppError::Invite(reason) => (reason.code(), reason.headline()),
+        AppError::Unauthenticated => ("UNAUTHENTICATED", "Please sign in again"),
+        _ => ("", "Could not join the game"),
+    };
+    let again = matches!(err, AppError::Unauthenticated).then(|| {
+        view! {
+            <a class="button" href=sign_in rel="external">
+                "Sign in with Discord"
+            </a>
+        }
+    });
+    view! {
+        <div class="invite-page__error" role="alert" data-code=code>
+            <h2>{headline}</h2>
+            <p>{err.to_string()}</p>
+            {again}
+            <a class="button button--secondary" href="/">
+                "Return home"
+            </a>
+        </div>
     }
 }

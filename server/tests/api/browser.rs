@@ -208,6 +208,11 @@ impl Page {
         }
     }
 
+    /// Accepts the open `confirm()` dialog.
+    pub async fn accept_dialog(&self) -> anyhow::Result<()> {
+        self.client.accept_alert().await.context("accept the dialog")
+    }
+
     pub async fn current_path(&self) -> anyhow::Result<String> {
         Ok(self.client.current_url().await?.path().to_owned())
     }

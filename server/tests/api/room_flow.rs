@@ -1,6 +1,6 @@
 //! The whole invite flow in two independent browsers: alice creates a room and copies its invite;
 //! bob opens it signed out, signs in, joins, and both see each other at the table once they are in
-//! the room's voice channel.
+//! the room's voice channel. Closing the room tells bob's page.
 
 use crate::{browser::two_browser_test, helpers::spawn_app};
 
@@ -88,6 +88,50 @@ async fn a_friend_joins_by_invite_and_both_see_each_other_at_the_table() {
             })
             .await?;
         alice.find(".invite__hidden").await?;
+
+        // Alice closes the room (after confirming): she is home, and bob's table says it closed.
+        alice.click(".room__close").await?;
+        alice.accept_dialog().await?;
+        alice
+            .wait_for("alice back home", |page| async move {
+                Ok(page.current_path().await? == "/")
+            })
+            .await?;
+        bob.find(r#".roster[data-status="closed"]"#).await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_broken_invite_explains_itself_and_offers_the_way_home() {
+    let app = spawn_app().await;
+    let bob = app.discord.demo().bob;
+    crate::browser::browser_test("broken_invite", |page| async move {
+        let invite = "/invite/not-a-real-token";
+        page.goto(&app.url(&format!("/auth/login?return_to={invite}")))
+            .await?;
+        page.click(&format!(
+            r#"form:has(input[name="user_id"][value="{bob}"]) button"#
+        ))
+        .await?;
+        page.wait_until_hydrated().await?;
+        page.click(".invite-page__join").await?;
+        let problem = page
+            .find(r#".invite-page__error[data-code="TOKEN_INVALID"]"#)
+            .await?;
+        assert!(problem.text().await?.contains("This invite link doesn't work"));
+        assert_eq!(
+            page.count(".invite-page__join").await?,
+            0,
+            "no retry for a link that cannot work"
+        );
+        page.click(".invite-page__error a.button--secondary").await?;
+        page.wait_for(
+            "home",
+            |page| async move { Ok(page.current_path().await? == "/") },
+        )
+        .await?;
         Ok(())
     })
     .await;
