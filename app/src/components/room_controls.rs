@@ -4,8 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::{NavigateOptions, hooks::use_navigate};
 use model::{
-    ids::ChannelId,
-    ids::UserId,
+    ids::{ChannelId, UserId},
     room::{RoomDetails, VoiceConnect as Connect, discord_channel_link},
 };
 
