@@ -57,6 +57,22 @@ pub fn invite_path(token: &str) -> String {
     format!("/invite/{token}")
 }
 
+/// The sign-in link that comes back to `return_to` (a path on this site) afterwards, with the path
+/// percent-encoded so that nothing in it (`&`, `#`, `?`) can leak into the link's own query.
+pub fn sign_in_path(return_to: &str) -> String {
+    use std::fmt::Write;
+
+    let mut link = String::from("/auth/login?return_to=");
+    for byte in return_to.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
+            link.push(char::from(byte));
+        } else {
+            let _ = write!(link, "%{byte:02X}");
+        }
+    }
+    link
+}
+
 /// A room in a list ("my rooms").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -146,6 +162,15 @@ pub enum VoiceConnect {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_in_links_carry_the_return_path_encoded() {
+        assert_eq!(sign_in_path("/game/42"), "/auth/login?return_to=/game/42");
+        assert_eq!(
+            sign_in_path("/invite/a&b?c#d é"),
+            "/auth/login?return_to=/invite/a%26b%3Fc%23d%20%C3%A9"
+        );
+    }
 
     #[test]
     fn room_names_are_trimmed_and_bounded() {

@@ -32,7 +32,7 @@ const FIRST_BYTES_WITHIN: Duration = Duration::from_secs(10);
 /// (streams end on the same token).
 pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
     let graceful = GracefulShutdown::new();
-    let lean_streams = TaskTracker::new();
+    let connections = TaskTracker::new();
     loop {
         let stream = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -48,7 +48,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
         let router = router.clone();
         let watcher = graceful.watcher();
         let shutdown = shutdown.clone();
-        lean_streams.spawn(async move {
+        connections.spawn(async move {
             if starts_a_stream(&stream).await {
                 lean::serve_stream(stream, router, shutdown).await;
                 return;
@@ -63,9 +63,9 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
         });
     }
     drop(listener);
-    lean_streams.close();
+    connections.close();
     graceful.shutdown().await;
-    lean_streams.wait().await;
+    connections.wait().await;
 }
 
 /// Whether the connection's first bytes are a live-stream request. Peeking leaves them in the

@@ -6,7 +6,7 @@ use leptos_router::hooks::use_params_map;
 use model::{
     error::AppError,
     ids::ChannelId,
-    room::{RoomDetails, room_path},
+    room::{RoomDetails, room_path, sign_in_path},
 };
 
 use crate::{
@@ -95,7 +95,7 @@ fn RoomHeader(details: RoomDetails) -> impl IntoView {
 #[component]
 fn TableHeader(signed_out: Option<ChannelId>) -> impl IntoView {
     let sign_in = signed_out.map(|room| {
-        let href = format!("/auth/login?return_to={}", room_path(room));
+        let href = sign_in_path(&room_path(room));
         view! {
             <p class="game-room__signin">
                 "Players of this room: "

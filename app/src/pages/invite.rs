@@ -8,7 +8,7 @@ use leptos_router::{
 };
 use model::{
     error::AppError,
-    room::{invite_path, room_path},
+    room::{invite_path, room_path, sign_in_path},
 };
 
 use crate::server_fns::{rooms::join_room, viewer::load_viewer};
@@ -27,7 +27,7 @@ pub fn InvitePage() -> impl IntoView {
             navigate(&room_path(joined.channel_id), NavigateOptions::default());
         }
     });
-    let sign_in = format!("/auth/login?return_to={}", invite_path(&token));
+    let sign_in = sign_in_path(&invite_path(&token));
     let sign_in_again = sign_in.clone();
     let failed = move || join.value().get().and_then(Result::err);
     // An invite that failed for its own reasons (expired, full, …) will not work on a retry.
