@@ -194,6 +194,16 @@ async fn sessions_and_rooms_live_in_postgresql_when_it_is_configured() {
     let alice = app.discord.demo().alice.to_string();
     let callback = consent(&app, "/", &alice).await;
     assert_eq!(app.client.get(&callback).send().await.unwrap().status(), 303);
+    let created: serde_json::Value = app
+        .client
+        .post(app.url("/api/rooms/create"))
+        .form(&[("name", "Stored in PostgreSQL")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let app = app.restart().await;
     let me = app.get("/api/me").await;
     assert_eq!(
@@ -201,6 +211,16 @@ async fn sessions_and_rooms_live_in_postgresql_when_it_is_configured() {
         200,
         "the session is in PostgreSQL, not in the process"
     );
+    let mine: serde_json::Value = app
+        .client
+        .post(app.url("/api/rooms/mine"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine[0]["channelId"], created["channelId"], "the room too");
     let backend::Store::Postgres(pool) = &app.store else {
         panic!("still PostgreSQL")
     };
