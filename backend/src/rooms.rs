@@ -203,14 +203,16 @@ impl Rooms {
             .room(channel)
             .await?
             .ok_or(RoomError::Invite(InviteError::RoomNotFound))?;
-        if self.store.is_player(channel, user).await? {
-            return Ok(JoinedRoom {
-                channel_id: channel,
-                name: room.name,
-            });
+        let joined = JoinedRoom {
+            channel_id: channel,
+            name: room.name,
+        };
+        // One read gives both answers: is the user in already, and how many seats are taken.
+        let players = self.store.players(channel).await?;
+        if players.iter().any(|player| player.user_id == user) {
+            return Ok(joined);
         }
         // Seats count admitted players and anyone else in the channel right now (a moderator, say).
-        let players = self.store.players(channel).await?;
         let occupants: BTreeSet<UserId> = players
             .iter()
             .map(|player| player.user_id)
@@ -221,12 +223,8 @@ impl Rooms {
         }
         match self.store.admit_player(channel, user, MAX_PLAYERS).await? {
             Admission::Admitted => {}
-            Admission::AlreadyPlayer => {
-                return Ok(JoinedRoom {
-                    channel_id: channel,
-                    name: room.name,
-                });
-            }
+            // A second request of the same user's won the race: they are in.
+            Admission::AlreadyPlayer => return Ok(joined),
             Admission::Full => return Err(RoomError::Invite(InviteError::RoomFull)),
             Admission::NoRoom => return Err(RoomError::Invite(InviteError::RoomNotFound)),
         }
@@ -247,10 +245,7 @@ impl Rooms {
             self.store.remove_player(channel, user).await?;
             return Err(err);
         }
-        Ok(JoinedRoom {
-            channel_id: channel,
-            name: room.name,
-        })
+        Ok(joined)
     }
 
     /// Moves `user`, a player, into the room's voice channel. A user who is not in voice anywhere
