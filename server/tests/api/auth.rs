@@ -3,7 +3,10 @@
 
 use reqwest::{Response, header::LOCATION};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::{
+    helpers::{TestApp, spawn_app, spawn_app_with},
+    players::Player,
+};
 
 fn location(response: &Response) -> String {
     response.headers()[LOCATION].to_str().unwrap().to_owned()
@@ -191,36 +194,17 @@ async fn sessions_and_rooms_live_in_postgresql_when_it_is_configured() {
 
     let app = spawn_app_with(&[("DATABASE_URL", url.as_str())]).await;
     assert_eq!(app.store.engine(), "postgres");
-    let alice = app.discord.demo().alice.to_string();
-    let callback = consent(&app, "/", &alice).await;
-    assert_eq!(app.client.get(&callback).send().await.unwrap().status(), 303);
-    let created: serde_json::Value = app
-        .client
-        .post(app.url("/api/rooms/create"))
-        .form(&[("name", "Stored in PostgreSQL")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut alice = Player::signed_in(&app, &app.discord.demo().alice.to_string()).await;
+    let (channel, _) = alice.create_room("Stored in PostgreSQL").await;
     let app = app.restart().await;
-    let me = app.get("/api/me").await;
+    alice.address.clone_from(&app.address);
     assert_eq!(
-        me.status(),
+        alice.get("/api/me").await.status(),
         200,
         "the session is in PostgreSQL, not in the process"
     );
-    let mine: serde_json::Value = app
-        .client
-        .post(app.url("/api/rooms/mine"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(mine[0]["channelId"], created["channelId"], "the room too");
+    let mine = alice.call("mine", &[]).await.ok();
+    assert_eq!(mine[0]["channelId"], channel.as_str(), "the room too");
     let backend::Store::Postgres(pool) = &app.store else {
         panic!("still PostgreSQL")
     };
