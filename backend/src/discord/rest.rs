@@ -276,7 +276,7 @@ impl DiscordRest {
 }
 
 /// A failed request or a failed decoding of its answer.
-pub enum CallError {
+enum CallError {
     /// The request failed.
     Http(HttpError),
     /// The answer could not be read.
