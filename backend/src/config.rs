@@ -119,7 +119,8 @@ pub struct Config {
     /// `REDIS_URL`: the event bus and lock for multi-instance deployments.
     pub redis_url: Option<SecretString>,
     /// `DEV_OPEN_STREAM`: lets `GET /api/stream` also serve viewers who are not signed in. A
-    /// development aid: on by default in development, refused in production.
+    /// development aid for the embedded simulator: on by default there, off by default and refused
+    /// in production and whenever a bot token points the app at a real guild.
     pub dev_open_stream: bool,
 }
 
@@ -244,20 +245,29 @@ impl Config {
             SecretString::from(text)
         });
 
+        // Open only where it can do no harm: the embedded simulator's made-up guild in development.
+        // With a bot token the guild is real, so the switch stays off whatever APP_ENV says.
         let dev_open_stream = reader.parse(
             "DEV_OPEN_STREAM",
-            environment == Environment::Development,
+            environment == Environment::Development && !discord.uses_real_discord(),
             |text| match text {
                 "true" | "1" | "yes" => Ok(true),
                 "false" | "0" | "no" => Ok(false),
                 _ => Err("must be `true` or `false`".to_owned()),
             },
         );
+        if dev_open_stream && discord.uses_real_discord() && environment == Environment::Development {
+            reader.problem(
+                "DEV_OPEN_STREAM",
+                "must not be enabled when DISCORD_BOT_TOKEN is set (real Discord)",
+            );
+        }
 
         if environment == Environment::Production {
             if dev_open_stream {
                 reader.problem("DEV_OPEN_STREAM", "must not be enabled when APP_ENV=production");
             }
+            reader.require_real_discord(&discord);
             match &session_secret {
                 None => reader.problem("SESSION_SECRET", "is required when APP_ENV=production"),
                 Some(secret) if secret.len() < MIN_SESSION_SECRET_LEN => reader.problem(
@@ -266,11 +276,16 @@ impl Config {
                 ),
                 Some(_) => {}
             }
-            if public_base_url
-                .as_ref()
-                .is_some_and(|url| url.scheme() != "https")
-            {
-                reader.problem("VITE_BASE_URL", "must be an https:// URL when APP_ENV=production");
+            match &public_base_url {
+                Some(url) if url.scheme() != "https" => {
+                    reader.problem("VITE_BASE_URL", "must be an https:// URL when APP_ENV=production");
+                }
+                // A set-but-invalid value was reported where it was read.
+                None if !reader.vars.contains_key("VITE_BASE_URL") => reader.problem(
+                    "VITE_BASE_URL",
+                    "is required when APP_ENV=production: the public https:// URL of the site",
+                ),
+                _ => {}
             }
         }
 
@@ -406,6 +421,32 @@ impl Reader<'_> {
                     &format!("is not a valid URL ({err}); expected postgres://… or sqlite://…"),
                 );
                 sqlite_default()
+            }
+        }
+    }
+
+    /// Production never falls back to the embedded simulator: its consent page signs anyone in as
+    /// anyone, and its development aids would be live. Names every missing piece of the real setup.
+    fn require_real_discord(&mut self, discord: &DiscordConfig) {
+        if discord.uses_real_discord() {
+            // `discord()` already named what a bot token needs alongside it.
+            return;
+        }
+        self.problem(
+            "DISCORD_BOT_TOKEN",
+            "is required when APP_ENV=production (without it the server would start the embedded Discord simulator)",
+        );
+        let vars = self.vars;
+        let set = |name: &str| vars.contains_key(name);
+        if !set("VITE_DISCORD_GUILD_ID") && !set("DISCORD_GUILD_ID") {
+            self.problem(
+                "DISCORD_GUILD_ID",
+                "is required when APP_ENV=production (or set VITE_DISCORD_GUILD_ID)",
+            );
+        }
+        for name in ["DISCORD_CLIENT_ID", "DISCORD_CLIENT_SECRET"] {
+            if !set(name) {
+                self.problem(name, "is required when APP_ENV=production");
             }
         }
     }
@@ -574,26 +615,78 @@ mod tests {
         );
     }
 
+    /// A complete real-Discord setup, for tests that vary one thing.
+    const REAL_DISCORD: [(&str, &str); 4] = [
+        ("DISCORD_BOT_TOKEN", "secret-token"),
+        ("DISCORD_GUILD_ID", "2000000000000000001"),
+        ("DISCORD_CLIENT_ID", "1000000000000000001"),
+        ("DISCORD_CLIENT_SECRET", "shh"),
+    ];
+
+    fn production(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        const SECRET: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let mut vars = vec![
+            ("APP_ENV", "production"),
+            ("SESSION_SECRET", SECRET),
+            ("VITE_BASE_URL", "https://play.example.com"),
+        ];
+        vars.extend(REAL_DISCORD);
+        vars.retain(|(name, _)| !extra.iter().any(|(other, _)| other == name));
+        vars.extend(extra.iter().filter(|(_, value)| !value.is_empty()));
+        vars
+    }
+
     #[test]
     fn production_requires_a_long_session_secret_and_https() {
-        let found = problems(&[("APP_ENV", "production"), ("VITE_BASE_URL", "http://example.com")]);
+        let found = problems(&production(&[
+            ("VITE_BASE_URL", "http://example.com"),
+            ("SESSION_SECRET", ""),
+        ]));
         let names: Vec<_> = found.iter().map(|(name, _)| *name).collect();
         assert_eq!(names, ["SESSION_SECRET", "VITE_BASE_URL"]);
-        let short = problems(&[("APP_ENV", "production"), ("SESSION_SECRET", "short")]);
+        let short = problems(&production(&[("SESSION_SECRET", "short")]));
         assert!(short[0].1.contains("at least 64"));
+        assert!(config_ok(&production(&[])).discord.uses_real_discord());
+    }
+
+    #[test]
+    fn production_never_falls_back_to_the_embedded_simulator() {
+        // Nothing but APP_ENV: every missing piece is named, so one round fixes the deployment.
+        let found = problems(&[("APP_ENV", "production")]);
+        let names: Vec<_> = found.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                "DISCORD_BOT_TOKEN",
+                "DISCORD_GUILD_ID",
+                "DISCORD_CLIENT_ID",
+                "DISCORD_CLIENT_SECRET",
+                "SESSION_SECRET",
+                "VITE_BASE_URL"
+            ]
+        );
+        assert!(
+            found[0].1.contains("embedded Discord simulator"),
+            "says why: {}",
+            found[0].1
+        );
+        // Each one alone is refused too.
+        for (missing, _) in REAL_DISCORD.iter().chain(&[("VITE_BASE_URL", "")]) {
+            let found = problems(&production(&[(missing, "")]));
+            assert_eq!(found.len(), 1, "{missing}: {found:?}");
+            assert_eq!(found[0].0, *missing);
+        }
     }
 
     #[test]
     fn the_open_stream_switch_is_a_development_aid_only() {
         assert!(config_ok(&[]).dev_open_stream);
         assert!(!config_ok(&[("DEV_OPEN_STREAM", "false")]).dev_open_stream);
-        let secret = "s".repeat(64);
-        let production = [("APP_ENV", "production"), ("SESSION_SECRET", secret.as_str())];
         assert!(
-            !config_ok(&production).dev_open_stream,
+            !config_ok(&production(&[])).dev_open_stream,
             "off by default in production"
         );
-        let found = problems(&[production[0], production[1], ("DEV_OPEN_STREAM", "true")]);
+        let found = problems(&production(&[("DEV_OPEN_STREAM", "true")]));
         assert_eq!(
             found,
             vec![(
@@ -601,6 +694,25 @@ mod tests {
                 "must not be enabled when APP_ENV=production".to_owned()
             )]
         );
+    }
+
+    #[test]
+    fn real_discord_never_opens_the_stream_whatever_app_env_says() {
+        // A real-Discord deployment that forgot APP_ENV: the roster of every voice channel in the
+        // guild must not be open to anyone.
+        assert!(!config_ok(&REAL_DISCORD).dev_open_stream);
+        let mut open = REAL_DISCORD.to_vec();
+        open.push(("DEV_OPEN_STREAM", "true"));
+        assert_eq!(
+            problems(&open),
+            vec![(
+                "DEV_OPEN_STREAM",
+                "must not be enabled when DISCORD_BOT_TOKEN is set (real Discord)".to_owned()
+            )]
+        );
+        open.pop();
+        open.push(("DEV_OPEN_STREAM", "false"));
+        assert!(!config_ok(&open).dev_open_stream);
     }
 
     #[test]

@@ -1,6 +1,48 @@
-//! The development panel's server functions and the panel itself, on the embedded simulator.
+//! The development panel's server functions and the panel itself, on the embedded simulator; and
+//! their absence everywhere else.
 
-use crate::{browser::browser_test, helpers::spawn_app};
+use crate::{
+    browser::browser_test,
+    helpers::{spawn_app, spawn_app_on_real_discord},
+};
+
+#[tokio::test]
+async fn with_real_discord_the_development_aids_do_not_exist() {
+    // Even in development: a bot token means a real guild, real people.
+    let app = spawn_app_on_real_discord(&[]).await;
+    let demo = app.discord.demo();
+    let voice_before = app
+        .discord
+        .world()
+        .voice
+        .get(&demo.alice)
+        .map(|state| state.channel_id);
+    for (path, form) in [
+        ("/api/dev/guild", vec![]),
+        (
+            "/api/dev/voice",
+            vec![
+                ("user", demo.alice.to_string()),
+                ("channel", demo.games.to_string()),
+            ],
+        ),
+    ] {
+        let response = app.client.post(app.url(path)).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    assert_eq!(
+        app.discord
+            .world()
+            .voice
+            .get(&demo.alice)
+            .map(|state| state.channel_id),
+        voice_before,
+        "nobody was moved"
+    );
+    // The open stream is a development aid too: without a session, no roster.
+    let response = app.get(&format!("/api/stream?room={}", demo.lobby)).await;
+    assert_eq!(response.status(), 401);
+}
 
 #[tokio::test]
 async fn set_simulated_voice_moves_a_simulated_user_and_rejects_bad_ids() {

@@ -60,6 +60,8 @@ pub struct TestApp {
     extra: Vec<(String, String)>,
     /// The database folder, shared with a restarted server.
     data: Arc<TempDir>,
+    /// Whether `discord` runs outside the app (real-Discord mode) rather than embedded in it.
+    external_discord: bool,
 }
 
 impl TestApp {
@@ -112,21 +114,64 @@ pub async fn spawn_app() -> TestApp {
 
 /// [`spawn_app`] with extra configuration variables.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let client = reqwest::Client::builder()
+    let client = test_client();
+    let extra = extra
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    start(Arc::new(TempDir::new("app")), extra, client, None).await
+}
+
+/// [`spawn_app_with`] as a real deployment runs: `DISCORD_BOT_TOKEN` and every Discord URL set,
+/// here pointing at a simulator started outside the app (so nothing is embedded).
+pub async fn spawn_app_on_real_discord(extra: &[(&str, &str)]) -> TestApp {
+    let discord = discord_sim::DiscordSim::start(discord_sim::SimConfig::default())
+        .await
+        .expect("simulator starts");
+    let endpoints = discord.endpoints();
+    let mut vars: Vec<(String, String)> = [
+        ("DISCORD_BOT_TOKEN", endpoints.bot_token.clone()),
+        ("DISCORD_GUILD_ID", endpoints.guild_id.to_string()),
+        ("DISCORD_CLIENT_ID", endpoints.client_id.clone()),
+        ("DISCORD_CLIENT_SECRET", endpoints.client_secret.clone()),
+        ("DISCORD_GATEWAY_URL", endpoints.gateway_url.clone()),
+        ("DISCORD_API_BASE", endpoints.api_base.clone()),
+        (
+            "DISCORD_OAUTH_AUTHORIZE_URL",
+            endpoints.oauth_authorize_url.clone(),
+        ),
+        ("DISCORD_OAUTH_TOKEN_URL", endpoints.oauth_token_url.clone()),
+        ("DISCORD_OAUTH_REVOKE_URL", endpoints.oauth_revoke_url.clone()),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect();
+    vars.extend(
+        extra
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
+    start(Arc::new(TempDir::new("app")), vars, test_client(), Some(discord)).await
+}
+
+fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         // No total timeout: it would cut long-lived streams; reads are bounded where they happen.
         .connect_timeout(Duration::from_secs(5))
         .build()
-        .expect("http client");
-    let extra = extra
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect();
-    start(Arc::new(TempDir::new("app")), extra, client).await
+        .expect("http client")
 }
 
-async fn start(data: Arc<TempDir>, extra: Vec<(String, String)>, client: reqwest::Client) -> TestApp {
+/// Starts the app on `data`; `external` is the Discord it was configured to use, when that is not
+/// an embedded simulator.
+async fn start(
+    data: Arc<TempDir>,
+    extra: Vec<(String, String)>,
+    client: reqwest::Client,
+    external: Option<SimHandle>,
+) -> TestApp {
     let vars: Vec<(&str, &str)> = extra
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()))
@@ -148,10 +193,14 @@ async fn start(data: Arc<TempDir>, extra: Vec<(String, String)>, client: reqwest
     .await
     .expect("the gateway connects to the embedded simulator")
     .expect("the gateway task is running");
-    let discord = state
-        .simulator
-        .clone()
-        .expect("tests run on the embedded simulator");
+    let embedded = state.simulator.clone();
+    assert_eq!(
+        embedded.is_some(),
+        external.is_none(),
+        "the app embeds a simulator exactly when no real Discord is configured"
+    );
+    let external_discord = external.is_some();
+    let discord = embedded.or(external).expect("a Discord to talk to");
     TestApp {
         address,
         store: state.store,
@@ -163,6 +212,7 @@ async fn start(data: Arc<TempDir>, extra: Vec<(String, String)>, client: reqwest
         server: Some(server),
         extra,
         data,
+        external_discord,
     }
 }
 
@@ -177,10 +227,12 @@ impl TestApp {
                 .expect("server task")
                 .expect("server stopped cleanly");
         }
+        let external = self.external_discord.then(|| self.discord.clone());
         start(
             self.data.clone(),
             std::mem::take(&mut self.extra),
             self.client.clone(),
+            external,
         )
         .await
     }

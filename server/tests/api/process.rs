@@ -52,6 +52,22 @@ async fn malformed_database_url_stops_startup_naming_the_variable() {
 }
 
 #[tokio::test]
+async fn production_without_real_discord_refuses_to_start() {
+    // Today's trap: production on the embedded simulator, where anyone signs in as anyone.
+    let secret = "s".repeat(64);
+    let stderr = fails_to_start(&[
+        ("APP_ENV", "production"),
+        ("SESSION_SECRET", &secret),
+        ("VITE_BASE_URL", "https://play.example.com"),
+    ])
+    .await;
+    assert_eq!(
+        stderr,
+        "invalid configuration\n  - DISCORD_BOT_TOKEN: is required when APP_ENV=production (without it the server would start the embedded Discord simulator)\n  - DISCORD_GUILD_ID: is required when APP_ENV=production (or set VITE_DISCORD_GUILD_ID)\n  - DISCORD_CLIENT_ID: is required when APP_ENV=production\n  - DISCORD_CLIENT_SECRET: is required when APP_ENV=production\n"
+    );
+}
+
+#[tokio::test]
 async fn unknown_log_format_stops_startup_naming_the_variable() {
     let stderr = fails_to_start(&[("LOG_FORMAT", "xml"), ("APP_ENV", "staging")]).await;
     assert_eq!(
