@@ -20,5 +20,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 
-pub use startup::{Application, StartupError};
+pub use startup::{Application, StartupError, route_table};
 pub use state::AppState;

@@ -11,7 +11,9 @@ use app::{
 };
 use axum::{
     Router,
-    routing::{get, post},
+    handler::Handler,
+    http::Method,
+    routing::{MethodFilter, MethodRouter, on},
 };
 use backend::{
     Config, Store,
@@ -323,18 +325,71 @@ async fn session_layer(
         .with_expiry(Expiry::OnInactivity(time::Duration::days(14))))
 }
 
+/// One plain (non-Leptos) route: the router is built from a list of these, and the same list
+/// tells [`route_table`] what exists, so a route cannot be served without being listed.
+struct Endpoint {
+    method: Method,
+    path: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+impl Endpoint {
+    fn new<H, T>(method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a method axum can route");
+        Self {
+            method,
+            path,
+            handler: on(filter, handler),
+        }
+    }
+}
+
+/// The operational and sign-in routes (pages and server functions are Leptos').
+fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint::new(Method::GET, "/health", health),
+        Endpoint::new(Method::GET, "/api/health", health),
+        Endpoint::new(Method::GET, "/api/stream", stream),
+        Endpoint::new(Method::GET, "/api/me", auth::me),
+        Endpoint::new(Method::GET, "/auth/login", auth::login),
+        Endpoint::new(Method::GET, "/auth/callback", auth::callback),
+        Endpoint::new(Method::POST, "/auth/logout", auth::logout),
+    ]
+}
+
+/// Every route the server answers, as `(method, path)`: the plain endpoints, the Leptos pages
+/// (`/game/:channel_id` style paths) and every registered server function. The authorisation
+/// matrix test is built from this, so a new route without an expectation fails it.
+pub fn route_table() -> Vec<(Method, String)> {
+    let mut table: Vec<(Method, String)> = endpoints()
+        .into_iter()
+        .map(|endpoint| (endpoint.method, endpoint.path.to_owned()))
+        .collect();
+    table.extend(
+        generate_route_list(App)
+            .iter()
+            .map(|route| (Method::GET, route.path().to_owned())),
+    );
+    table.extend(leptos::server_fn::axum::server_fn_paths().map(|(path, method)| (method, path.to_owned())));
+    table.sort_by(|(a_method, a_path), (b_method, b_path)| {
+        (a_path, a_method.as_str()).cmp(&(b_path, b_method.as_str()))
+    });
+    table.dedup();
+    table
+}
+
 /// The whole HTTP surface: operational routes, then the Leptos pages, then static files and the
 /// 404 page for everything else.
 fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Router {
     let routes = generate_route_list(App);
-    Router::new()
-        .route("/health", get(health))
-        .route("/api/health", get(health))
-        .route("/api/stream", get(stream))
-        .route("/api/me", get(auth::me))
-        .route("/auth/login", get(auth::login))
-        .route("/auth/callback", get(auth::callback))
-        .route("/auth/logout", post(auth::logout))
+    let plain = endpoints().into_iter().fold(Router::new(), |router, endpoint| {
+        router.route(endpoint.path, endpoint.handler)
+    });
+    plain
         .leptos_routes_with_context(
             &state,
             routes,

@@ -8,9 +8,11 @@
 #![allow(clippy::unwrap_used, reason = "a failed unwrap in a test is the assertion")]
 
 mod auth;
+mod authz_matrix;
 mod browser;
 mod dev_panel;
 mod dropout;
+mod fuzz;
 mod game_room;
 mod health;
 mod helpers;
