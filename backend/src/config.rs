@@ -272,15 +272,6 @@ impl Config {
                 ),
                 Some(_) => {}
             }
-            if session_secret_previous
-                .as_ref()
-                .is_some_and(|secret| secret.len() < MIN_SESSION_SECRET_LEN)
-            {
-                reader.problem(
-                    "SESSION_SECRET_PREVIOUS",
-                    &format!("must be at least {MIN_SESSION_SECRET_LEN} characters long"),
-                );
-            }
             if public_base_url
                 .as_ref()
                 .is_some_and(|url| url.scheme() != "https")
@@ -289,13 +280,11 @@ impl Config {
             }
         }
 
-        // A previous secret only means something next to the current one it was rotated to.
-        if session_secret_previous.is_some() && session_secret.is_none() {
-            reader.problem(
-                "SESSION_SECRET_PREVIOUS",
-                "is only used together with SESSION_SECRET (the secret it was rotated to)",
-            );
-        }
+        reader.check_previous_session_secret(
+            environment,
+            session_secret.as_deref(),
+            session_secret_previous.as_deref(),
+        );
 
         if !reader.problems.is_empty() {
             return Err(ConfigError {
@@ -329,6 +318,28 @@ impl Reader<'_> {
             variable,
             message: message.to_owned(),
         });
+    }
+
+    /// `SESSION_SECRET_PREVIOUS` is as long as `SESSION_SECRET` must be in production, and only
+    /// means something next to the current secret it was rotated to.
+    fn check_previous_session_secret(
+        &mut self,
+        environment: Environment,
+        current: Option<&str>,
+        previous: Option<&str>,
+    ) {
+        let Some(previous) = previous else { return };
+        if current.is_none() {
+            self.problem(
+                "SESSION_SECRET_PREVIOUS",
+                "is only used together with SESSION_SECRET (the secret it was rotated to)",
+            );
+        } else if environment == Environment::Production && previous.len() < MIN_SESSION_SECRET_LEN {
+            self.problem(
+                "SESSION_SECRET_PREVIOUS",
+                &format!("must be at least {MIN_SESSION_SECRET_LEN} characters long"),
+            );
+        }
     }
 
     fn text(&self, name: &str) -> Option<String> {

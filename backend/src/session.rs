@@ -283,7 +283,10 @@ impl fmt::Debug for DiscordTokens {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DiscordTokens")
             .field("access_token", &"[redacted]")
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("expires_at", &self.expires_at)
             .finish()
     }
@@ -390,7 +393,10 @@ mod tests {
         Record {
             id: Id::default(),
             data: [
-                (USER.to_owned(), serde_json::json!({"id": "1000000000000000001", "username": "Alice", "avatar": null})),
+                (
+                    USER.to_owned(),
+                    serde_json::json!({"id": "1000000000000000001", "username": "Alice", "avatar": null}),
+                ),
                 (TOKENS.to_owned(), serde_json::to_value(tokens).unwrap()),
             ]
             .into_iter()
@@ -479,7 +485,9 @@ mod tests {
         let mut record = signed_in_record("rotating-token", time::Duration::hours(1));
         before.create(&mut record).await.unwrap();
 
-        let rotated = SessionBackend::new(&store, keys("new", Some("old"))).await.unwrap();
+        let rotated = SessionBackend::new(&store, keys("new", Some("old")))
+            .await
+            .unwrap();
         assert_eq!(rotated.load(&record.id).await.unwrap(), Some(record.clone()));
         // Read once under the rotation, the record no longer needs the old secret.
         let after = SessionBackend::new(&store, keys("new", None)).await.unwrap();
