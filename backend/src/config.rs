@@ -112,8 +112,13 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// Gateway/web split.
     pub link: LinkConfig,
-    /// `SESSION_SECRET`: signs session cookies; required in production.
+    /// `SESSION_SECRET`: the key material session records are encrypted with (the Discord tokens
+    /// in them above all); required in production. Without it, development keeps a random key in
+    /// a file (see `session::keys`).
     pub session_secret: Option<SecretString>,
+    /// `SESSION_SECRET_PREVIOUS`: the secret before the last rotation. Records it encrypted still
+    /// open, and are re-encrypted under `SESSION_SECRET` when read, so rotating signs nobody out.
+    pub session_secret_previous: Option<SecretString>,
     /// `VITE_BASE_URL`: the public URL of the site (OAuth redirect and invite links are built on it).
     pub public_base_url: Option<Url>,
     /// `REDIS_URL`: the event bus and lock for multi-instance deployments.
@@ -236,6 +241,7 @@ impl Config {
         };
         // Kept as text until its length is checked, then wrapped.
         let session_secret = reader.text("SESSION_SECRET");
+        let session_secret_previous = reader.text("SESSION_SECRET_PREVIOUS");
         let public_base_url = reader.url_opt("VITE_BASE_URL", &["http", "https"]);
         let redis_url = reader.text("REDIS_URL").map(|text| {
             match Url::parse(&text) {
@@ -289,6 +295,12 @@ impl Config {
             }
         }
 
+        reader.check_previous_session_secret(
+            environment,
+            session_secret.as_deref(),
+            session_secret_previous.as_deref(),
+        );
+
         if !reader.problems.is_empty() {
             return Err(ConfigError {
                 problems: reader.problems,
@@ -301,6 +313,7 @@ impl Config {
             discord,
             link,
             session_secret: session_secret.map(SecretString::from),
+            session_secret_previous: session_secret_previous.map(SecretString::from),
             public_base_url,
             redis_url,
             dev_open_stream,
@@ -320,6 +333,28 @@ impl Reader<'_> {
             variable,
             message: message.to_owned(),
         });
+    }
+
+    /// `SESSION_SECRET_PREVIOUS` is as long as `SESSION_SECRET` must be in production, and only
+    /// means something next to the current secret it was rotated to.
+    fn check_previous_session_secret(
+        &mut self,
+        environment: Environment,
+        current: Option<&str>,
+        previous: Option<&str>,
+    ) {
+        let Some(previous) = previous else { return };
+        if current.is_none() {
+            self.problem(
+                "SESSION_SECRET_PREVIOUS",
+                "is only used together with SESSION_SECRET (the secret it was rotated to)",
+            );
+        } else if environment == Environment::Production && previous.len() < MIN_SESSION_SECRET_LEN {
+            self.problem(
+                "SESSION_SECRET_PREVIOUS",
+                &format!("must be at least {MIN_SESSION_SECRET_LEN} characters long"),
+            );
+        }
     }
 
     fn text(&self, name: &str) -> Option<String> {
@@ -679,6 +714,48 @@ mod tests {
     }
 
     #[test]
+    fn the_previous_session_secret_is_optional_long_in_production_and_needs_a_current_one() {
+        assert!(config_ok(&[]).session_secret_previous.is_none());
+        let current = "c".repeat(64);
+        let previous = "p".repeat(64);
+        let config = config_ok(&[
+            ("APP_ENV", "production"),
+            ("SESSION_SECRET", current.as_str()),
+            ("SESSION_SECRET_PREVIOUS", previous.as_str()),
+        ]);
+        assert_eq!(
+            config
+                .session_secret_previous
+                .as_ref()
+                .map(ExposeSecret::expose_secret),
+            Some(previous.as_str())
+        );
+
+        let short = problems(&[
+            ("APP_ENV", "production"),
+            ("SESSION_SECRET", current.as_str()),
+            ("SESSION_SECRET_PREVIOUS", "short"),
+        ]);
+        assert_eq!(
+            short,
+            vec![(
+                "SESSION_SECRET_PREVIOUS",
+                "must be at least 64 characters long".to_owned()
+            )]
+        );
+        // Development takes any length, but not a previous secret without a current one.
+        assert!(
+            config_ok(&[("SESSION_SECRET", "dev"), ("SESSION_SECRET_PREVIOUS", "old")])
+                .session_secret_previous
+                .is_some()
+        );
+        let alone = problems(&[("SESSION_SECRET_PREVIOUS", "old")]);
+        assert_eq!(alone.len(), 1);
+        assert_eq!(alone[0].0, "SESSION_SECRET_PREVIOUS");
+        assert!(alone[0].1.contains("SESSION_SECRET"), "{}", alone[0].1);
+    }
+
+    #[test]
     fn the_open_stream_switch_is_a_development_aid_only() {
         assert!(config_ok(&[]).dev_open_stream);
         assert!(!config_ok(&[("DEV_OPEN_STREAM", "false")]).dev_open_stream);
@@ -724,6 +801,7 @@ mod tests {
             ("DISCORD_CLIENT_SECRET", "very-secret-client"),
             ("DATABASE_URL", "postgres://app:very-secret-pw@db/app"),
             ("SESSION_SECRET", "very-secret-session"),
+            ("SESSION_SECRET_PREVIOUS", "very-secret-previous"),
         ]);
         let printed = format!("{config:?}");
         assert!(!printed.contains("very-secret"), "{printed}");

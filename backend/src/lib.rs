@@ -9,7 +9,8 @@
 //! * [`rate_limit`]: [`rate_limit::RateLimiter`], per-user request budgets for server functions.
 //! * [`rooms`]: [`rooms::Rooms`], game rooms and invites, and the idle-room janitor.
 //! * [`roster`]: who is in which voice channel, and gateway events → app events.
-//! * [`session`]: the session store and [`session::UserSession`], the typed view of a session.
+//! * [`session`]: the session store (records encrypted at rest, expired ones swept) and
+//!   [`session::UserSession`], the typed view of a session.
 //! * [`store`]: persistence over SQLite (embedded default) or PostgreSQL.
 //!
 //! The WASM bundle never depends on this crate, so sqlx (and later twilight) cannot reach it.

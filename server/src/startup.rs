@@ -11,6 +11,7 @@ use app::{
 };
 use axum::{
     Router,
+    extract::MatchedPath,
     handler::Handler,
     http::Method,
     routing::{MethodFilter, MethodRouter, on},
@@ -26,7 +27,7 @@ use backend::{
     rate_limit::RateLimiter,
     rooms::{Rooms, janitor::Janitor},
     roster::{Roster, RosterSource},
-    session::SessionBackend,
+    session::{self, SessionBackend, SessionSetupError, keys::SessionKeys},
     store::StoreError,
 };
 use discord_sim::{DiscordSim, SimConfig, SimHandle};
@@ -64,7 +65,10 @@ pub enum StartupError {
     OAuth(#[from] backend::discord::oauth::OAuthError),
     /// The session table could not be created.
     #[error("cannot set up the session store")]
-    Sessions(#[source] sqlx::Error),
+    Sessions(#[from] SessionSetupError),
+    /// The key that encrypts sessions could not be read or made.
+    #[error("cannot set up the session encryption key")]
+    SessionKeys(#[from] session::keys::KeyError),
     /// The listening address could not be bound (in use, or not permitted).
     #[error("cannot listen on {addr}")]
     Bind {
@@ -82,6 +86,8 @@ pub struct Application {
     port: u16,
     router: Router,
     state: AppState,
+    /// Swept for expired sessions while the server runs.
+    sessions: SessionBackend,
 }
 
 impl Application {
@@ -120,7 +126,7 @@ impl Application {
             );
         }
         let oauth = oauth_client(&config, discord.simulator.as_ref(), addr.ip(), port)?;
-        let sessions = session_layer(&config, &store).await?;
+        let (sessions, session_store) = session_layer(&config, &store).await?;
         let rooms = Rooms::new(
             store.clone(),
             discord.rest.clone(),
@@ -156,6 +162,7 @@ impl Application {
             port,
             router: router(state.clone(), sessions),
             state,
+            sessions: session_store,
         })
     }
 
@@ -182,7 +189,10 @@ impl Application {
             "listening on http://{}",
             self.listener.local_addr()?
         );
+        let sweeper = spawn_session_sweeper(self.sessions, self.state.shutdown.clone());
         crate::serve::serve(self.listener, self.router, self.state.shutdown.clone()).await;
+        // The sweeper uses the database, so it stops (on the same token) before the database closes.
+        let _ = sweeper.await;
         self.state.store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -311,18 +321,53 @@ fn oauth_client(
     Ok(DiscordOAuth::new(settings)?)
 }
 
-/// HTTP-only, SameSite=Lax session cookies kept in the app's database; `Secure` in production.
+/// HTTP-only, SameSite=Lax session cookies kept (encrypted) in the app's database; `Secure` in
+/// production. Also returns the store, for the sweeper.
 async fn session_layer(
     config: &Config,
     store: &Store,
-) -> Result<SessionManagerLayer<SessionBackend>, StartupError> {
-    let backend = SessionBackend::new(store).await.map_err(StartupError::Sessions)?;
-    Ok(SessionManagerLayer::new(backend)
+) -> Result<(SessionManagerLayer<SessionBackend>, SessionBackend), StartupError> {
+    let backend = SessionBackend::new(store, SessionKeys::for_config(config)?).await?;
+    let layer = SessionManagerLayer::new(backend.clone())
         .with_name("spell_coven_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.environment == Environment::Production)
-        .with_expiry(Expiry::OnInactivity(time::Duration::days(14))))
+        .with_expiry(Expiry::OnInactivity(session::SIGNED_IN_LIFETIME));
+    Ok((layer, backend))
+}
+
+/// Deletes expired sessions every [`session::SWEEP_EVERY`] until `shutdown`. The returned task
+/// ends when the sweeper does, having logged how (a panic is an error: nothing sweeps after it).
+fn spawn_session_sweeper(
+    sessions: SessionBackend,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let sweeper = tokio::spawn(sessions.run_sweeper(session::SWEEP_EVERY, shutdown));
+    tokio::spawn(async move {
+        match sweeper.await {
+            Ok(()) => tracing::debug!("the session sweeper stopped"),
+            Err(err) => tracing::error!(
+                error = %err,
+                "the session sweeper failed; expired sessions are no longer deleted"
+            ),
+        }
+    })
+}
+
+/// The span of one request names its route template (`/invite/{token}`), never the URI itself:
+/// paths carry invite tokens and query strings carry OAuth2 codes, and neither may reach a log.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str);
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        route,
+        version = ?request.version()
+    )
 }
 
 /// One plain (non-Leptos) route: the router is built from a list of these, and the same list
@@ -417,6 +462,6 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Rou
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(server_fn_status::status_from_app_error))
         .layer(sessions)
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

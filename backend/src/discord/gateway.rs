@@ -225,13 +225,22 @@ pub async fn run<Q: Queue + Unpin>(
     }
 }
 
-/// Where and how to connect.
-#[derive(Debug, Clone)]
+/// Where and how to connect. `Debug` hides the token.
+#[derive(Clone)]
 pub struct ShardSettings {
     /// The bot token (without `Bot `; twilight adds it).
     pub token: String,
     /// The gateway URL (`wss://gateway.discord.gg` or the simulator's).
     pub gateway_url: String,
+}
+
+impl std::fmt::Debug for ShardSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardSettings")
+            .field("token", &"[redacted]")
+            .field("gateway_url", &self.gateway_url)
+            .finish()
+    }
 }
 
 /// Runs the gateway until shutdown, restarting the shard with capped backoff whenever it ends for
@@ -264,5 +273,20 @@ pub async fn supervise<Q: Queue + Clone + Unpin>(
                 delay = (delay * 2).min(RESTART_BACKOFF.1);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ShardSettings;
+
+    #[test]
+    fn settings_never_print_the_bot_token() {
+        let settings = ShardSettings {
+            token: "secret-bot-token".to_owned(),
+            gateway_url: "wss://gateway.discord.gg".to_owned(),
+        };
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("secret"), "{printed}");
     }
 }

@@ -3,8 +3,9 @@
 
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
-    basic::BasicClient,
+    HttpClientError, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, TokenResponse, TokenUrl,
+    basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType},
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -23,7 +24,13 @@ pub enum OAuthError {
     /// A configured URL is not usable.
     #[error("invalid OAuth2 URL")]
     Url(#[from] url::ParseError),
-    /// Discord refused the code (reused, expired, wrong verifier) or the token request failed.
+    /// Discord refused the grant itself (`invalid_grant` or `invalid_request`): a made-up,
+    /// expired or reused code, a wrong verifier, a revoked refresh token. The user's problem (sign
+    /// in again), not Discord's.
+    #[error("Discord refused the grant: {0}")]
+    Refused(String),
+    /// The token request failed otherwise: Discord unreachable or answering 5xx or nonsense, or
+    /// refusing our client credentials.
     #[error("the code exchange failed")]
     Exchange(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Fetching the user's profile failed.
@@ -130,7 +137,7 @@ impl DiscordOAuth {
             .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
             .request_async(&self.http)
             .await
-            .map_err(|err| OAuthError::Exchange(Box::new(err)))?;
+            .map_err(exchange_failed)?;
         let tokens = tokens_from(&token);
         let access_token = tokens.access_token.clone();
         let me: MeResponse = self
@@ -163,7 +170,7 @@ impl DiscordOAuth {
             .exchange_refresh_token(&RefreshToken::new(refresh))
             .request_async(&self.http)
             .await
-            .map_err(|err| OAuthError::Exchange(Box::new(err)))?;
+            .map_err(exchange_failed)?;
         let mut renewed = tokens_from(&token);
         // Discord always sends a new refresh token, but keep the old one if a provider does not.
         renewed.refresh_token = renewed.refresh_token.or_else(|| tokens.refresh_token.clone());
@@ -186,6 +193,24 @@ impl DiscordOAuth {
             .await?
             .error_for_status()
             .map(drop)
+    }
+}
+
+/// An RFC 6749 error answer about the grant is [`OAuthError::Refused`]; anything else (no answer,
+/// a 5xx, an unreadable body, our credentials refused) is [`OAuthError::Exchange`].
+fn exchange_failed(
+    err: RequestTokenError<HttpClientError<reqwest::Error>, BasicErrorResponse>,
+) -> OAuthError {
+    match &err {
+        RequestTokenError::ServerResponse(answer)
+            if matches!(
+                answer.error(),
+                BasicErrorResponseType::InvalidGrant | BasicErrorResponseType::InvalidRequest
+            ) =>
+        {
+            OAuthError::Refused(answer.error().to_string())
+        }
+        _ => OAuthError::Exchange(Box::new(err)),
     }
 }
 

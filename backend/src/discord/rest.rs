@@ -66,8 +66,8 @@ pub enum DiscordError {
     Failed(String),
 }
 
-/// Where the REST API is and who the bot is.
-#[derive(Debug, Clone)]
+/// Where the REST API is and who the bot is. `Debug` hides the token.
+#[derive(Clone)]
 pub struct RestSettings {
     /// The bot token.
     pub token: String,
@@ -77,6 +77,17 @@ pub struct RestSettings {
     pub guild_id: GuildId,
     /// Per-call deadline ([`DEFAULT_DEADLINE`] in production).
     pub deadline: Duration,
+}
+
+impl std::fmt::Debug for RestSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestSettings")
+            .field("token", &"[redacted]")
+            .field("api_base", &self.api_base)
+            .field("guild_id", &self.guild_id)
+            .field("deadline", &self.deadline)
+            .finish()
+    }
 }
 
 /// The bot's REST client, cheap to clone.
@@ -327,4 +338,21 @@ fn member_overwrite(id: Id<GenericMarker>, allow: Permissions) -> PermissionOver
 /// Our snowflakes are non-zero by construction, as twilight's ids are.
 fn snowflake<T>(id: u64) -> Id<T> {
     Id::new(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_never_print_the_bot_token() {
+        let settings = RestSettings {
+            token: "secret-bot-token".to_owned(),
+            api_base: Url::parse("https://discord.com/api/v10").unwrap(),
+            guild_id: "2000000000000000001".parse().unwrap(),
+            deadline: DEFAULT_DEADLINE,
+        };
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+    }
 }

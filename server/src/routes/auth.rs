@@ -10,7 +10,10 @@ use axum::{
     http::StatusCode,
     response::{Html, IntoResponse, Redirect, Response},
 };
-use backend::session::{SignedInUser, UserSession};
+use backend::{
+    discord::oauth::OAuthError,
+    session::{SignedInUser, UserSession},
+};
 use model::error::AppError;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -22,11 +25,22 @@ pub(crate) struct LoginQuery {
     return_to: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// What Discord sends back. `Debug` hides the code and state: both are credentials.
+#[derive(Deserialize)]
 pub(crate) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackQuery")
+            .field("code", &self.code.as_ref().map(|_| "[redacted]"))
+            .field("state", &self.state.as_ref().map(|_| "[redacted]"))
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 /// Only a path on this site is a place to return to: `/game/1` yes; `//evil.example`,
@@ -89,12 +103,23 @@ pub(crate) async fn callback(
     }
     let (user, tokens) = match state.oauth.finish(code, &pending).await {
         Ok(signed_in) => signed_in,
+        // A made-up, expired or reused code: the user's problem, and theirs to retry.
+        Err(err @ OAuthError::Refused(_)) => {
+            tracing::info!(error = %err, "Discord refused the sign-in code");
+            return Ok(problem_page(
+                StatusCode::BAD_REQUEST,
+                "Discord did not accept this sign-in",
+                "The sign-in code was already used or has expired. Please sign in again.",
+            ));
+        }
         Err(err) => {
-            tracing::warn!(error = ?err, "OAuth2 sign-in failed");
+            // Display, not Debug: a token response that fails to parse carries its body (tokens)
+            // in its Debug output.
+            tracing::warn!(error = %error_chain(&err), "OAuth2 sign-in failed");
             return Ok(problem_page(
                 StatusCode::BAD_GATEWAY,
-                "Discord did not accept this sign-in",
-                "Please try signing in again.",
+                "Discord could not finish this sign-in",
+                "Discord did not answer properly. Please try signing in again in a moment.",
             ));
         }
     };
@@ -137,6 +162,18 @@ pub(crate) async fn me(session: Session) -> Result<Json<SignedInUser>, HttpError
         .ok_or(HttpError(AppError::Unauthenticated))
 }
 
+/// An error and its sources, each by its `Display`.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 fn internal(err: tower_sessions::session::Error) -> HttpError {
     tracing::error!(error = ?err, "session store failed");
     HttpError(AppError::Internal)
@@ -154,7 +191,18 @@ fn problem_page(status: StatusCode, title: &str, text: &str) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_return_to;
+    use super::{CallbackQuery, safe_return_to};
+
+    #[test]
+    fn a_callback_query_never_prints_its_code_or_state() {
+        let query = CallbackQuery {
+            code: Some("secret-code".to_owned()),
+            state: Some("secret-state".to_owned()),
+            error: None,
+        };
+        let printed = format!("{query:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+    }
 
     #[test]
     fn only_same_site_paths_are_returned_to() {

@@ -217,6 +217,15 @@ async fn start(
 }
 
 impl TestApp {
+    /// [`TestApp::restart`] with different extra configuration (a rotated secret, say).
+    pub async fn restart_with(mut self, extra: &[(&str, &str)]) -> TestApp {
+        self.extra = extra
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        self.restart().await
+    }
+
     /// Stops this server gracefully and starts a new one on the same database, keeping the
     /// client (and its cookies): what a deploy or a crash-restart looks like to a user.
     pub async fn restart(mut self) -> TestApp {

@@ -22,5 +22,6 @@ mod players;
 mod process;
 mod room_flow;
 mod rooms;
+mod sessions;
 mod site_config;
 mod stream;

@@ -140,3 +140,92 @@ async fn sigterm_stops_a_running_server_gracefully() {
         "{rest:?}"
     );
 }
+
+#[tokio::test]
+async fn request_logs_name_the_route_and_never_an_invite_token_or_an_oauth_code() {
+    let dir = TempDir::new("logs");
+    let db = dir.0.join("app.db").to_string_lossy().into_owned();
+    let mut child = server(
+        &dir,
+        &[
+            ("SQLITE_PATH", db.as_str()),
+            ("LOG_FORMAT", "json"),
+            ("RUST_LOG", "debug"),
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    // Read both outputs all along: debug logs would otherwise fill the pipe and stall the server.
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let forward = |output: Box<dyn tokio::io::AsyncRead + Unpin + Send>| {
+        let lines_tx = lines_tx.clone();
+        tokio::spawn(async move {
+            let mut output = BufReader::new(output).lines();
+            while let Ok(Some(line)) = output.next_line().await {
+                let _ = lines_tx.send(line);
+            }
+        })
+    };
+    forward(Box::new(stdout));
+    forward(Box::new(stderr));
+    drop(lines_tx);
+
+    let mut log = Vec::new();
+    let address = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.recv().await {
+            let listening = serde_json::from_str::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|entry| {
+                    entry["message"]
+                        .as_str()
+                        .and_then(|m| m.strip_prefix("listening on "))
+                        .map(str::to_owned)
+                });
+            log.push(line);
+            if let Some(address) = listening {
+                return address;
+            }
+        }
+        panic!("the server exited before listening: {log:#?}");
+    })
+    .await
+    .expect("the server starts listening");
+
+    let invite = reqwest::get(format!("{address}/invite/SECRETINVITETOKEN123"))
+        .await
+        .unwrap();
+    assert!(invite.status().is_success() || invite.status().is_client_error());
+    let callback = reqwest::get(format!("{address}/auth/callback?code=SECRETCODE&state=x"))
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 400);
+
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap()
+            .success()
+    );
+    tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(line) = lines.recv().await {
+            log.push(line);
+        }
+    })
+    .await
+    .expect("the server exits after SIGTERM");
+    let log = log.join("\n");
+    for secret in ["SECRETINVITETOKEN123", "SECRETCODE"] {
+        let leaks: Vec<&str> = log.lines().filter(|line| line.contains(secret)).collect();
+        assert!(leaks.is_empty(), "{secret} reached the log: {leaks:#?}");
+    }
+    assert!(
+        log.contains("/invite/{token}") && log.contains("/auth/callback"),
+        "requests are logged by their route: {log}"
+    );
+}
