@@ -85,6 +85,8 @@ async fn bad_names_and_ids_are_refused_with_a_reason() {
         (long.as_str(), "at most 100"),
         ("tab\there", "control characters"),
         ("bell\u{7}", "control characters"),
+        ("Friday\u{202E}rednammoC", "text direction"),
+        ("zero\u{200B}width", "invisible"),
     ] {
         let message = alice
             .call("create", &[("name", name)])
