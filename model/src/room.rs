@@ -157,12 +157,15 @@ pub struct RoomDetails {
     pub is_owner: bool,
     /// Admitted players (the owner first), at most [`MAX_PLAYERS`].
     pub players: Vec<Player>,
+    /// Players the owner removed and has not let back in (their invite does not work), most
+    /// recently removed first. Filled only for the owner; empty for everyone else.
+    pub removed_players: Vec<Player>,
     /// When the current invite expires (unix milliseconds), if there is one. The token itself is
     /// known only when it was just made.
     pub invite_expires_at_ms: Option<i64>,
 }
 
-/// An admitted player.
+/// A player of a room (admitted, or removed by the owner).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Player {
