@@ -162,6 +162,11 @@ impl Rooms {
             return Err(RoomError::Forbidden);
         }
         let invite = self.store.invite_of(channel).await?;
+        let removed_players = if room.owner_id == viewer {
+            self.removed_players(channel, &players).await?
+        } else {
+            Vec::new()
+        };
         Ok(RoomDetails {
             guild_id: room.guild_id,
             channel_id: room.channel_id,
@@ -175,8 +180,29 @@ impl Rooms {
                     username: player.username,
                 })
                 .collect(),
+            removed_players,
             invite_expires_at_ms: invite.map(|invite| invite.expires_at_ms),
         })
+    }
+
+    /// The room's removed players who are not seated. (A removal whose Discord half failed leaves
+    /// the player seated and removed at once until the owner retries; they show as seated.)
+    async fn removed_players(
+        &self,
+        channel: ChannelId,
+        seated: &[crate::store::PlayerRecord],
+    ) -> Result<Vec<Player>, RoomError> {
+        Ok(self
+            .store
+            .removed_players(channel)
+            .await?
+            .into_iter()
+            .filter(|removed| !seated.iter().any(|player| player.user_id == removed.user_id))
+            .map(|removed| Player {
+                user_id: removed.user_id,
+                username: removed.username,
+            })
+            .collect())
     }
 
     /// Whether `user` may watch the room's live roster: only its players may.
@@ -212,6 +238,10 @@ impl Rooms {
         if players.iter().any(|player| player.user_id == user) {
             return Ok(joined);
         }
+        // Asked before the seats, so that a removed player hears why even when the room is full.
+        if self.store.is_removed(channel, user).await? {
+            return Err(RoomError::Invite(InviteError::Removed));
+        }
         // Seats count admitted players and anyone else in the channel right now (a moderator, say).
         let occupants: BTreeSet<UserId> = players
             .iter()
@@ -227,6 +257,7 @@ impl Rooms {
             Admission::AlreadyPlayer => return Ok(joined),
             Admission::Full => return Err(RoomError::Invite(InviteError::RoomFull)),
             Admission::NoRoom => return Err(RoomError::Invite(InviteError::RoomNotFound)),
+            Admission::Removed => return Err(RoomError::Invite(InviteError::Removed)),
         }
         let admitted = async {
             match self.discord.add_to_guild(user, access_token).await {
@@ -288,6 +319,8 @@ impl Rooms {
     }
 
     /// The owner takes `player`'s seat away: no more access to the channel, and out of its voice.
+    /// The removal is recorded, so the invite they have no longer lets them back in
+    /// ([`Self::readmit_player`] lifts it).
     pub async fn remove_player(
         &self,
         owner: UserId,
@@ -303,7 +336,24 @@ impl Rooms {
         if !self.store.is_player(channel, player).await? {
             return Err(RoomError::NotFound);
         }
+        // Recorded before the seat goes, so no rejoin can slip in between (see `Store::admit_player`).
+        self.store.record_removal(channel, player, owner).await?;
         self.unseat(channel, player).await
+    }
+
+    /// The owner lets a removed `player` back in: the invite works for them again. It does not seat
+    /// them; they join with the invite like anyone else. 404 when they were not removed.
+    pub async fn readmit_player(
+        &self,
+        owner: UserId,
+        channel: ChannelId,
+        player: UserId,
+    ) -> Result<(), RoomError> {
+        self.owned(owner, channel).await?;
+        if !self.store.lift_removal(channel, player).await? {
+            return Err(RoomError::NotFound);
+        }
+        Ok(())
     }
 
     /// A player leaves the room. The owner closes it instead.

@@ -282,6 +282,72 @@ async fn an_invite_is_replaced_revoked_and_outlives_its_room(store: &Store) {
     assert!(store.invite_by_hash("hash-three").await.unwrap().is_none());
 }
 
+async fn a_removed_player_stays_out_until_let_back_in(store: &Store) {
+    let table = a_room_with_people(store).await;
+    let channel = table.channel_id;
+    let bob: UserId = "3000000000000000002".parse().unwrap();
+    let carol: UserId = "3000000000000000003".parse().unwrap();
+    assert_eq!(
+        store.admit_player(channel, bob, 4).await.unwrap(),
+        Admission::Admitted
+    );
+    assert!(!store.is_removed(channel, bob).await.unwrap());
+    assert!(store.record_removal(channel, bob, table.owner_id).await.unwrap());
+    assert!(
+        store.record_removal(channel, bob, table.owner_id).await.unwrap(),
+        "recording it again is harmless"
+    );
+    assert!(store.remove_player(channel, bob).await.unwrap());
+    assert!(store.is_removed(channel, bob).await.unwrap());
+    assert_eq!(
+        store.admit_player(channel, bob, 4).await.unwrap(),
+        Admission::Removed
+    );
+    assert!(!store.is_player(channel, bob).await.unwrap());
+    let removed = store.removed_players(channel).await.unwrap();
+    assert_eq!(
+        removed
+            .iter()
+            .map(|r| (r.user_id, r.username.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(bob, "bob")]
+    );
+    assert!(removed[0].removed_at_ms > 0);
+    assert_eq!(
+        store.admit_player(channel, carol, 4).await.unwrap(),
+        Admission::Admitted,
+        "only bob is kept out"
+    );
+    assert!(
+        !store.lift_removal(channel, carol).await.unwrap(),
+        "carol was never removed"
+    );
+    let nowhere = "4000000000000000009".parse().unwrap();
+    assert!(!store.record_removal(nowhere, bob, table.owner_id).await.unwrap());
+
+    assert!(store.lift_removal(channel, bob).await.unwrap());
+    assert!(!store.lift_removal(channel, bob).await.unwrap());
+    assert!(!store.is_removed(channel, bob).await.unwrap());
+    assert!(store.removed_players(channel).await.unwrap().is_empty());
+    assert_eq!(
+        store.admit_player(channel, bob, 4).await.unwrap(),
+        Admission::Admitted,
+        "let back in, the invite works again"
+    );
+}
+
+async fn removals_go_with_their_room(store: &Store) {
+    let table = a_room_with_people(store).await;
+    let channel = table.channel_id;
+    let bob: UserId = "3000000000000000002".parse().unwrap();
+    assert!(store.record_removal(channel, bob, table.owner_id).await.unwrap());
+    assert!(store.delete_room(channel).await.unwrap());
+    assert!(store.removed_players(channel).await.unwrap().is_empty());
+    // Discord does not reuse snowflakes, but a row left behind would still be a leak.
+    store.create_room(&table).await.unwrap();
+    assert!(!store.is_removed(channel, bob).await.unwrap());
+}
+
 /// Runs each contract function once per engine, as `sqlite::name` and `postgres::name`.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -313,6 +379,8 @@ contract!(
     admissions_stop_at_the_seat_count,
     concurrent_admissions_never_overfill_a_room,
     an_invite_is_replaced_revoked_and_outlives_its_room,
+    a_removed_player_stays_out_until_let_back_in,
+    removals_go_with_their_room,
 );
 
 #[tokio::test]

@@ -81,6 +81,9 @@ pub enum InviteError {
     /// Discord would not add the user to the server hosting the rooms (403).
     #[error("Discord did not let you join the server hosting this game")]
     GuildJoinDenied,
+    /// The room's owner removed the user, and has not let them back in (403).
+    #[error("The host removed you from this game. Ask them to let you back in.")]
+    Removed,
 }
 
 impl InviteError {
@@ -92,6 +95,7 @@ impl InviteError {
             Self::RoomFull => "ROOM_FULL",
             Self::RoomNotFound => "ROOM_NOT_FOUND",
             Self::GuildJoinDenied => "GUILD_JOIN_DENIED",
+            Self::Removed => "REMOVED",
         }
     }
 
@@ -103,6 +107,7 @@ impl InviteError {
             Self::RoomFull => "This game is full",
             Self::RoomNotFound => "This game has ended",
             Self::GuildJoinDenied => "Discord didn't let you in",
+            Self::Removed => "You were removed from this game",
         }
     }
 
@@ -112,7 +117,7 @@ impl InviteError {
             Self::TokenInvalid | Self::TokenExpired => 400,
             Self::RoomFull => 409,
             Self::RoomNotFound => 404,
-            Self::GuildJoinDenied => 403,
+            Self::GuildJoinDenied | Self::Removed => 403,
         }
     }
 }
@@ -152,6 +157,7 @@ mod tests {
             (AppError::Invite(InviteError::RoomFull), 409),
             (AppError::Invite(InviteError::RoomNotFound), 404),
             (AppError::Invite(InviteError::GuildJoinDenied), 403),
+            (AppError::Invite(InviteError::Removed), 403),
             (AppError::RateLimited { retry_after_ms: 1200 }, 429),
             (AppError::Upstream, 502),
             (AppError::Internal, 500),
@@ -169,12 +175,17 @@ mod tests {
             serde_json::to_value(AppError::Invite(InviteError::TokenExpired)).unwrap(),
             serde_json::json!({"error": "invite", "message": "TOKEN_EXPIRED"})
         );
+        assert_eq!(
+            serde_json::to_value(AppError::Invite(InviteError::Removed)).unwrap(),
+            serde_json::json!({"error": "invite", "message": "REMOVED"})
+        );
         for reason in [
             InviteError::TokenInvalid,
             InviteError::TokenExpired,
             InviteError::RoomFull,
             InviteError::RoomNotFound,
             InviteError::GuildJoinDenied,
+            InviteError::Removed,
         ] {
             assert_eq!(
                 serde_json::to_value(reason).unwrap(),

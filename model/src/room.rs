@@ -25,9 +25,19 @@ pub enum NameError {
     /// Contains a control character (a newline, a tab, an escape …).
     #[error("the room name cannot contain control characters")]
     ControlCharacter,
+    /// Contains a character that changes the direction of the text around it (U+202E and
+    /// friends): it would make the name, and the page around it, read as something else.
+    #[error("the room name cannot contain characters that change the text direction (such as U+202E)")]
+    DirectionControl,
+    /// Contains an invisible character (zero-width space, soft hyphen …): two names that look
+    /// the same must be the same.
+    #[error("the room name cannot contain invisible characters (such as a zero-width space)")]
+    Invisible,
 }
 
-/// The name as it will be stored: trimmed, 1–100 characters, no control characters.
+/// The name as it will be stored: trimmed, 1–100 characters, no control characters, nothing that
+/// changes the text direction and nothing invisible. A room name is shown to other people (in the
+/// app and as the Discord channel's name), so it must read as what it is.
 pub fn validate_room_name(name: &str) -> Result<String, NameError> {
     let name = name.trim();
     if name.is_empty() {
@@ -39,7 +49,42 @@ pub fn validate_room_name(name: &str) -> Result<String, NameError> {
     if name.chars().any(char::is_control) {
         return Err(NameError::ControlCharacter);
     }
+    if name.chars().any(is_direction_control) {
+        return Err(NameError::DirectionControl);
+    }
+    if name.chars().any(is_invisible) {
+        return Err(NameError::Invisible);
+    }
     Ok(name.to_owned())
+}
+
+/// The bidirectional formatting characters: marks, embeddings, overrides and isolates (Unicode
+/// UAX #9). Any of them can make text read in an order other than the one it is stored in.
+const fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Characters that draw nothing: the invisible format characters (general category Cf; the
+/// visible ones, such as the Arabic number signs, stay allowed), plus the fillers and joiners that
+/// render blank. Variation selectors (U+FE00–U+FE0F) are not among them: emoji need them.
+const fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'                      // soft hyphen
+            | '\u{034F}'                // combining grapheme joiner
+            | '\u{115F}' | '\u{1160}'   // Hangul fillers
+            | '\u{17B4}' | '\u{17B5}'   // Khmer inherent vowels
+            | '\u{180E}'                // Mongolian vowel separator
+            | '\u{200B}'..='\u{200D}'   // zero-width space, non-joiner, joiner
+            | '\u{2060}'..='\u{2064}'   // word joiner, invisible operators
+            | '\u{206A}'..='\u{206F}'   // deprecated format characters
+            | '\u{3164}' | '\u{FFA0}'   // Hangul fillers
+            | '\u{FEFF}'                // zero-width no-break space (byte order mark)
+            | '\u{FFF9}'..='\u{FFFB}'   // interlinear annotation
+            | '\u{1BCA0}'..='\u{1BCA3}' // shorthand format controls
+            | '\u{1D173}'..='\u{1D17A}' // musical symbol format controls
+            | '\u{E0000}'..='\u{E007F}' // tags
+    )
 }
 
 /// The room's Discord channel in the Discord app: `https://discord.com/channels/{guild}/{channel}`.
@@ -112,12 +157,15 @@ pub struct RoomDetails {
     pub is_owner: bool,
     /// Admitted players (the owner first), at most [`MAX_PLAYERS`].
     pub players: Vec<Player>,
+    /// Players the owner removed and has not let back in (their invite does not work), most
+    /// recently removed first. Filled only for the owner; empty for everyone else.
+    pub removed_players: Vec<Player>,
     /// When the current invite expires (unix milliseconds), if there is one. The token itself is
     /// known only when it was just made.
     pub invite_expires_at_ms: Option<i64>,
 }
 
-/// An admitted player.
+/// A player of a room (admitted, or removed by the owner).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Player {
@@ -170,6 +218,45 @@ mod tests {
             sign_in_path("/invite/a&b?c#d é"),
             "/auth/login?return_to=/invite/a%26b%3Fc%23d%20%C3%A9"
         );
+    }
+
+    #[test]
+    fn names_with_direction_controls_or_invisible_characters_are_refused() {
+        use NameError::{DirectionControl, Invisible};
+        let cases: &[(&str, Result<&str, NameError>)] = &[
+            ("Friday\u{202E}rednammoC", Err(DirectionControl)), // right-to-left override
+            ("\u{202A}Pod", Err(DirectionControl)),             // left-to-right embedding
+            ("Pod\u{202C}", Err(DirectionControl)),             // pop directional formatting
+            ("a\u{200E}b", Err(DirectionControl)),              // left-to-right mark
+            ("a\u{200F}b", Err(DirectionControl)),              // right-to-left mark
+            ("a\u{061C}b", Err(DirectionControl)),              // Arabic letter mark
+            ("a\u{2066}b\u{2069}", Err(DirectionControl)),      // isolates
+            ("a\u{2068}b", Err(DirectionControl)),              // first strong isolate
+            ("a\u{200B}b", Err(Invisible)),                     // zero-width space
+            ("a\u{200C}b", Err(Invisible)),                     // zero-width non-joiner
+            ("a\u{200D}b", Err(Invisible)),                     // zero-width joiner
+            ("a\u{2060}b", Err(Invisible)),                     // word joiner
+            ("a\u{2064}b", Err(Invisible)),                     // invisible plus
+            ("\u{FEFF}Pod", Err(Invisible)),                    // byte order mark
+            ("Po\u{00AD}d", Err(Invisible)),                    // soft hyphen
+            ("a\u{180E}b", Err(Invisible)),                     // Mongolian vowel separator
+            ("a\u{034F}b", Err(Invisible)),                     // combining grapheme joiner
+            ("a\u{3164}b", Err(Invisible)),                     // Hangul filler
+            ("a\u{E0041}b", Err(Invisible)),                    // tag character
+            ("\u{200B}", Err(Invisible)),                       // invisible only: not "empty"
+            // Names in right-to-left scripts, accents and emoji stay welcome.
+            ("ליל קסמים", Ok("ליל קסמים")),
+            ("سحر الجمعة", Ok("سحر الجمعة")),
+            ("Café Commander ❤\u{FE0F} 🐉", Ok("Café Commander ❤\u{FE0F} 🐉")),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(validate_room_name(name), expected.map(str::to_owned), "{name:?}");
+        }
+        assert!(
+            NameError::DirectionControl.to_string().contains("text direction"),
+            "the message says what is wrong"
+        );
+        assert!(NameError::Invisible.to_string().contains("invisible"));
     }
 
     #[test]

@@ -67,10 +67,7 @@ fn DevUserRow(
     let location = user
         .channel_id
         .and_then(|current| channels.iter().find(|channel| channel.channel_id == current))
-        .map_or_else(
-            || "not in voice".to_owned(),
-            |channel| format!("in {}", channel.name),
-        );
+        .map(|channel| channel.name.clone());
     let elsewhere = channels.into_iter().find(|channel| channel.channel_id != room);
     let in_room = user.channel_id == Some(room);
     let in_voice = user.channel_id.is_some();
@@ -79,8 +76,13 @@ fn DevUserRow(
     let data_user = name.clone();
     view! {
         <li class="dev-panel__user" data-user=data_user>
-            <span class="dev-panel__name">{name}</span>
-            <span class="dev-panel__where">{location}</span>
+            <bdi class="dev-panel__name">{name}</bdi>
+            <span class="dev-panel__where">
+                {match location {
+                    Some(channel) => view! { "in " <bdi>{channel}</bdi> }.into_any(),
+                    None => "not in voice".into_any(),
+                }}
+            </span>
             <button
                 class="button button--small dev-join"
                 disabled=in_room
@@ -92,7 +94,7 @@ fn DevUserRow(
             </button>
             {elsewhere
                 .map(|channel| {
-                    let label = format!("Move to {}", channel.name);
+                    let label = channel.name.clone();
                     view! {
                         <button
                             class="button button--small dev-move"
@@ -102,7 +104,7 @@ fn DevUserRow(
                                     .dispatch((move_id.clone(), Some(channel.channel_id.to_string())));
                             }
                         >
-                            {label}
+                            "Move to " <bdi>{label}</bdi>
                         </button>
                     }
                 })}

@@ -1,4 +1,7 @@
 //! The live member list of a game room: who is in its voice channel, updated in place.
+//!
+//! Names come from Discord and may hold anything, U+202E included: each is a `<bdi>`, so it cannot
+//! reorder the text around it.
 
 use leptos::prelude::*;
 use model::{ids::ChannelId, stream::RoomMember, viewer::Viewer};
@@ -69,7 +72,26 @@ fn MemberItem(member: RoomMember) -> impl IntoView {
     view! {
         <li class="roster__member" data-user-id=member.user_id.to_string()>
             {avatar}
-            <span class="roster__name">{member.username}</span>
+            <bdi class="roster__name">{member.username}</bdi>
         </li>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_that_flips_text_direction_is_rendered_isolated() {
+        let member = RoomMember {
+            user_id: "11".parse().unwrap(),
+            username: "\u{202E}nimda".to_owned(),
+            avatar: None,
+        };
+        let html = view! { <MemberItem member /> }.to_html();
+        assert!(
+            html.contains("<bdi class=\"roster__name\">\u{202E}nimda</bdi>"),
+            "{html}"
+        );
     }
 }

@@ -27,7 +27,7 @@ pub fn MyRooms() -> impl IntoView {
                                         .map(|room| {
                                             view! {
                                                 <li class="my-rooms__room">
-                                                    <a href=room_path(room.channel_id)>{room.name}</a>
+                                                    <a href=room_path(room.channel_id)><bdi>{room.name}</bdi></a>
                                                     {room.is_owner.then(|| view! { <span class="my-rooms__owner">"you run it"</span> })}
                                                 </li>
                                             }

@@ -1,34 +1,62 @@
 //! Running a room: getting into its voice channel, the admitted players (the owner can remove
-//! them), and leaving or closing it.
+//! them, and let removed players back in), and leaving or closing it.
+//!
+//! Player names come from Discord and may hold anything, U+202E included: each is a `<bdi>`, so it
+//! cannot reorder the text around it.
 
 use leptos::prelude::*;
 use leptos_router::{NavigateOptions, hooks::use_navigate};
 use model::{
+    error::AppError,
     ids::{ChannelId, UserId},
-    room::{RoomDetails, VoiceConnect as Connect, discord_channel_link},
+    room::{Player, RoomDetails, VoiceConnect as Connect, discord_channel_link},
 };
 
 use crate::{
     recent_invites::RecentInvites,
-    server_fns::rooms::{close_room, connect_user_to_voice_channel, leave_room, remove_player},
+    server_fns::rooms::{
+        close_room, connect_user_to_voice_channel, leave_room, readmit_player, remove_player,
+    },
 };
+
+/// Removes a player; answers with the player, to move them to the removed list.
+type RemoveAction = Action<Player, Result<Player, AppError>>;
+/// Lets a removed player back in; answers with their id.
+type ReadmitAction = Action<UserId, Result<UserId, AppError>>;
 
 /// The controls for `details`' room, as its owner or one of its players sees them.
 #[component]
 pub fn RoomControls(details: RoomDetails) -> impl IntoView {
     let room = details.channel_id;
     let is_owner = details.is_owner;
+    let owner = details.owner_id;
     let deep_link = discord_channel_link(details.guild_id, room);
     let players = RwSignal::new(details.players);
+    let removed = RwSignal::new(details.removed_players);
     let failure = RwSignal::new(None::<String>);
     let navigate = use_navigate();
 
-    let remove = Action::new(move |player: &UserId| {
-        let player = *player;
-        async move { remove_player(room, player).await.map(|()| player) }
+    let remove: RemoveAction = Action::new(move |player: &Player| {
+        let player = player.clone();
+        async move { remove_player(room, player.user_id).await.map(|()| player) }
     });
     Effect::new(move || match remove.value().get() {
-        Some(Ok(player)) => players.update(|players| players.retain(|p| p.user_id != player)),
+        Some(Ok(player)) => {
+            players.update(|players| players.retain(|p| p.user_id != player.user_id));
+            removed.update(|removed| {
+                removed.retain(|p| p.user_id != player.user_id);
+                removed.insert(0, player);
+            });
+        }
+        Some(Err(err)) => failure.set(Some(err.to_string())),
+        None => {}
+    });
+    let readmit: ReadmitAction = Action::new(move |player: &UserId| {
+        let player = *player;
+        async move { readmit_player(room, player).await.map(|()| player) }
+    });
+    Effect::new(move || match readmit.value().get() {
+        Some(Ok(player)) => removed.update(|removed| removed.retain(|p| p.user_id != player)),
         Some(Err(err)) => failure.set(Some(err.to_string())),
         None => {}
     });
@@ -49,6 +77,11 @@ pub fn RoomControls(details: RoomDetails) -> impl IntoView {
         Some(Err(err)) => failure.set(Some(err.to_string())),
         None => {}
     });
+    let depart_question = if is_owner {
+        "Close this room? Its Discord voice channel is deleted for everyone."
+    } else {
+        "Leave this game? You can come back later with a valid invite link."
+    };
 
     view! {
         <section class="room-controls">
@@ -56,33 +89,26 @@ pub fn RoomControls(details: RoomDetails) -> impl IntoView {
             <h2 class="room-controls__title">"Players"</h2>
             <ul class="players">
                 <For each=move || players.get() key=|player| player.user_id let:player>
-                    <li class="player" data-user=player.user_id.to_string()>
-                        <span class="player__name">{player.username.clone()}</span>
-                        {(player.user_id == details.owner_id).then(|| view! { <span class="player__owner">"owner"</span> })}
-                        {(is_owner && player.user_id != details.owner_id)
-                            .then(|| {
-                                let id = player.user_id;
-                                view! {
-                                    <button
-                                        class="button button--small button--secondary player__remove"
-                                        type="button"
-                                        on:click=move |_| {
-                                            remove.dispatch(id);
-                                        }
-                                    >
-                                        "Remove"
-                                    </button>
-                                }
-                            })}
-                    </li>
+                    <PlayerItem player owner remove=is_owner.then_some(remove) />
                 </For>
             </ul>
+            <Show when=move || removed.with(|removed| !removed.is_empty())>
+                <h3 class="room-controls__subtitle">"Removed"</h3>
+                <p class="removed-players__hint">
+                    "Their invite link does not let them in until you let them back in."
+                </p>
+                <ul class="removed-players">
+                    <For each=move || removed.get() key=|player| player.user_id let:player>
+                        <RemovedItem player readmit />
+                    </For>
+                </ul>
+            </Show>
             <button
                 class=if is_owner { "button button--danger room__close" } else { "button button--secondary room__leave" }
                 type="button"
                 disabled=move || depart.pending().get()
                 on:click=move |_| {
-                    if confirmed(is_owner) {
+                    if confirmed(depart_question) {
                         depart.dispatch(());
                     }
                 }
@@ -91,6 +117,64 @@ pub fn RoomControls(details: RoomDetails) -> impl IntoView {
             </button>
             {move || failure.get().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
         </section>
+    }
+}
+
+/// A seated player: their name, "owner" beside the owner, and for the owner's eyes (`remove`) a
+/// button that removes anyone else after confirming.
+#[component]
+fn PlayerItem(player: Player, owner: UserId, remove: Option<RemoveAction>) -> impl IntoView {
+    let is_room_owner = player.user_id == owner;
+    let button = remove.filter(|_| !is_room_owner).map(|remove| {
+        // U+2068 … U+2069 isolate the name inside the dialog's plain text, as `<bdi>` does on the page.
+        let question = format!(
+            "Remove \u{2068}{}\u{2069} from this game? They lose their seat, and their invite link \
+             stops working for them until you let them back in.",
+            player.username
+        );
+        let target = player.clone();
+        view! {
+            <button
+                class="button button--small button--secondary player__remove"
+                type="button"
+                on:click=move |_| {
+                    if confirmed(&question) {
+                        remove.dispatch(target.clone());
+                    }
+                }
+            >
+                "Remove"
+            </button>
+        }
+    });
+    view! {
+        <li class="player" data-user=player.user_id.to_string()>
+            <bdi class="player__name">{player.username}</bdi>
+            {is_room_owner.then(|| view! { <span class="player__owner">"owner"</span> })}
+            {button}
+        </li>
+    }
+}
+
+/// A player the owner removed, with the button that lets them back in (their invite works again;
+/// they are not seated until they use it).
+#[component]
+fn RemovedItem(player: Player, readmit: ReadmitAction) -> impl IntoView {
+    let id = player.user_id;
+    view! {
+        <li class="removed-player" data-user=id.to_string()>
+            <bdi class="player__name">{player.username}</bdi>
+            <button
+                class="button button--small button--secondary removed-player__readmit"
+                type="button"
+                disabled=move || readmit.pending().get()
+                on:click=move |_| {
+                    readmit.dispatch(id);
+                }
+            >
+                "Let back in"
+            </button>
+        </li>
     }
 }
 
@@ -133,14 +217,9 @@ fn VoiceConnect(room: ChannelId, deep_link: String) -> impl IntoView {
     }
 }
 
-/// Asks before closing a room (its voice channel is deleted for everyone) or leaving it (the seat
-/// is given up); there is no undo for either.
-fn confirmed(is_owner: bool) -> bool {
-    let question = if is_owner {
-        "Close this room? Its Discord voice channel is deleted for everyone."
-    } else {
-        "Leave this game? You will need a new invite to come back."
-    };
+/// Asks `question` before something without undo: closing a room (its voice channel is deleted
+/// for everyone), leaving it (the seat is given up) or removing a player.
+fn confirmed(question: &str) -> bool {
     #[cfg(feature = "hydrate")]
     {
         window().confirm_with_message(question).unwrap_or(false)
@@ -149,5 +228,40 @@ fn confirmed(is_owner: bool) -> bool {
     {
         let _ = question;
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn player(name: &str) -> Player {
+        Player {
+            user_id: "11".parse().unwrap(),
+            username: name.to_owned(),
+        }
+    }
+
+    #[test]
+    fn player_names_that_flip_text_direction_are_rendered_isolated() {
+        let seated =
+            view! { <PlayerItem player=player("\u{202E}nimda") owner="10".parse().unwrap() remove=None /> }
+                .to_html();
+        assert!(
+            seated.contains("<bdi class=\"player__name\">\u{202E}nimda</bdi>"),
+            "{seated}"
+        );
+        // An action lives in a reactive owner's arena.
+        let removed = Owner::new().with(|| {
+            let readmit: ReadmitAction = Action::new(|id: &UserId| {
+                let id = *id;
+                async move { Ok(id) }
+            });
+            view! { <RemovedItem player=player("\u{202E}nimda") readmit /> }.to_html()
+        });
+        assert!(
+            removed.contains("<bdi class=\"player__name\">\u{202E}nimda</bdi>"),
+            "{removed}"
+        );
     }
 }

@@ -80,7 +80,9 @@ fn RoomHeader(details: RoomDetails) -> impl IntoView {
     view! {
         <header class="game-room__header">
             <p class="hero__eyebrow">"Game room"</p>
-            <h1 class="game-room__name">{name}</h1>
+            <h1 class="game-room__name">
+                <bdi>{name}</bdi>
+            </h1>
             <p class="game-room__hint">
                 "Join the room's voice channel in Discord; players appear below as they connect."
             </p>

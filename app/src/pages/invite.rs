@@ -107,3 +107,23 @@ fn JoinProblem(err: AppError, sign_in: String) -> impl IntoView {
         </div>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use model::error::InviteError;
+
+    use super::*;
+
+    #[test]
+    fn a_removed_player_is_told_why_and_what_to_do() {
+        let html = view! {
+            <JoinProblem err=AppError::Invite(InviteError::Removed) sign_in="/auth/login".to_owned() />
+        }
+        .to_html();
+        assert!(html.contains(r#"data-code="REMOVED""#), "{html}");
+        assert!(
+            html.contains("The host removed you from this game. Ask them to let you back in."),
+            "{html}"
+        );
+    }
+}

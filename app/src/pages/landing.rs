@@ -52,7 +52,7 @@ pub fn LandingPage() -> impl IntoView {
                 {move || match viewer.get().and_then(Result::ok).and_then(|viewer| viewer.username) {
                     Some(name) => {
                         view! {
-                            <span class="landing__user">"Signed in as " <strong>{name}</strong></span>
+                            <span class="landing__user">"Signed in as " <strong><bdi>{name}</bdi></strong></span>
                             <form method="post" action="/auth/logout" class="landing__logout">
                                 <button class="button button--secondary" type="submit">"Sign out"</button>
                             </form>

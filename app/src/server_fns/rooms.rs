@@ -89,6 +89,18 @@ pub async fn remove_player(channel: ChannelId, player: UserId) -> Result<(), App
         .await?)
 }
 
+/// Owner only: lets a removed player back in, so that their invite works again (it does not seat
+/// them). 404 when the player was not removed.
+#[server(prefix = "/api/rooms", endpoint = "readmit_player")]
+pub async fn readmit_player(channel: ChannelId, player: UserId) -> Result<(), AppError> {
+    let services = super::ssr::services()?;
+    let caller = super::ssr::throttled_caller(&services).await?;
+    Ok(services
+        .rooms
+        .readmit_player(caller.user.id, channel, player)
+        .await?)
+}
+
 /// A player gives up their seat.
 #[server(prefix = "/api/rooms", endpoint = "leave")]
 pub async fn leave_room(channel: ChannelId) -> Result<(), AppError> {

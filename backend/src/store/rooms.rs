@@ -49,6 +49,19 @@ pub enum Admission {
     Full,
     /// There is no such room.
     NoRoom,
+    /// The owner removed the user and has not let them back in.
+    Removed,
+}
+
+/// A player the owner removed from a room, who cannot rejoin until the owner lets them back in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovalRecord {
+    /// Discord id.
+    pub user_id: UserId,
+    /// Display name (global name, else username).
+    pub username: String,
+    /// When they were removed, unix milliseconds.
+    pub removed_at_ms: i64,
 }
 
 const ROOM_COLUMNS: &str = "rooms.channel_id, rooms.guild_id, rooms.owner_id, rooms.name, rooms.created_at";
@@ -122,7 +135,7 @@ impl Store {
         })
     }
 
-    /// Forgets a room with its players. Its invite stays until it expires (see the migration).
+    /// Forgets a room with its players and removals. Its invite stays until it expires (see the migration).
     pub async fn delete_room(&self, channel: ChannelId) -> Result<bool, StoreError> {
         let done = on_pool!(self, pool => {
             sqlx::query("DELETE FROM rooms WHERE channel_id = $1")
@@ -170,9 +183,11 @@ impl Store {
         Ok(found)
     }
 
-    /// Admits `user` unless the room already has `seats` players. Concurrent admissions to one
-    /// room are serialised by first writing the room's row (a row lock on PostgreSQL, the write
-    /// lock on SQLite), so two friends racing for the last seat cannot both get it.
+    /// Admits `user` unless the room already has `seats` players or the owner removed them.
+    /// Concurrent admissions to one room are serialised by first writing the room's row (a row
+    /// lock on PostgreSQL, the write lock on SQLite), so two friends racing for the last seat
+    /// cannot both get it. The removal is read inside the same transaction: a removal recorded
+    /// before the player's seat was deleted is always seen, so a rejoin cannot slip between the two.
     pub async fn admit_player(
         &self,
         channel: ChannelId,
@@ -181,6 +196,7 @@ impl Store {
     ) -> Result<Admission, StoreError> {
         const LOCK: &str = "UPDATE rooms SET channel_id = channel_id WHERE channel_id = $1";
         const EXISTING: &str = "SELECT user_id FROM memberships WHERE channel_id = $1";
+        const REMOVED: &str = "SELECT 1 FROM room_removals WHERE channel_id = $1 AND user_id = $2";
         const ADMIT: &str = "INSERT INTO memberships (channel_id, user_id, joined_at) VALUES ($1, $2, $3)";
         let channel_text = channel.to_string();
         let user_text = user.to_string();
@@ -197,8 +213,16 @@ impl Store {
                     .iter()
                     .map(|row| row.try_get("user_id"))
                     .collect::<Result<_, _>>()?;
+                let removed = sqlx::query(REMOVED)
+                    .bind(&channel_text)
+                    .bind(&user_text)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
                 let admission = if players.contains(&user_text) {
                     Admission::AlreadyPlayer
+                } else if removed {
+                    Admission::Removed
                 } else if players.len() >= seats {
                     Admission::Full
                 } else {
@@ -220,6 +244,83 @@ impl Store {
     /// Takes `user` out of the room's players. Returns whether they were one.
     pub async fn remove_player(&self, channel: ChannelId, user: UserId) -> Result<bool, StoreError> {
         const SQL: &str = "DELETE FROM memberships WHERE channel_id = $1 AND user_id = $2";
+        let done = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(channel.to_string())
+                .bind(user.to_string())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Records that `by` (the owner) removed `user` from the room, so that its invite no longer
+    /// lets them in. Recording it again refreshes who and when. Returns whether the room exists.
+    pub async fn record_removal(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+        by: UserId,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "INSERT INTO room_removals (channel_id, user_id, removed_at, removed_by) \
+             SELECT channel_id, $2, $3, $4 FROM rooms WHERE channel_id = $1 \
+             ON CONFLICT (channel_id, user_id) DO UPDATE SET \
+             removed_at = excluded.removed_at, removed_by = excluded.removed_by";
+        let done = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(channel.to_string())
+                .bind(user.to_string())
+                .bind(unix_millis())
+                .bind(by.to_string())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Whether the owner removed `user` from the room and has not let them back in.
+    pub async fn is_removed(&self, channel: ChannelId, user: UserId) -> Result<bool, StoreError> {
+        const SQL: &str = "SELECT 1 FROM room_removals WHERE channel_id = $1 AND user_id = $2";
+        let found = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(channel.to_string())
+                .bind(user.to_string())
+                .fetch_optional(pool)
+                .await?
+                .is_some()
+        });
+        Ok(found)
+    }
+
+    /// The players removed from the room, most recently removed first.
+    pub async fn removed_players(&self, channel: ChannelId) -> Result<Vec<RemovalRecord>, StoreError> {
+        const SQL: &str = "SELECT users.id, COALESCE(users.global_name, users.username) AS name, \
+             room_removals.removed_at FROM room_removals JOIN users ON users.id = room_removals.user_id \
+             WHERE room_removals.channel_id = $1 ORDER BY room_removals.removed_at DESC, users.id";
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(channel.to_string())
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    let id: String = row.try_get("id")?;
+                    Ok(RemovalRecord {
+                        user_id: parse(&id, "room_removals")?,
+                        username: row.try_get("name")?,
+                        removed_at_ms: row.try_get("removed_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Lifts `user`'s removal from the room (the owner lets them back in; it does not seat them).
+    /// Returns whether they were removed.
+    pub async fn lift_removal(&self, channel: ChannelId, user: UserId) -> Result<bool, StoreError> {
+        const SQL: &str = "DELETE FROM room_removals WHERE channel_id = $1 AND user_id = $2";
         let done = on_pool!(self, pool => {
             sqlx::query(SQL)
                 .bind(channel.to_string())

@@ -65,3 +65,21 @@ async fn static_assets_are_served_from_the_site_root() {
     let icon = app.get("/favicon.svg").await;
     assert_eq!(icon.status(), 200);
 }
+
+#[tokio::test]
+async fn a_name_that_flips_text_direction_is_rendered_isolated() {
+    let app = spawn_app().await;
+    app.discord.create_user("\u{202E}nimda");
+    let html = app
+        .get(&format!("/game/{}", app.discord.demo().lobby))
+        .await
+        .text()
+        .await
+        .unwrap();
+    // The dev panel lists the simulator's people on the server; a bare U+202E would flip the
+    // text after it.
+    assert!(
+        html.contains("<bdi class=\"dev-panel__name\">\u{202E}nimda</bdi>"),
+        "{html}"
+    );
+}

@@ -1,8 +1,13 @@
 //! The whole invite flow in two independent browsers: alice creates a room and copies its invite;
 //! bob opens it signed out, signs in, joins, and both see each other at the table once they are in
-//! the room's voice channel. Closing the room tells bob's page.
+//! the room's voice channel. Closing the room tells bob's page. And the owner removes a player,
+//! then lets them back in.
 
-use crate::{browser::two_browser_test, helpers::spawn_app};
+use crate::{
+    browser::{browser_test, two_browser_test},
+    helpers::spawn_app,
+    players::Player,
+};
 
 #[tokio::test]
 async fn a_friend_joins_by_invite_and_both_see_each_other_at_the_table() {
@@ -107,7 +112,7 @@ async fn a_friend_joins_by_invite_and_both_see_each_other_at_the_table() {
 async fn a_broken_invite_explains_itself_and_offers_the_way_home() {
     let app = spawn_app().await;
     let bob = app.discord.demo().bob;
-    crate::browser::browser_test("broken_invite", |page| async move {
+    browser_test("broken_invite", |page| async move {
         let invite = "/invite/not-a-real-token";
         page.goto(&app.url(&format!("/auth/login?return_to={invite}")))
             .await?;
@@ -132,6 +137,53 @@ async fn a_broken_invite_explains_itself_and_offers_the_way_home() {
             |page| async move { Ok(page.current_path().await? == "/") },
         )
         .await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_owner_sees_a_removed_player_and_lets_them_back_in() {
+    let app = spawn_app().await;
+    let demo = app.discord.demo();
+    // The room and bob's seat are set up over HTTP; the browser is alice's.
+    let owner = Player::signed_in(&app, &demo.alice.to_string()).await;
+    let bob = Player::signed_in(&app, &demo.bob.to_string()).await;
+    let (channel, token) = owner.create_room("Strict table").await;
+    bob.call("join", &[("token", &token)]).await.ok();
+    let room_path = format!("/game/{channel}");
+    let bob_row = format!(r#".player[data-user="{}"]"#, demo.bob);
+    let bob_removed = format!(r#".removed-player[data-user="{}"]"#, demo.bob);
+    browser_test("readmit", |page| async move {
+        page.goto(&app.url(&format!("/auth/login?return_to={room_path}")))
+            .await?;
+        page.click(&format!(
+            r#"form:has(input[name="user_id"][value="{}"]) button"#,
+            demo.alice
+        ))
+        .await?;
+        // Names are isolated: `<bdi>`, not spans.
+        page.find(".game-room__name bdi").await?;
+        assert_eq!(page.text(&format!("{bob_row} bdi.player__name")).await?, "Bob");
+
+        page.click(&format!("{bob_row} .player__remove")).await?;
+        page.accept_dialog().await?;
+        assert_eq!(
+            page.text(&format!("{bob_removed} bdi.player__name")).await?,
+            "Bob"
+        );
+        assert_eq!(page.count(&bob_row).await?, 0, "bob lost his seat");
+        let answer = bob.call("join", &[("token", &token)]).await;
+        assert_eq!(answer.err(403, "invite"), "REMOVED");
+
+        page.click(&format!("{bob_removed} .removed-player__readmit"))
+            .await?;
+        page.wait_for("bob off the removed list", |page| {
+            let bob_removed = bob_removed.clone();
+            async move { Ok(page.count(&bob_removed).await? == 0) }
+        })
+        .await?;
+        bob.call("join", &[("token", &token)]).await.ok();
         Ok(())
     })
     .await;

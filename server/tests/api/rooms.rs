@@ -68,6 +68,7 @@ async fn every_room_function_needs_a_session() {
         ("revoke_invite", vec![room]),
         ("close", vec![room]),
         ("remove_player", vec![room, ("player", "5")]),
+        ("readmit_player", vec![room, ("player", "5")]),
         ("leave", vec![room]),
     ] {
         nobody.call(endpoint, &args).await.err(401, "unauthenticated");
@@ -85,6 +86,8 @@ async fn bad_names_and_ids_are_refused_with_a_reason() {
         (long.as_str(), "at most 100"),
         ("tab\there", "control characters"),
         ("bell\u{7}", "control characters"),
+        ("Friday\u{202E}rednammoC", "text direction"),
+        ("zero\u{200B}width", "invisible"),
     ] {
         let message = alice
             .call("create", &[("name", name)])
@@ -294,6 +297,103 @@ async fn removed_and_leaving_players_lose_the_channel_and_their_voice_seat() {
 
     carol.call("leave", &[("channel", &channel)]).await.ok();
     assert!(carol.call("mine", &[]).await.ok().as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_removed_player_stays_out_until_the_owner_lets_them_back_in() {
+    let app = spawn_app().await;
+    let demo = app.discord.demo();
+    let alice = Player::signed_in(&app, &demo.alice.to_string()).await;
+    let bob = Player::signed_in(&app, &demo.bob.to_string()).await;
+    let carol = Player::signed_in(&app, &demo.carol.to_string()).await;
+    let (channel, token) = alice.create_room("Strict").await;
+    let room = ("channel", channel.as_str());
+    let bob_id = demo.bob.to_string();
+    let carol_id = demo.carol.to_string();
+    bob.call("join", &[("token", &token)]).await.ok();
+    carol.call("join", &[("token", &token)]).await.ok();
+    alice
+        .call("remove_player", &[room, ("player", &bob_id)])
+        .await
+        .ok();
+
+    // The invite bob already has no longer lets him in.
+    let message = bob.call("join", &[("token", &token)]).await.err(403, "invite");
+    assert_eq!(message, "REMOVED");
+    bob.call("load", &[room]).await.err(403, "forbidden");
+    let details = alice.call("load", &[room]).await.ok();
+    assert_eq!(
+        details["removedPlayers"],
+        serde_json::json!([{"userId": bob_id, "username": "Bob"}]),
+        "the owner sees whom they removed"
+    );
+    assert_eq!(
+        carol.call("load", &[room]).await.ok()["removedPlayers"],
+        serde_json::json!([]),
+        "only the owner does"
+    );
+
+    // Only the owner lets people back in, and only people who were removed.
+    for someone in [&bob, &carol] {
+        someone
+            .call("readmit_player", &[room, ("player", &bob_id)])
+            .await
+            .err(403, "forbidden");
+    }
+    alice
+        .call("readmit_player", &[room, ("player", &carol_id)])
+        .await
+        .err(404, "not_found");
+    alice
+        .call(
+            "readmit_player",
+            &[("channel", "4000000000000000099"), ("player", &bob_id)],
+        )
+        .await
+        .err(404, "not_found");
+    alice
+        .call("readmit_player", &[room, ("player", "bob")])
+        .await
+        .err(400, "invalid_input");
+
+    // Let back in is not seated: the invite works again, and joining seats him.
+    alice
+        .call("readmit_player", &[room, ("player", &bob_id)])
+        .await
+        .ok();
+    let details = alice.call("load", &[room]).await.ok();
+    assert_eq!(details["removedPlayers"], serde_json::json!([]));
+    assert_eq!(details["players"].as_array().unwrap().len(), 2, "alice and carol");
+    bob.call("load", &[room]).await.err(403, "forbidden");
+    bob.call("join", &[("token", &token)]).await.ok();
+    bob.call("load", &[room]).await.ok();
+    assert!(
+        app.discord.world().channels[&flake(&channel)]
+            .overwrites
+            .iter()
+            .any(|o| o.id == demo.bob && o.allow == PLAYER),
+        "bob may enter the channel again"
+    );
+}
+
+#[tokio::test]
+async fn a_player_who_left_rejoins_with_the_same_invite() {
+    let app = spawn_app().await;
+    let demo = app.discord.demo();
+    let alice = Player::signed_in(&app, &demo.alice.to_string()).await;
+    let bob = Player::signed_in(&app, &demo.bob.to_string()).await;
+    let (channel, token) = alice.create_room("Open door").await;
+    let room = ("channel", channel.as_str());
+    bob.call("join", &[("token", &token)]).await.ok();
+    bob.call("leave", &[room]).await.ok();
+    bob.call("load", &[room]).await.err(403, "forbidden");
+    bob.call("join", &[("token", &token)]).await.ok();
+    bob.call("load", &[room]).await.ok();
+    assert_eq!(
+        alice.call("load", &[room]).await.ok()["removedPlayers"],
+        serde_json::json!([]),
+        "leaving is not being removed"
+    );
 }
 
 #[tokio::test]
