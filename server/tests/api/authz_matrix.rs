@@ -37,7 +37,7 @@ struct Row {
     /// The route as the table lists it (`{param}` for path parameters).
     route: &'static str,
     /// The form arguments (POST) or query (GET), with `{room}`, `{token}` and `{player}` filled in
-    /// from the row's fixture.
+    /// and `{removed}` from the row's fixture.
     args: &'static [(&'static str, &'static str)],
     expect: [u16; 5],
 }
@@ -119,6 +119,13 @@ fn rows() -> Vec<Row> {
             &[("channel", "{room}"), ("player", "{player}")],
             [401, 403, 403, 403, 200],
         ),
+        // Letting a removed player back in is the owner's call alone.
+        row(
+            Method::POST,
+            "/api/rooms/readmit_player",
+            &[("channel", "{room}"), ("player", "{removed}")],
+            [401, 403, 403, 403, 200],
+        ),
         // The owner closes instead of leaving.
         row(Method::POST, "/api/rooms/leave", ROOM, [401, 403, 403, 200, 409]),
         row(Method::POST, "/api/rooms/close", ROOM, [401, 403, 403, 403, 200]),
@@ -139,6 +146,7 @@ struct Fixture {
     room: String,
     token: String,
     player_id: String,
+    removed_id: String,
 }
 
 impl Fixture {
@@ -169,6 +177,7 @@ impl Fixture {
             room,
             token,
             player_id,
+            removed_id,
         }
     }
 
@@ -176,6 +185,7 @@ impl Fixture {
         text.replace("{room}", &self.room)
             .replace("{token}", &self.token)
             .replace("{player}", &self.player_id)
+            .replace("{removed}", &self.removed_id)
     }
 
     /// The concrete path for a route of the table.
