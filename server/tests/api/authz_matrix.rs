@@ -36,8 +36,8 @@ struct Row {
     method: Method,
     /// The route as the table lists it (`{param}` for path parameters).
     route: &'static str,
-    /// The form arguments (POST) or query (GET), with `{room}`, `{token}` and `{player}` filled in
-    /// and `{removed}` from the row's fixture.
+    /// The form arguments (POST) or query (GET), with `{room}`, `{token}`, `{player}`
+    /// and `{removed}` filled in from the row's fixture.
     args: &'static [(&'static str, &'static str)],
     expect: [u16; 5],
 }
