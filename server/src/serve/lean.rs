@@ -221,14 +221,34 @@ mod tests {
     }
 
     #[test]
+    fn a_head_with_bare_lf_line_endings_ends_at_its_blank_line() {
+        // RFC 9112 §2.2: a recipient may take a lone LF as a line terminator.
+        for head in [
+            &b"GET /api/stream?room=5 HTTP/1.1\nHost: x\nCookie: a=b\n\n"[..],
+            b"GET /api/stream?room=5 HTTP/1.1\r\nHost: x\nCookie: a=b\r\n\n",
+            b"GET /api/stream?room=5 HTTP/1.1\nHost: x\r\nCookie: a=b\n\r\n",
+        ] {
+            let text = String::from_utf8_lossy(head);
+            let end = find_head_end(head).unwrap_or_else(|| panic!("{text:?}"));
+            assert_eq!(end, head.len(), "{text:?}");
+            let request = parse_head(&head[..end]).unwrap();
+            assert_eq!(request.headers()["cookie"], "a=b", "{text:?}");
+        }
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\nHost: x\n"), None);
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
+    }
+
+    #[test]
+    fn an_http_1_0_request_is_served_as_http_1_0() {
+        let request = parse_head(b"GET /api/stream?room=5 HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(request.version(), Version::HTTP_10);
+    }
+
+    #[test]
     fn heads_this_path_cannot_serve_are_refused_with_their_status() {
         for (head, status) in [
             (
-                &b"GET /api/stream HTTP/1.0\r\n\r\n"[..],
-                StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            ),
-            (
-                b"GET /api/stream HTTP/1.1\r\nContent-Length: 5\r\n\r\n",
+                &b"GET /api/stream HTTP/1.1\r\nContent-Length: 5\r\n\r\n"[..],
                 StatusCode::BAD_REQUEST,
             ),
             (

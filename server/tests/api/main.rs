@@ -22,3 +22,5 @@ mod room_flow;
 mod rooms;
 mod site_config;
 mod stream;
+mod stream_authz;
+mod stream_limits;
