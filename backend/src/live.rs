@@ -11,6 +11,10 @@
 //!
 //! Owner: `Live` owns this state behind one `std::sync::Mutex`, held only for short, non-async
 //! sections. The fan-out task (`fanout`: [`run_fanout`]) is its only writer.
+//!
+//! Beside it, `Live` carries the registry of open streams ([`Watchers`], in `watchers`), its own
+//! owner behind its own lock: whoever holds a `Live` (the rooms, the janitor, the routes) can end
+//! the streams of someone who may no longer watch.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -27,8 +31,10 @@ use model::{
 use tokio::sync::broadcast;
 
 mod fanout;
+mod watchers;
 
 pub use fanout::{Flow, run_fanout};
+pub use watchers::{TooManyStreams, Viewer, Watch, Watchers};
 
 /// Frames kept per room for `Last-Event-ID` replay; a client further behind gets a snapshot.
 pub const REPLAY_LOG_LEN: usize = 256;
@@ -51,6 +57,8 @@ pub struct Live {
     /// Event ids are `<epoch>.<sequence>`; a new epoch per process means an id from before a
     /// restart is never mistaken for one of ours.
     epoch: Arc<str>,
+    /// The open streams, so that losing the right to watch ends them.
+    watchers: Watchers,
 }
 
 #[derive(Debug, Default)]
@@ -94,7 +102,13 @@ impl Live {
         Self {
             inner: Arc::new(Mutex::new(State::default())),
             epoch: epoch.into(),
+            watchers: Watchers::new(),
         }
+    }
+
+    /// The open streams: register one with [`Watchers::open`], end them with `end_*`.
+    pub fn watchers(&self) -> &Watchers {
+        &self.watchers
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -279,11 +279,12 @@ impl Rooms {
     }
 
     /// Closes the owner's room: its channel is deleted (viewers get `room.deleted` from the
-    /// gateway) and it is forgotten.
+    /// gateway), it is forgotten, and its open streams end.
     pub async fn close(&self, owner: UserId, channel: ChannelId) -> Result<(), RoomError> {
         self.owned(owner, channel).await?;
         self.discord.delete_channel(channel).await?;
         self.store.delete_room(channel).await?;
+        self.live.watchers().end_room(channel);
         Ok(())
     }
 
@@ -326,6 +327,7 @@ impl Rooms {
             self.discord.disconnect(user).await?;
         }
         self.store.remove_player(channel, user).await?;
+        self.live.watchers().end_player(channel, user);
         Ok(())
     }
 

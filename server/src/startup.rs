@@ -142,6 +142,7 @@ impl Application {
             live,
             shutdown,
             dev_open_stream: config.dev_open_stream,
+            limits: config.limits,
             guild_id: discord.guild_id,
             gateway: discord.gateway,
             oauth,
@@ -180,7 +181,13 @@ impl Application {
             "listening on http://{}",
             self.listener.local_addr()?
         );
-        crate::serve::serve(self.listener, self.router, self.state.shutdown.clone()).await;
+        crate::serve::serve(
+            self.listener,
+            self.router,
+            self.state.shutdown.clone(),
+            self.state.limits,
+        )
+        .await;
         self.state.store.close().await;
         tracing::info!("stopped");
         Ok(())

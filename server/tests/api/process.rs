@@ -234,10 +234,13 @@ async fn out_of_file_descriptors_the_server_backs_off_quietly_and_recovers() {
             .unwrap();
         held.push(connection);
     }
-    tokio::time::timeout(Duration::from_secs(20), log.wait_for(|log| log.accept_warnings > 0))
-        .await
-        .expect("the server runs out of descriptors")
-        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        log.wait_for(|log| log.accept_warnings > 0),
+    )
+    .await
+    .expect("the server runs out of descriptors")
+    .unwrap();
     // Held for two seconds, measured by /health going unanswered meanwhile.
     assert!(
         !healthy_within(&address, Duration::from_secs(2)).await,

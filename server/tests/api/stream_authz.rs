@@ -25,11 +25,9 @@ async fn watch(player: &Player, room: &str) -> SseReader {
 
 /// Asserts the server ends `stream` within [`ENDS_WITHIN`] (frames still in flight are skipped).
 async fn assert_ends(stream: &mut SseReader, who: &str) {
-    tokio::time::timeout(ENDS_WITHIN, async {
-        while stream.next().await.is_some() {}
-    })
-    .await
-    .unwrap_or_else(|_| panic!("{who}'s stream is still open after {ENDS_WITHIN:?}"));
+    tokio::time::timeout(ENDS_WITHIN, async { while stream.next().await.is_some() {} })
+        .await
+        .unwrap_or_else(|_| panic!("{who}'s stream is still open after {ENDS_WITHIN:?}"));
 }
 
 /// Asserts `stream` of `room` is still open: a new event in the room reaches it.

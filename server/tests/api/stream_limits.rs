@@ -95,7 +95,10 @@ async fn connections_past_the_cap_get_a_503_and_are_closed_until_one_ends() {
         refused.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
         "{refused}"
     );
-    assert!(refused.to_ascii_lowercase().contains("\r\nconnection: close\r\n"), "{refused}");
+    assert!(
+        refused.to_ascii_lowercase().contains("\r\nconnection: close\r\n"),
+        "{refused}"
+    );
 
     // One connection ends: the next is served again.
     drop(first);
@@ -184,8 +187,15 @@ async fn the_lean_stream_path_serves_http_1_0_and_lf_only_heads_and_says_close()
     assert!(head.contains("\r\nconnection: close\r\n"), "{answer}");
     assert!(!head.contains("keep-alive"), "{answer}");
 
-    let (_, answer) = raw(&app, &format!("GET /api/stream?room={TABLE} HTTP/1.1\nHost: x\n\n")).await;
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "LF-only head: {answer}");
+    let (_, answer) = raw(
+        &app,
+        &format!("GET /api/stream?room={TABLE} HTTP/1.1\nHost: x\n\n"),
+    )
+    .await;
+    assert!(
+        answer.starts_with("HTTP/1.1 200 OK\r\n"),
+        "LF-only head: {answer}"
+    );
 
     // HTTP/1.0 has no chunked encoding: the body is the bytes until the connection closes.
     let (mut old, mut answer) = raw(&app, &format!("GET /api/stream?room={LOUNGE} HTTP/1.0\r\n\r\n")).await;
@@ -200,6 +210,12 @@ async fn the_lean_stream_path_serves_http_1_0_and_lf_only_heads_and_says_close()
     let head = head.to_ascii_lowercase();
     assert!(!head.contains("transfer-encoding"), "{answer}");
     assert!(head.contains("\r\nconnection: close"), "{answer}");
-    assert!(body.starts_with("id: "), "the body is the event stream itself: {body}");
-    assert!(body.ends_with("\n\n") && body.contains("event: room.deleted"), "{body}");
+    assert!(
+        body.starts_with("id: "),
+        "the body is the event stream itself: {body}"
+    );
+    assert!(
+        body.ends_with("\n\n") && body.contains("event: room.deleted"),
+        "{body}"
+    );
 }
