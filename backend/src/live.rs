@@ -24,8 +24,8 @@ use std::{
 
 use bytes::Bytes;
 use model::{
-    event::AppEvent,
-    ids::{ChannelId, UserId},
+    event::{AppEvent, RoomDeleted},
+    ids::{ChannelId, GuildId, UserId},
     stream::{RoomMember, RoomSnapshot, SNAPSHOT_EVENT},
 };
 use tokio::sync::broadcast;
@@ -224,6 +224,17 @@ impl Live {
             .get(&room_id)
             .map_or(0, |room| room.viewers.receiver_count())
     }
+
+    /// The app closed or deleted `room_id`: its viewers are told `room.deleted` now, as the
+    /// gateway's `CHANNEL_DELETE` would tell them later, and every stream of the room ends. The
+    /// gateway's own `room.deleted`, when it comes, finds nobody left to tell.
+    pub fn close_room(&self, guild_id: GuildId, room_id: ChannelId) {
+        self.publish(&AppEvent::RoomDeleted(RoomDeleted {
+            guild_id,
+            channel_id: room_id,
+        }));
+        self.watchers.end_room(room_id);
+    }
 }
 
 fn snapshot_frame(epoch: &str, seq: u64, channel_id: ChannelId, room: &Room) -> Bytes {
@@ -420,5 +431,33 @@ mod tests {
             Err(broadcast::error::RecvError::Closed)
         ));
         assert!(live.members_of(id(TABLE)).is_empty());
+    }
+
+    #[tokio::test]
+    async fn closing_a_room_tells_its_viewers_and_ends_their_streams() {
+        let live = Live::new();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let viewer = Viewer {
+            user: Some(id("10")),
+            session: None,
+            room: id(TABLE),
+        };
+        let watch = live.watchers().open(viewer, 8, &shutdown).unwrap();
+        let elsewhere = live
+            .watchers()
+            .open(
+                Viewer {
+                    room: id(LOUNGE),
+                    ..viewer
+                },
+                8,
+                &shutdown,
+            )
+            .unwrap();
+        let mut receiver = live.subscribe(id(TABLE), None).receiver;
+        live.close_room(id("2"), id(TABLE));
+        assert!(text(&receiver.recv().await.unwrap()).contains("event: room.deleted"));
+        assert!(watch.is_ended());
+        assert!(!elsewhere.is_ended());
     }
 }

@@ -131,6 +131,7 @@ pub fn room_stream(
         receiver: subscription.receiver,
         ping_at: Instant::now() + PING_EVERY,
         watch,
+        closing: false,
     };
     stream::unfold(viewer, |mut viewer| async move {
         let frame = viewer.next().await?;
@@ -147,22 +148,31 @@ struct Viewer {
     ping_at: Instant,
     /// This stream's registration in [`live::Watchers`].
     watch: Watch,
+    /// The watch has ended: `pending` holds the last frames, and the stream ends after them.
+    closing: bool,
 }
 
 impl Viewer {
     async fn next(&mut self) -> Option<Bytes> {
         loop {
-            // A revoked stream sends nothing more, not even what was already waiting.
-            if self.watch.is_ended() {
-                return None;
+            if self.watch.is_ended() && !self.closing {
+                // What was published while the viewer could watch (a closed room's
+                // `room.deleted` among it) still reaches it; nothing published later does.
+                self.closing = true;
+                while let Ok(frame) = self.receiver.try_recv() {
+                    self.pending.push_back(frame);
+                }
             }
             if let Some(frame) = self.pending.pop_front() {
                 self.ping_at = Instant::now() + PING_EVERY;
                 return Some(frame);
             }
+            if self.closing {
+                return None;
+            }
             tokio::select! {
                 biased;
-                () = self.watch.ended() => return None,
+                () = self.watch.ended() => {}
                 received = self.receiver.recv() => match received {
                     Ok(frame) => {
                         self.ping_at = Instant::now() + PING_EVERY;
@@ -265,7 +275,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_revoked_stream_ends_at_once_and_unregisters() {
+    async fn a_revoked_stream_sends_what_was_published_before_then_ends_and_unregisters() {
         let live = Live::new();
         let mut events = open(&live, CancellationToken::new());
         events.next().await;
@@ -273,9 +283,11 @@ mod tests {
         assert_eq!(live.watchers().count(), 1);
         live.watchers()
             .end_player("3".parse().unwrap(), "7".parse().unwrap());
+        assert!(text(events.next().await).contains("user10"));
+        live.publish(&joined("11"));
         assert!(
             events.next().await.is_none(),
-            "nothing more, not even what was waiting"
+            "nothing published after the revocation"
         );
         drop(events);
         assert_eq!(live.watchers().count(), 0);
