@@ -5,7 +5,7 @@
 //! This is the only place that reads process variables (`std::env::var` is banned elsewhere by
 //! `clippy.toml`).
 
-use std::{collections::HashMap, fmt, path::PathBuf};
+use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
 
 use model::ids::GuildId;
 use secrecy::SecretString;
@@ -99,6 +99,30 @@ pub struct LinkConfig {
     pub hub_secret: Option<SecretString>,
 }
 
+/// Limits that keep one client from taking the server down (DESIGN.md §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// `MAX_STREAMS_PER_USER`: live streams one signed-in user may hold open at once; the next
+    /// is answered 429. A browser needs one per open room tab.
+    pub max_streams_per_user: usize,
+    /// `MAX_CONNECTIONS`: connections served at once; beyond it a new connection gets a short
+    /// 503 and is closed. Keep it below the process's file-descriptor limit.
+    pub max_connections: usize,
+    /// `STREAM_WRITE_TIMEOUT_SECS`: how long one write to a stream may wait for a client that
+    /// has stopped reading before the stream is dropped.
+    pub stream_write_timeout: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_streams_per_user: 8,
+            max_connections: 10_000,
+            stream_write_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Everything the server needs to start. Built once by [`Config::from_env`].
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -127,6 +151,8 @@ pub struct Config {
     /// development aid for the embedded simulator: on by default there, off by default and refused
     /// in production and whenever a bot token points the app at a real guild.
     pub dev_open_stream: bool,
+    /// Per-user and per-process caps on streams and connections.
+    pub limits: LimitsConfig,
 }
 
 /// One thing wrong with one variable.
@@ -269,6 +295,8 @@ impl Config {
             );
         }
 
+        let limits = reader.limits();
+
         if environment == Environment::Production {
             if dev_open_stream {
                 reader.problem("DEV_OPEN_STREAM", "must not be enabled when APP_ENV=production");
@@ -317,6 +345,7 @@ impl Config {
             public_base_url,
             redis_url,
             dev_open_stream,
+            limits,
         })
     }
 }
@@ -395,6 +424,31 @@ impl Reader<'_> {
             }
             Ok(url)
         })
+    }
+
+    /// A whole number that must be at least 1, such as a cap or a number of seconds.
+    fn positive<T>(&mut self, name: &'static str, default: T) -> T
+    where
+        T: std::str::FromStr + PartialOrd + Default,
+    {
+        self.parse(name, default, |text| {
+            text.parse::<T>()
+                .ok()
+                .filter(|number| *number > T::default())
+                .ok_or_else(|| "must be a whole number of at least 1".to_owned())
+        })
+    }
+
+    fn limits(&mut self) -> LimitsConfig {
+        let default = LimitsConfig::default();
+        LimitsConfig {
+            max_streams_per_user: self.positive("MAX_STREAMS_PER_USER", default.max_streams_per_user),
+            max_connections: self.positive("MAX_CONNECTIONS", default.max_connections),
+            stream_write_timeout: Duration::from_secs(self.positive(
+                "STREAM_WRITE_TIMEOUT_SECS",
+                default.stream_write_timeout.as_secs(),
+            )),
+        }
     }
 
     fn url(&mut self, name: &'static str, default: &str, schemes: &[&str]) -> Url {
@@ -790,6 +844,52 @@ mod tests {
         open.pop();
         open.push(("DEV_OPEN_STREAM", "false"));
         assert!(!config_ok(&open).dev_open_stream);
+    }
+
+    #[test]
+    fn limits_default_to_generous_caps_and_accept_positive_whole_numbers() {
+        assert_eq!(config_ok(&[]).limits, LimitsConfig::default());
+        assert_eq!(
+            LimitsConfig::default(),
+            LimitsConfig {
+                max_streams_per_user: 8,
+                max_connections: 10_000,
+                stream_write_timeout: Duration::from_secs(30),
+            }
+        );
+        let limits = config_ok(&[
+            ("MAX_STREAMS_PER_USER", "2"),
+            ("MAX_CONNECTIONS", "50000"),
+            ("STREAM_WRITE_TIMEOUT_SECS", "1"),
+        ])
+        .limits;
+        assert_eq!(
+            limits,
+            LimitsConfig {
+                max_streams_per_user: 2,
+                max_connections: 50_000,
+                stream_write_timeout: Duration::from_secs(1),
+            }
+        );
+    }
+
+    #[test]
+    fn limits_that_are_not_positive_whole_numbers_are_named() {
+        let found = problems(&[
+            ("MAX_STREAMS_PER_USER", "0"),
+            ("MAX_CONNECTIONS", "-5"),
+            ("STREAM_WRITE_TIMEOUT_SECS", "1.5"),
+        ]);
+        let expected = "must be a whole number of at least 1".to_owned();
+        assert_eq!(
+            found,
+            vec![
+                ("MAX_STREAMS_PER_USER", expected.clone()),
+                ("MAX_CONNECTIONS", expected.clone()),
+                ("STREAM_WRITE_TIMEOUT_SECS", expected),
+            ]
+        );
+        assert_eq!(problems(&[("MAX_CONNECTIONS", "many")])[0].0, "MAX_CONNECTIONS");
     }
 
     #[test]

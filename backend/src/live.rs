@@ -11,6 +11,10 @@
 //!
 //! Owner: `Live` owns this state behind one `std::sync::Mutex`, held only for short, non-async
 //! sections. The fan-out task (`fanout`: [`run_fanout`]) is its only writer.
+//!
+//! Beside it, `Live` carries the registry of open streams ([`Watchers`], in `watchers`), its own
+//! owner behind its own lock: whoever holds a `Live` (the rooms, the janitor, the routes) can end
+//! the streams of someone who may no longer watch.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -20,15 +24,17 @@ use std::{
 
 use bytes::Bytes;
 use model::{
-    event::AppEvent,
-    ids::{ChannelId, UserId},
+    event::{AppEvent, RoomDeleted},
+    ids::{ChannelId, GuildId, UserId},
     stream::{RoomMember, RoomSnapshot, SNAPSHOT_EVENT},
 };
 use tokio::sync::broadcast;
 
 mod fanout;
+mod watchers;
 
 pub use fanout::{Flow, run_fanout};
+pub use watchers::{TooManyStreams, Viewer, Watch, Watchers};
 
 /// Frames kept per room for `Last-Event-ID` replay; a client further behind gets a snapshot.
 pub const REPLAY_LOG_LEN: usize = 256;
@@ -51,6 +57,8 @@ pub struct Live {
     /// Event ids are `<epoch>.<sequence>`; a new epoch per process means an id from before a
     /// restart is never mistaken for one of ours.
     epoch: Arc<str>,
+    /// The open streams, so that losing the right to watch ends them.
+    watchers: Watchers,
 }
 
 #[derive(Debug, Default)]
@@ -94,7 +102,13 @@ impl Live {
         Self {
             inner: Arc::new(Mutex::new(State::default())),
             epoch: epoch.into(),
+            watchers: Watchers::new(),
         }
+    }
+
+    /// The open streams: register one with [`Watchers::open`], end them with `end_*`.
+    pub fn watchers(&self) -> &Watchers {
+        &self.watchers
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -209,6 +223,17 @@ impl Live {
             .rooms
             .get(&room_id)
             .map_or(0, |room| room.viewers.receiver_count())
+    }
+
+    /// The app closed or deleted `room_id`: its viewers are told `room.deleted` now, as the
+    /// gateway's `CHANNEL_DELETE` would tell them later, and every stream of the room ends. The
+    /// gateway's own `room.deleted`, when it comes, finds nobody left to tell.
+    pub fn close_room(&self, guild_id: GuildId, room_id: ChannelId) {
+        self.publish(&AppEvent::RoomDeleted(RoomDeleted {
+            guild_id,
+            channel_id: room_id,
+        }));
+        self.watchers.end_room(room_id);
     }
 }
 
@@ -406,5 +431,33 @@ mod tests {
             Err(broadcast::error::RecvError::Closed)
         ));
         assert!(live.members_of(id(TABLE)).is_empty());
+    }
+
+    #[tokio::test]
+    async fn closing_a_room_tells_its_viewers_and_ends_their_streams() {
+        let live = Live::new();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let viewer = Viewer {
+            user: Some(id("10")),
+            session: None,
+            room: id(TABLE),
+        };
+        let watch = live.watchers().open(viewer, 8, &shutdown).unwrap();
+        let elsewhere = live
+            .watchers()
+            .open(
+                Viewer {
+                    room: id(LOUNGE),
+                    ..viewer
+                },
+                8,
+                &shutdown,
+            )
+            .unwrap();
+        let mut receiver = live.subscribe(id(TABLE), None).receiver;
+        live.close_room(id("2"), id(TABLE));
+        assert!(text(&receiver.recv().await.unwrap()).contains("event: room.deleted"));
+        assert!(watch.is_ended());
+        assert!(!elsewhere.is_ended());
     }
 }

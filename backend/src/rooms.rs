@@ -309,12 +309,13 @@ impl Rooms {
         Ok(())
     }
 
-    /// Closes the owner's room: its channel is deleted (viewers get `room.deleted` from the
-    /// gateway) and it is forgotten.
+    /// Closes the owner's room: its channel is deleted, it is forgotten, and its viewers get
+    /// `room.deleted` and their streams end at once (not only when the gateway reports it).
     pub async fn close(&self, owner: UserId, channel: ChannelId) -> Result<(), RoomError> {
         self.owned(owner, channel).await?;
         self.discord.delete_channel(channel).await?;
         self.store.delete_room(channel).await?;
+        self.live.close_room(self.guild_id, channel);
         Ok(())
     }
 
@@ -376,6 +377,7 @@ impl Rooms {
             self.discord.disconnect(user).await?;
         }
         self.store.remove_player(channel, user).await?;
+        self.live.watchers().end_player(channel, user);
         Ok(())
     }
 

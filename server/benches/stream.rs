@@ -81,6 +81,9 @@ struct Server {
     pid: u32,
 }
 
+/// Streams and connections the benchmark may hold at once: all of them belong to one user.
+const STREAM_ALLOWANCE: &str = "1000000";
+
 async fn start_server(sim: &SimHandle, data: &std::path::Path) -> Server {
     let endpoints = sim.endpoints();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -105,6 +108,10 @@ async fn start_server(sim: &SimHandle, data: &std::path::Path) -> Server {
         .env("DISCORD_OAUTH_TOKEN_URL", &endpoints.oauth_token_url)
         .env("DISCORD_OAUTH_REVOKE_URL", &endpoints.oauth_revoke_url)
         .env("DEV_OPEN_STREAM", "false")
+        // Every client streams as the one signed-in player, far past the per-user cap a real
+        // deployment keeps; and `--streams` may exceed the default connection cap.
+        .env("MAX_STREAMS_PER_USER", STREAM_ALLOWANCE)
+        .env("MAX_CONNECTIONS", STREAM_ALLOWANCE)
         .env("SQLITE_PATH", data.join("bench.db"))
         .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")

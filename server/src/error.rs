@@ -2,12 +2,13 @@
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
 use model::error::AppError;
 
-/// An [`AppError`] as an HTTP response: its status, and its JSON (`{"error": …, "message": …}`).
+/// An [`AppError`] as an HTTP response: its status, its JSON (`{"error": …, "message": …}`), and
+/// on a 429 a `Retry-After` in whole seconds (rounded up, so a client never retries too early).
 /// A local wrapper because the orphan rule forbids `impl IntoResponse for AppError` here.
 #[derive(Debug)]
 pub struct HttpError(pub AppError);
@@ -21,6 +22,16 @@ impl From<AppError> for HttpError {
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.0)).into_response()
+        let retry_after = match self.0 {
+            AppError::RateLimited { retry_after_ms } => Some(retry_after_ms.div_ceil(1000)),
+            _ => None,
+        };
+        let mut response = (status, Json(self.0)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

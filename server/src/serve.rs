@@ -7,19 +7,30 @@
 //! connection whose first bytes are `GET /api/stream` takes the [`lean`] path: its request head is
 //! read and parsed here, the router answers it, and the body is written straight to the socket in
 //! chunked encoding. Everything else goes to hyper's HTTP/1.1 server, as `axum::serve` would.
+//!
+//! No client can take the accept loop down: at most `MAX_CONNECTIONS` connections are served at
+//! once (the next gets a short 503, written without blocking the loop, and is closed), and when
+//! accepting fails for want of file descriptors the loop backs off and says so once in a while,
+//! instead of spinning on a listener that stays ready.
 
 mod lean;
 
-use std::time::Duration;
+use std::{io, sync::Arc, time::Duration};
 
 use axum::Router;
+use backend::config::LimitsConfig;
 use hyper::server::conn::http1;
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
-use tokio::net::{TcpListener, TcpStream};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::Semaphore,
+    time::Instant,
+};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 /// What a connection must start with to take the lean path.
@@ -27,30 +38,55 @@ const STREAM_REQUEST: &[u8] = b"GET /api/stream";
 /// How long a new connection may take to send its first bytes before it is handed to hyper
 /// (which then applies its own limits).
 const FIRST_BYTES_WITHIN: Duration = Duration::from_secs(10);
+/// What a connection beyond `MAX_CONNECTIONS` is told before it is closed.
+const BUSY_BODY: &str = "The server is busy; try again shortly.\n";
+/// How long a refused connection may take to receive its 503.
+const REFUSE_WITHIN: Duration = Duration::from_secs(1);
 
 /// Serves `router` on `listener` until `shutdown`, then waits for open connections to finish
-/// (streams end on the same token).
-pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+/// (streams end on the same token), at most `limits.stream_write_timeout`.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken, limits: LimitsConfig) {
     let graceful = GracefulShutdown::new();
     let connections = TaskTracker::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
+    let mut backoff = AcceptBackoff::default();
     loop {
         let stream = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok((stream, _peer)) => {
+                    backoff.succeeded();
+                    stream
+                }
+                // The client gave up before it was accepted: nothing is wrong here.
+                Err(err) if is_connection_error(&err) => continue,
                 Err(err) => {
-                    // Out of file descriptors and the like: the listener itself is fine.
-                    tracing::warn!(error = %err, "cannot accept a connection");
-                    continue;
+                    // Out of file descriptors and the like: the listener itself is fine, but it
+                    // stays ready, so retrying at once would spin and flood the log.
+                    let (pause, report) = backoff.failed(Instant::now());
+                    if let Some(suppressed) = report {
+                        tracing::warn!(error = %err, suppressed, retry_in = ?pause, "cannot accept a connection");
+                    }
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(pause) => continue,
+                    }
                 }
             },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            connections.spawn(refuse(stream));
+            continue;
         };
         let router = router.clone();
         let watcher = graceful.watcher();
         let shutdown = shutdown.clone();
+        let write_within = limits.stream_write_timeout;
         connections.spawn(async move {
+            // Held for the connection's life.
+            let _slot = slot;
             if starts_a_stream(&stream).await {
-                lean::serve_stream(stream, router, shutdown).await;
+                lean::serve_stream(stream, router, shutdown, write_within).await;
                 return;
             }
             let mut http = http1::Builder::new();
@@ -64,8 +100,91 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
     }
     drop(listener);
     connections.close();
-    graceful.shutdown().await;
-    connections.wait().await;
+    let drained = tokio::time::timeout(limits.stream_write_timeout, async {
+        graceful.shutdown().await;
+        connections.wait().await;
+    })
+    .await;
+    if drained.is_err() {
+        // A client that stopped reading holds its connection open; it is not waited for.
+        tracing::warn!(
+            open = connections.len(),
+            "connections still open after the write timeout; stopping without them"
+        );
+    }
+}
+
+/// Answers a connection beyond the cap with a minimal 503 and closes it, within
+/// [`REFUSE_WITHIN`]: never served, and never in the accept loop's way.
+async fn refuse(mut stream: TcpStream) {
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{BUSY_BODY}",
+        BUSY_BODY.len()
+    );
+    let _ = tokio::time::timeout(REFUSE_WITHIN, async {
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await?;
+        // Closing with the request unread would reset the connection, and a reset can destroy the
+        // answer before the client reads it; so read until the client closes too.
+        let mut sink = [0_u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        io::Result::Ok(())
+    })
+    .await;
+}
+
+/// Errors that concern one connection only (the peer went away before it was accepted).
+fn is_connection_error(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// The first pause after a failed accept; it doubles with each failure in a row.
+const FIRST_PAUSE: Duration = Duration::from_millis(20);
+/// The longest pause between accepts.
+const MAX_PAUSE: Duration = Duration::from_secs(1);
+/// At most one warning per this long; the next one counts those left out.
+const WARN_EVERY: Duration = Duration::from_secs(5);
+
+/// Pauses and warnings for failed accepts. Pure: the caller passes the time and does the sleeping.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    /// Failures in a row since the last success.
+    failures: u32,
+    /// When the last warning was logged.
+    warned_at: Option<Instant>,
+    /// Failures not logged since then.
+    suppressed: u64,
+}
+
+impl AcceptBackoff {
+    /// After a failed accept at `now`: how long to pause, and, if a warning is due, how many
+    /// failures went unlogged before it.
+    fn failed(&mut self, now: Instant) -> (Duration, Option<u64>) {
+        let pause = FIRST_PAUSE
+            .saturating_mul(2_u32.saturating_pow(self.failures))
+            .min(MAX_PAUSE);
+        self.failures = self.failures.saturating_add(1);
+        let due = self
+            .warned_at
+            .is_none_or(|at| now.saturating_duration_since(at) >= WARN_EVERY);
+        if due {
+            self.warned_at = Some(now);
+            (pause, Some(std::mem::take(&mut self.suppressed)))
+        } else {
+            self.suppressed += 1;
+            (pause, None)
+        }
+    }
+
+    /// After a successful accept: the next failure pauses briefly again. Warnings stay spaced, so
+    /// a limit that is hit and freed over and over does not flood the log either.
+    fn succeeded(&mut self) {
+        self.failures = 0;
+    }
 }
 
 /// Whether the connection's first bytes are a live-stream request. Peeking leaves them in the
@@ -76,5 +195,54 @@ async fn starts_a_stream(stream: &TcpStream) -> bool {
         Ok(Ok(read)) => read == first.len() && first == STREAM_REQUEST,
         // Slow or failing clients are hyper's to time out and report.
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_accepts_pause_longer_and_longer_up_to_a_second_and_warn_rarely() {
+        let start = Instant::now();
+        let mut backoff = AcceptBackoff::default();
+        let mut now = start;
+        let mut pauses = Vec::new();
+        let mut warnings = Vec::new();
+        // Ten seconds of failures, each retried after its pause.
+        while now.duration_since(start) < Duration::from_secs(10) {
+            let (pause, warning) = backoff.failed(now);
+            pauses.push(pause);
+            warnings.extend(warning);
+            now += pause;
+        }
+        assert_eq!(
+            pauses[..7].iter().map(Duration::as_millis).collect::<Vec<_>>(),
+            [20, 40, 80, 160, 320, 640, 1000]
+        );
+        assert!(pauses.iter().all(|pause| *pause <= MAX_PAUSE));
+        assert_eq!(pauses.len(), 15, "{pauses:?}");
+        assert_eq!(
+            warnings,
+            [0, 9],
+            "the first at once, then one per five seconds with the count left out"
+        );
+
+        backoff.succeeded();
+        let (pause, warning) = backoff.failed(now);
+        assert_eq!(pause, FIRST_PAUSE, "a success resets the pause");
+        assert_eq!(warning, Some(4), "five seconds since the last warning");
+        backoff.succeeded();
+        assert_eq!(
+            backoff.failed(now + FIRST_PAUSE).1,
+            None,
+            "a success does not reset the spacing of warnings"
+        );
+    }
+
+    #[test]
+    fn only_errors_of_one_connection_skip_the_backoff() {
+        assert!(is_connection_error(&io::ErrorKind::ConnectionAborted.into()));
+        assert!(!is_connection_error(&io::Error::from_raw_os_error(24)), "EMFILE");
     }
 }

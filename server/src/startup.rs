@@ -150,6 +150,7 @@ impl Application {
             live,
             shutdown,
             dev_open_stream: config.dev_open_stream,
+            limits: config.limits,
             guild_id: discord.guild_id,
             gateway: discord.gateway,
             oauth,
@@ -190,7 +191,13 @@ impl Application {
             self.listener.local_addr()?
         );
         let sweeper = spawn_session_sweeper(self.sessions, self.state.shutdown.clone());
-        crate::serve::serve(self.listener, self.router, self.state.shutdown.clone()).await;
+        crate::serve::serve(
+            self.listener,
+            self.router,
+            self.state.shutdown.clone(),
+            self.state.limits,
+        )
+        .await;
         // The sweeper uses the database, so it stops (on the same token) before the database closes.
         let _ = sweeper.await;
         self.state.store.close().await;

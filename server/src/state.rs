@@ -4,6 +4,7 @@ use axum::extract::FromRef;
 use backend::{
     Store,
     bus::EventBus,
+    config::LimitsConfig,
     discord::{gateway::GatewayState, oauth::DiscordOAuth},
     live::Live,
     rate_limit::RateLimiter,
@@ -29,6 +30,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// `DEV_OPEN_STREAM`: serve the stream without a session (development only).
     pub dev_open_stream: bool,
+    /// Caps on streams and connections, and the stream write timeout.
+    pub limits: LimitsConfig,
     /// The guild hosting the game rooms.
     pub guild_id: model::ids::GuildId,
     /// The gateway task's connection state.

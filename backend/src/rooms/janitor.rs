@@ -142,6 +142,7 @@ impl Janitor {
                 Verdict::Delete => {
                     self.discord.delete_channel(room).await?;
                     self.store.delete_room(room).await?;
+                    self.live.close_room(self.guild_id, room);
                     self.clock.forget(room);
                     tracing::info!(%room, "idle room deleted");
                     sweep.deleted.push(room);

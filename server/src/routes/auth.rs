@@ -149,7 +149,12 @@ pub(crate) async fn logout(State(state): State<AppState>, session: Session) -> R
         // Signing out locally still happens; the token expires on its own.
         tracing::warn!(error = %err, "could not revoke the Discord token at logout");
     }
+    // The streams opened with this session end with it (read before signing out clears the id).
+    let opened_with = session.0.id();
     session.sign_out().await.map_err(internal)?;
+    if let Some(id) = opened_with {
+        state.live.watchers().end_session(id);
+    }
     Ok(Redirect::to("/").into_response())
 }
 

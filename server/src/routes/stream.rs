@@ -5,6 +5,11 @@
 //! `room.deleted`, each with an `id:`. A `: ping` comment follows every 15 s of quiet so proxies
 //! keep the connection open. Frames are formatted once per event by [`Live`] and shared by every
 //! viewer; a viewer that falls behind its buffer gets a fresh snapshot instead of what it missed.
+//!
+//! The right to watch is checked when the stream opens and kept for as long as it is open: each
+//! stream is registered in [`live::Watchers`], and ends as soon as its viewer is removed from the room,
+//! leaves it, the room closes, or the session it was opened with signs out. One user may hold
+//! `MAX_STREAMS_PER_USER` streams at once; the next is answered 429.
 
 use std::{collections::VecDeque, convert::Infallible, time::Duration};
 
@@ -15,7 +20,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use backend::{
-    live::{Live, RoomSubscription},
+    live::{self, Live, RoomSubscription, Watch},
     session::UserSession,
 };
 use bytes::Bytes;
@@ -23,13 +28,14 @@ use futures::{Stream, stream};
 use model::{error::AppError, ids::ChannelId};
 use serde::Deserialize;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
-use tokio_util::sync::CancellationToken;
 use tower_sessions::Session;
 
 use crate::{error::HttpError, state::AppState};
 
 /// Quiet time after which a `: ping` comment is sent.
 pub const PING_EVERY: Duration = Duration::from_secs(15);
+/// What a user over their stream cap is told to wait: streams are long-lived, so soon is useless.
+const RETRY_STREAM_AFTER_MS: u64 = 5_000;
 const PING: &[u8] = b": ping\n\n";
 
 #[derive(Debug, Deserialize)]
@@ -45,11 +51,16 @@ pub(crate) async fn stream(
 ) -> Result<Response, HttpError> {
     // Identity comes from the session only, never from the query: only a room's players may watch
     // it. The development switch lets anyone watch any voice channel (the dev panel's demo).
-    let user = UserSession(session).user().await.map_err(|err| {
-        tracing::error!(error = ?err, "session store failed");
-        AppError::Internal
-    })?;
-    if user.is_none() && !state.dev_open_stream {
+    let session_id = session.id();
+    let user_id = UserSession(session)
+        .user()
+        .await
+        .map_err(|err| {
+            tracing::error!(error = ?err, "session store failed");
+            AppError::Internal
+        })?
+        .map(|user| user.id);
+    if user_id.is_none() && !state.dev_open_stream {
         return Err(AppError::Unauthenticated.into());
     }
     let room: ChannelId = query
@@ -59,25 +70,31 @@ pub(crate) async fn stream(
         .parse()
         .map_err(|err| AppError::InvalidInput(format!("`room` {err}")))?;
     if !state.dev_open_stream {
-        let user = user.ok_or(AppError::Unauthenticated)?;
-        if !state
-            .rooms
-            .may_watch(user.id, room)
-            .await
-            .map_err(AppError::from)?
-        {
+        let user = user_id.ok_or(AppError::Unauthenticated)?;
+        if !state.rooms.may_watch(user, room).await.map_err(AppError::from)? {
             return Err(AppError::Forbidden.into());
         }
     }
     let last_event_id = headers.get("last-event-id").and_then(|value| value.to_str().ok());
 
-    let subscription = state.live.subscribe(room, last_event_id);
-    let body = Body::from_stream(room_stream(
-        state.live.clone(),
+    let watcher = live::Viewer {
+        user: user_id,
+        // Only a signed-in session can sign out; a session-less stream belongs to none.
+        session: user_id.and(session_id),
         room,
-        subscription,
-        state.shutdown.clone(),
-    ));
+    };
+    let watch = state
+        .live
+        .watchers()
+        .open(watcher, state.limits.max_streams_per_user, &state.shutdown)
+        .map_err(|err| {
+            tracing::info!(user = ?user_id, limit = err.limit, "stream refused: too many open");
+            AppError::RateLimited {
+                retry_after_ms: RETRY_STREAM_AFTER_MS,
+            }
+        })?;
+    let subscription = state.live.subscribe(room, last_event_id);
+    let body = Body::from_stream(room_stream(state.live.clone(), room, subscription, watch));
     Ok((
         [
             (
@@ -88,7 +105,6 @@ pub(crate) async fn stream(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("no-cache, no-transform"),
             ),
-            (header::CONNECTION, HeaderValue::from_static("keep-alive")),
             // Tells nginx-style proxies not to buffer the stream.
             (
                 header::HeaderName::from_static("x-accel-buffering"),
@@ -100,12 +116,13 @@ pub(crate) async fn stream(
         .into_response())
 }
 
-/// One viewer's stream of SSE bytes; ends when the room is deleted or the server shuts down.
+/// One viewer's stream of SSE bytes; ends when the room is deleted, or when `watch` ends (the
+/// viewer may no longer watch, or the server shuts down). Dropping the stream unregisters it.
 pub fn room_stream(
     live: Live,
     room: ChannelId,
     subscription: RoomSubscription,
-    shutdown: CancellationToken,
+    watch: Watch,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     let viewer = Viewer {
         live,
@@ -113,7 +130,8 @@ pub fn room_stream(
         pending: subscription.initial.into(),
         receiver: subscription.receiver,
         ping_at: Instant::now() + PING_EVERY,
-        shutdown,
+        watch,
+        closing: false,
     };
     stream::unfold(viewer, |mut viewer| async move {
         let frame = viewer.next().await?;
@@ -128,19 +146,33 @@ struct Viewer {
     pending: VecDeque<Bytes>,
     receiver: tokio::sync::broadcast::Receiver<Bytes>,
     ping_at: Instant,
-    shutdown: CancellationToken,
+    /// This stream's registration in [`live::Watchers`].
+    watch: Watch,
+    /// The watch has ended: `pending` holds the last frames, and the stream ends after them.
+    closing: bool,
 }
 
 impl Viewer {
     async fn next(&mut self) -> Option<Bytes> {
         loop {
+            if self.watch.is_ended() && !self.closing {
+                // What was published while the viewer could watch (a closed room's
+                // `room.deleted` among it) still reaches it; nothing published later does.
+                self.closing = true;
+                while let Ok(frame) = self.receiver.try_recv() {
+                    self.pending.push_back(frame);
+                }
+            }
             if let Some(frame) = self.pending.pop_front() {
                 self.ping_at = Instant::now() + PING_EVERY;
                 return Some(frame);
             }
+            if self.closing {
+                return None;
+            }
             tokio::select! {
                 biased;
-                () = self.shutdown.cancelled() => return None,
+                () = self.watch.ended() => {}
                 received = self.receiver.recv() => match received {
                     Ok(frame) => {
                         self.ping_at = Instant::now() + PING_EVERY;
@@ -167,6 +199,7 @@ impl Viewer {
 mod tests {
     use futures::StreamExt;
     use model::event::{AppEvent, VoiceJoined};
+    use tokio_util::sync::CancellationToken;
 
     use super::*;
 
@@ -180,18 +213,19 @@ mod tests {
         })
     }
 
-    /// A viewer's stream on room 3 of `live`, opened as the handler opens it.
+    /// A viewer's stream on room 3 of `live`, opened as the handler opens it (by user 7).
     fn open(
         live: &Live,
         shutdown: CancellationToken,
     ) -> impl Stream<Item = Result<Bytes, Infallible>> + use<> {
         let room = "3".parse().unwrap();
-        Box::pin(room_stream(
-            live.clone(),
+        let viewer = live::Viewer {
+            user: Some("7".parse().unwrap()),
+            session: None,
             room,
-            live.subscribe(room, None),
-            shutdown,
-        ))
+        };
+        let watch = live.watchers().open(viewer, 8, &shutdown).unwrap();
+        Box::pin(room_stream(live.clone(), room, live.subscribe(room, None), watch))
     }
 
     fn text(item: Option<Result<Bytes, Infallible>>) -> String {
@@ -238,6 +272,25 @@ mod tests {
         );
         live.publish(&joined("9"));
         assert!(text(events.next().await).contains("user9"));
+    }
+
+    #[tokio::test]
+    async fn a_revoked_stream_sends_what_was_published_before_then_ends_and_unregisters() {
+        let live = Live::new();
+        let mut events = open(&live, CancellationToken::new());
+        events.next().await;
+        live.publish(&joined("10"));
+        assert_eq!(live.watchers().count(), 1);
+        live.watchers()
+            .end_player("3".parse().unwrap(), "7".parse().unwrap());
+        assert!(text(events.next().await).contains("user10"));
+        live.publish(&joined("11"));
+        assert!(
+            events.next().await.is_none(),
+            "nothing published after the revocation"
+        );
+        drop(events);
+        assert_eq!(live.watchers().count(), 0);
     }
 
     #[tokio::test]

@@ -1,18 +1,26 @@
 //! The lean path for live streams: just enough HTTP/1.1 for `GET /api/stream`.
 //!
 //! The request head is read into a buffer that is freed once parsed; the router (session layer,
-//! tracing, the stream handler) answers it as it answers any request; the response is written in
-//! chunked encoding as frames arrive (those already waiting go out together), with no buffer
-//! held between writes. The connection
-//! closes when the response ends: one stream per connection, as browsers use them. A request this
-//! path cannot serve faithfully (a body, HTTP/1.0, a malformed or oversized head) is answered with
-//! the matching error status and closed.
+//! tracing, the stream handler) answers it as it answers any request; the response is written as
+//! frames arrive (those already waiting go out together), with no buffer held between writes. The
+//! connection closes when the response ends, and says so (`Connection: close`): one stream per
+//! connection, as browsers use them. A request this path cannot serve faithfully (a body, a
+//! malformed or oversized head) is answered with the matching error status and closed.
+//!
+//! Where this deviates from, or picks among the options of, RFC 9112:
+//! * A lone LF ends a line as well as CRLF (§2.2 allows it), so a head may end `\n\n`.
+//! * HTTP/1.0 is served: a response of unknown length has no chunked encoding (1.0 has none) and
+//!   ends when the connection closes (§6.3, last rule). The status line says `HTTP/1.1`, this
+//!   server's version (RFC 9110 §6.2); a 1.0 client reads it as 1.0.
+//! * A response of known length (an error) has `Content-Length`, which every version reads.
+//! * Every write waits at most the stream write timeout for a client that stopped reading, and
+//!   never past shutdown: a stalled reader is dropped and cannot hold the server up.
 
-use std::time::Duration;
+use std::{io, time::Duration};
 
 use axum::{
     Router,
-    body::Body,
+    body::{Body, HttpBody as _},
     http::{HeaderName, HeaderValue, Request, StatusCode, Version, header},
     response::Response,
 };
@@ -38,19 +46,65 @@ const MAX_BATCH: usize = 64;
 /// How long the whole request head may take to arrive.
 const HEAD_WITHIN: Duration = Duration::from_secs(10);
 
-/// Serves one live-stream connection, start to end.
-pub(super) async fn serve_stream(mut stream: TcpStream, router: Router, shutdown: CancellationToken) {
+/// How a response's body is delimited on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// `Content-Length`: the body's size is known.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`: an HTTP/1.1 body of unknown size.
+    Chunked,
+    /// The body ends when the connection closes: an HTTP/1.0 body of unknown size.
+    UntilClose,
+}
+
+/// How one connection's writes are bounded.
+#[derive(Debug, Clone)]
+struct Deadlines {
+    /// The longest one write may wait for the client to read.
+    write_within: Duration,
+    /// The server's shutdown: no write outlasts it.
+    shutdown: CancellationToken,
+}
+
+impl Deadlines {
+    async fn write(&self, writer: &mut WriteHalf<'_>, bytes: &[u8]) -> io::Result<()> {
+        tokio::select! {
+            written = tokio::time::timeout(self.write_within, writer.write_all(bytes)) => {
+                written.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))?
+            }
+            () = self.shutdown.cancelled() => {
+                Err(io::Error::new(io::ErrorKind::Interrupted, "shutting down mid-write"))
+            }
+        }
+    }
+}
+
+/// Serves one live-stream connection, start to end. `write_within` bounds every write.
+pub(super) async fn serve_stream(
+    mut stream: TcpStream,
+    router: Router,
+    shutdown: CancellationToken,
+    write_within: Duration,
+) {
     // Frames are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
-    let response = match read_request(&mut stream).await {
-        Ok(request) => match router.oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        },
-        Err(status) => plain(status),
+    let (response, version) = match read_request(&mut stream).await {
+        Ok(request) => {
+            let version = request.version();
+            match router.oneshot(request).await {
+                Ok(response) => (response, version),
+                Err(never) => match never {},
+            }
+        }
+        // Its version is unknown, but `plain` responses have a length, which every version reads.
+        Err(status) => (plain(status), Version::HTTP_11),
+    };
+    let deadlines = Deadlines {
+        write_within,
+        shutdown,
     };
     let (mut reader, mut writer) = stream.split();
-    if let Err(err) = write_response(&mut reader, &mut writer, response, &shutdown).await {
+    if let Err(err) = write_response(&mut reader, &mut writer, response, version, &deadlines).await {
         tracing::debug!(error = %err, "live stream connection ended");
     }
     let _ = writer.shutdown().await;
@@ -79,12 +133,19 @@ async fn read_request(stream: &mut TcpStream) -> Result<Request<Body>, StatusCod
     parse_head(&head[..end])
 }
 
-/// Where the head ends (just past the blank line), if it has ended.
+/// Where the head ends (just past the empty line that ends it), if it has ended. A line ends with
+/// LF, optionally preceded by CR, so the empty line is `\n\n` or `\n\r\n`.
 fn find_head_end(bytes: &[u8]) -> Option<usize> {
-    bytes
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .map(|at| at + 4)
+    bytes.iter().enumerate().find_map(|(at, byte)| {
+        if *byte != b'\n' {
+            return None;
+        }
+        match bytes.get(at + 1..) {
+            Some([b'\n', ..]) => Some(at + 2),
+            Some([b'\r', b'\n', ..]) => Some(at + 3),
+            _ => None,
+        }
+    })
 }
 
 fn parse_head(head: &[u8]) -> Result<Request<Body>, StatusCode> {
@@ -95,13 +156,16 @@ fn parse_head(head: &[u8]) -> Result<Request<Body>, StatusCode> {
         Err(httparse::Error::TooManyHeaders) => return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
         _ => return Err(StatusCode::BAD_REQUEST),
     }
-    if parsed.version != Some(1) {
-        return Err(StatusCode::HTTP_VERSION_NOT_SUPPORTED);
-    }
+    // httparse knows HTTP/1.0 and HTTP/1.1 only.
+    let version = match parsed.version {
+        Some(0) => Version::HTTP_10,
+        Some(1) => Version::HTTP_11,
+        _ => return Err(StatusCode::HTTP_VERSION_NOT_SUPPORTED),
+    };
     let mut request = Request::builder()
         .method(parsed.method.unwrap_or_default())
         .uri(parsed.path.unwrap_or_default())
-        .version(Version::HTTP_11);
+        .version(version);
     for field in parsed.headers.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| StatusCode::BAD_REQUEST)?;
         let has_body =
@@ -123,15 +187,8 @@ fn plain(status: StatusCode) -> Response {
     response
 }
 
-/// Writes the head, then each body frame as a chunk as soon as it exists, until the body ends,
-/// the client goes away, or the server shuts down.
-async fn write_response(
-    reader: &mut ReadHalf<'_>,
-    writer: &mut WriteHalf<'_>,
-    response: Response,
-    shutdown: &CancellationToken,
-) -> std::io::Result<()> {
-    let (parts, mut body) = response.into_parts();
+/// The response head for `parts`, delimited by `framing`; the connection always closes after it.
+fn response_head(parts: &axum::http::response::Parts, framing: Framing) -> Vec<u8> {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\n",
         parts.status.as_u16(),
@@ -139,8 +196,8 @@ async fn write_response(
     )
     .into_bytes();
     for (name, value) in &parts.headers {
-        // Framing is this writer's to decide.
-        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+        // Framing and the connection's fate are this writer's to decide.
+        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING || name == header::CONNECTION {
             continue;
         }
         head.extend_from_slice(name.as_str().as_bytes());
@@ -148,12 +205,32 @@ async fn write_response(
         head.extend_from_slice(value.as_bytes());
         head.extend_from_slice(b"\r\n");
     }
-    if !parts.headers.contains_key(header::CONNECTION) {
-        head.extend_from_slice(b"connection: close\r\n");
+    head.extend_from_slice(b"connection: close\r\n");
+    match framing {
+        Framing::Length(length) => head.extend_from_slice(format!("content-length: {length}\r\n").as_bytes()),
+        Framing::Chunked => head.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::UntilClose => {}
     }
-    head.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
-    writer.write_all(&head).await?;
-    drop(head);
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+/// Writes the head, then each body frame as soon as it exists, until the body ends, the client
+/// goes away, a write times out, or the server shuts down.
+async fn write_response(
+    reader: &mut ReadHalf<'_>,
+    writer: &mut WriteHalf<'_>,
+    response: Response,
+    version: Version,
+    deadlines: &Deadlines,
+) -> io::Result<()> {
+    let (parts, mut body) = response.into_parts();
+    let framing = match body.size_hint().exact() {
+        Some(length) => Framing::Length(length),
+        None if version == Version::HTTP_10 => Framing::UntilClose,
+        None => Framing::Chunked,
+    };
+    deadlines.write(writer, &response_head(&parts, framing)).await?;
 
     let mut probe = [0_u8; 1];
     let mut batch = Vec::new();
@@ -170,39 +247,46 @@ async fn write_response(
                         }
                         match body.frame().now_or_never() {
                             Some(Some(Ok(frame))) => batch.extend(frame.into_data().ok()),
-                            Some(Some(Err(err))) => return Err(std::io::Error::other(err)),
+                            Some(Some(Err(err))) => return Err(io::Error::other(err)),
                             Some(None) => break true,
                             None => break false,
                         }
                     };
-                    write_chunks(writer, &batch).await?;
+                    deadlines.write(writer, &encode(&batch, framing)).await?;
                     batch.clear();
                     if ended {
                         break;
                     }
                 }
-                Some(Err(err)) => return Err(std::io::Error::other(err)),
+                Some(Err(err)) => return Err(io::Error::other(err)),
                 None => break,
             },
             // A client that closes its side (or sends anything) is done with the stream.
             _ = reader.read(&mut probe) => return Ok(()),
-            () = shutdown.cancelled() => break,
+            () = deadlines.shutdown.cancelled() => break,
         }
     }
-    writer.write_all(b"0\r\n\r\n").await
+    if framing == Framing::Chunked {
+        deadlines.write(writer, b"0\r\n\r\n").await?;
+    }
+    Ok(())
 }
 
-/// Writes `frames` as chunks in one write. The buffer lives only for this write, so an idle
-/// stream holds no buffer at all.
-async fn write_chunks(writer: &mut WriteHalf<'_>, frames: &[Bytes]) -> std::io::Result<()> {
+/// `frames` as they go on the wire, in one buffer for one write. The buffer lives only for that
+/// write, so an idle stream holds no buffer at all.
+fn encode(frames: &[Bytes], framing: Framing) -> Vec<u8> {
     let mut out = Vec::with_capacity(frames.iter().map(|frame| frame.len() + 12).sum());
     for frame in frames.iter().filter(|frame| !frame.is_empty()) {
-        // An empty chunk would end the body, so empty frames are skipped.
-        out.extend_from_slice(format!("{:x}\r\n", frame.len()).as_bytes());
-        out.extend_from_slice(frame);
-        out.extend_from_slice(b"\r\n");
+        if framing == Framing::Chunked {
+            // An empty chunk would end the body, hence the filter above.
+            out.extend_from_slice(format!("{:x}\r\n", frame.len()).as_bytes());
+            out.extend_from_slice(frame);
+            out.extend_from_slice(b"\r\n");
+        } else {
+            out.extend_from_slice(frame);
+        }
     }
-    writer.write_all(&out).await
+    out
 }
 
 #[cfg(test)]
@@ -221,14 +305,74 @@ mod tests {
     }
 
     #[test]
+    fn a_head_with_bare_lf_line_endings_ends_at_its_blank_line() {
+        // RFC 9112 §2.2: a recipient may take a lone LF as a line terminator.
+        for head in [
+            &b"GET /api/stream?room=5 HTTP/1.1\nHost: x\nCookie: a=b\n\n"[..],
+            b"GET /api/stream?room=5 HTTP/1.1\r\nHost: x\nCookie: a=b\r\n\n",
+            b"GET /api/stream?room=5 HTTP/1.1\nHost: x\r\nCookie: a=b\n\r\n",
+        ] {
+            let text = String::from_utf8_lossy(head);
+            let end = find_head_end(head).unwrap_or_else(|| panic!("{text:?}"));
+            assert_eq!(end, head.len(), "{text:?}");
+            let request = parse_head(&head[..end]).unwrap();
+            assert_eq!(request.headers()["cookie"], "a=b", "{text:?}");
+        }
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\nHost: x\n"), None);
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
+    }
+
+    #[test]
+    fn an_http_1_0_request_is_served_as_http_1_0() {
+        let request = parse_head(b"GET /api/stream?room=5 HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(request.version(), Version::HTTP_10);
+    }
+
+    fn head_for(response: Response, framing: Framing) -> String {
+        let (parts, _) = response.into_parts();
+        String::from_utf8(response_head(&parts, framing)).unwrap()
+    }
+
+    #[test]
+    fn the_response_always_says_the_connection_closes() {
+        let response = Response::builder()
+            .header(header::CONNECTION, "keep-alive")
+            .header(header::CONTENT_TYPE, "text/event-stream")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            head_for(response, Framing::Chunked),
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn an_http_1_0_body_of_unknown_length_is_unframed_and_a_known_one_has_its_length() {
+        assert_eq!(
+            head_for(plain(StatusCode::OK), Framing::UntilClose),
+            "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n"
+        );
+        assert_eq!(
+            head_for(plain(StatusCode::BAD_REQUEST), Framing::Length(0)),
+            "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"
+        );
+        let frames = [
+            Bytes::from_static(b"data: a\n\n"),
+            Bytes::new(),
+            Bytes::from_static(b": ping\n\n"),
+        ];
+        assert_eq!(encode(&frames, Framing::UntilClose), b"data: a\n\n: ping\n\n");
+        assert_eq!(
+            encode(&frames, Framing::Chunked),
+            b"9\r\ndata: a\n\n\r\n8\r\n: ping\n\n\r\n"
+        );
+    }
+
+    #[test]
     fn heads_this_path_cannot_serve_are_refused_with_their_status() {
         for (head, status) in [
             (
-                &b"GET /api/stream HTTP/1.0\r\n\r\n"[..],
-                StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            ),
-            (
-                b"GET /api/stream HTTP/1.1\r\nContent-Length: 5\r\n\r\n",
+                &b"GET /api/stream HTTP/1.1\r\nContent-Length: 5\r\n\r\n"[..],
                 StatusCode::BAD_REQUEST,
             ),
             (

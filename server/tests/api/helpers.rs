@@ -226,6 +226,17 @@ impl TestApp {
         self.restart().await
     }
 
+    /// Stops this server gracefully and waits until it has stopped.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+
     /// Stops this server gracefully and starts a new one on the same database, keeping the
     /// client (and its cookies): what a deploy or a crash-restart looks like to a user.
     pub async fn restart(mut self) -> TestApp {

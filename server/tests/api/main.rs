@@ -25,3 +25,5 @@ mod rooms;
 mod sessions;
 mod site_config;
 mod stream;
+mod stream_authz;
+mod stream_limits;

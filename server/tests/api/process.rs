@@ -4,8 +4,10 @@
 use std::{process::Stdio, time::Duration};
 
 use tokio::{
-    io::{AsyncBufReadExt, BufReader},
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::TcpStream,
     process::Command,
+    sync::watch,
 };
 
 use crate::helpers::{TempDir, workspace_root};
@@ -13,8 +15,24 @@ use crate::helpers::{TempDir, workspace_root};
 /// The server binary, started in an empty folder (so no developer `.env` leaks in) that holds a
 /// copy of `Leptos.toml`, with only the given variables set.
 fn server(dir: &TempDir, vars: &[(&str, &str)]) -> Command {
-    std::fs::copy(workspace_root().join("Leptos.toml"), dir.0.join("Leptos.toml")).unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+    setup(&mut command, dir, vars);
+    command
+}
+
+/// [`server`] under `prlimit`, able to hold at most `files` file descriptors.
+fn server_with_fd_limit(dir: &TempDir, vars: &[(&str, &str)], files: u32) -> Command {
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--nofile={files}:{files}"))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_server"));
+    setup(&mut command, dir, vars);
+    command
+}
+
+fn setup(command: &mut Command, dir: &TempDir, vars: &[(&str, &str)]) {
+    std::fs::copy(workspace_root().join("Leptos.toml"), dir.0.join("Leptos.toml")).unwrap();
     command
         .current_dir(&dir.0)
         .env_clear()
@@ -24,7 +42,6 @@ fn server(dir: &TempDir, vars: &[(&str, &str)]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    command
 }
 
 async fn fails_to_start(vars: &[(&str, &str)]) -> String {
@@ -138,6 +155,123 @@ async fn sigterm_stops_a_running_server_gracefully() {
     assert!(
         rest.iter().any(|line| line.contains("SIGTERM received")),
         "{rest:?}"
+    );
+}
+
+/// What a running server has logged so far.
+#[derive(Debug, Default)]
+struct Log {
+    /// `listening on http://…`, once seen.
+    address: Option<String>,
+    /// Warnings that a connection could not be accepted.
+    accept_warnings: usize,
+}
+
+/// Follows the child's stdout and stderr into a [`Log`].
+fn follow(child: &mut tokio::process::Child) -> watch::Receiver<Log> {
+    let (log, follower) = watch::channel(Log::default());
+    tokio::spawn(pump(child.stdout.take().unwrap(), log.clone()));
+    tokio::spawn(pump(child.stderr.take().unwrap(), log));
+    follower
+}
+
+async fn pump(output: impl tokio::io::AsyncRead + Unpin, log: watch::Sender<Log>) {
+    let mut lines = BufReader::new(output).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        log.send_modify(|log| {
+            if line.contains("cannot accept") {
+                log.accept_warnings += 1;
+            }
+            if let Some(at) = line.find("listening on http://") {
+                let address = &line[at + "listening on ".len()..];
+                let end = address
+                    .find(|c: char| c == '"' || c.is_whitespace())
+                    .unwrap_or(address.len());
+                log.address = Some(address[..end].to_owned());
+            }
+        });
+    }
+}
+
+/// Whether `/health` answers 200 within `within`.
+async fn healthy_within(address: &str, within: Duration) -> bool {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tokio::time::timeout(within, async {
+        loop {
+            tick.tick().await;
+            let request = reqwest::Client::new()
+                .get(format!("{address}/health"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await;
+            if request.is_ok_and(|response| response.status() == 200) {
+                return;
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test]
+async fn out_of_file_descriptors_the_server_backs_off_quietly_and_recovers() {
+    const FILES: u32 = 128;
+    let dir = TempDir::new("emfile");
+    let db = dir.0.join("app.db").to_string_lossy().into_owned();
+    let mut child = server_with_fd_limit(
+        &dir,
+        &[
+            ("SQLITE_PATH", db.as_str()),
+            ("LOG_FORMAT", "json"),
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+        ],
+        FILES,
+    )
+    .spawn()
+    .unwrap();
+    let mut log = follow(&mut child);
+    let address = tokio::time::timeout(Duration::from_secs(30), log.wait_for(|log| log.address.is_some()))
+        .await
+        .expect("the server starts listening")
+        .expect("the server is running")
+        .address
+        .clone()
+        .unwrap();
+    assert!(healthy_within(&address, Duration::from_secs(20)).await);
+
+    // Open streams until the server cannot accept another connection; each one holds a descriptor.
+    let mut held = Vec::new();
+    let host = address.trim_start_matches("http://").to_owned();
+    for _ in 0..FILES + 16 {
+        let mut connection = TcpStream::connect(&host).await.unwrap();
+        connection
+            .write_all(b"GET /api/stream?room=4000000000000000001 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        held.push(connection);
+    }
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        log.wait_for(|log| log.accept_warnings > 0),
+    )
+    .await
+    .expect("the server runs out of descriptors")
+    .unwrap();
+    // Held for two seconds, measured by /health going unanswered meanwhile.
+    assert!(
+        !healthy_within(&address, Duration::from_secs(2)).await,
+        "no descriptor is free for /health"
+    );
+    let warnings = log.borrow().accept_warnings;
+    assert!(
+        warnings <= 5,
+        "{warnings} accept warnings while out of descriptors"
+    );
+
+    drop(held);
+    assert!(
+        healthy_within(&address, Duration::from_secs(20)).await,
+        "the server serves again once descriptors are free"
     );
 }
 

@@ -581,8 +581,20 @@ async fn idle_rooms_are_warned_then_deleted_and_nothing_else_is() {
     .unwrap();
     assert_eq!(warning.channel_id.to_string(), idle);
 
+    // A stream that opened after the sweep looked ends with the room.
+    let viewer = backend::live::Viewer {
+        user: None,
+        session: None,
+        room: idle.parse().unwrap(),
+    };
+    let late = app
+        .live
+        .watchers()
+        .open(viewer, 1, &tokio_util::sync::CancellationToken::new())
+        .unwrap();
     let swept = janitor.sweep(start + IDLE_LIMIT).await.unwrap();
     assert_eq!(swept.deleted, vec![idle.parse().unwrap()]);
+    assert!(late.is_ended(), "the deleted room's streams end");
     let world = app.discord.world();
     assert!(!world.channels.contains_key(&flake(&idle)));
     assert!(world.channels.contains_key(&flake(&busy)), "the busy room stays");

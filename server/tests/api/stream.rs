@@ -184,7 +184,6 @@ async fn stream_requests_the_stream_path_cannot_serve_are_refused_plainly() {
             format!("GET /api/stream?room={TABLE} HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"),
             "400",
         ),
-        (format!("GET /api/stream?room={TABLE} HTTP/1.0\r\n\r\n"), "505"),
         (
             format!(
                 "GET /api/stream?room={TABLE} HTTP/1.1\r\nCookie: {}\r\n\r\n",
