@@ -12,7 +12,7 @@ mod lean;
 
 use std::time::Duration;
 
-use axum::Router;
+use axum::{Extension, Router, extract::ConnectInfo};
 use hyper::server::conn::http1;
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
@@ -21,6 +21,7 @@ use hyper_util::{
 };
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tower::Layer;
 
 /// What a connection must start with to take the lean path.
 const STREAM_REQUEST: &[u8] = b"GET /api/stream";
@@ -34,10 +35,10 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
     let graceful = GracefulShutdown::new();
     let connections = TaskTracker::new();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of file descriptors and the like: the listener itself is fine.
                     tracing::warn!(error = %err, "cannot accept a connection");
@@ -50,13 +51,19 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             if starts_a_stream(&stream).await {
-                lean::serve_stream(stream, router, shutdown).await;
+                lean::serve_stream(stream, peer, router, shutdown).await;
                 return;
             }
             let mut http = http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(FIRST_BYTES_WITHIN);
-            let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+            let connection = http.serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(
+                    // Handlers see the peer as axum's `ConnectInfo`, as under `axum::serve`.
+                    Extension(ConnectInfo(peer)).layer(router),
+                ),
+            );
             if let Err(err) = watcher.watch(connection).await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }

@@ -8,11 +8,12 @@
 //! path cannot serve faithfully (a body, HTTP/1.0, a malformed or oversized head) is answered with
 //! the matching error status and closed.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use axum::{
     Router,
     body::Body,
+    extract::ConnectInfo,
     http::{HeaderName, HeaderValue, Request, StatusCode, Version, header},
     response::Response,
 };
@@ -39,14 +40,23 @@ const MAX_BATCH: usize = 64;
 const HEAD_WITHIN: Duration = Duration::from_secs(10);
 
 /// Serves one live-stream connection, start to end.
-pub(super) async fn serve_stream(mut stream: TcpStream, router: Router, shutdown: CancellationToken) {
+pub(super) async fn serve_stream(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    shutdown: CancellationToken,
+) {
     // Frames are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
     let response = match read_request(&mut stream).await {
-        Ok(request) => match router.oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        },
+        Ok(mut request) => {
+            // Handlers see the peer as axum's `ConnectInfo`, as on the hyper path.
+            request.extensions_mut().insert(ConnectInfo(peer));
+            match router.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
         Err(status) => plain(status),
     };
     let (mut reader, mut writer) = stream.split();
