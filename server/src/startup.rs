@@ -11,6 +11,7 @@ use app::{
 };
 use axum::{
     Router,
+    middleware::from_fn_with_state,
     routing::{get, post},
 };
 use backend::{
@@ -29,7 +30,7 @@ use backend::{
 };
 use discord_sim::{DiscordSim, SimConfig, SimHandle};
 use leptos::{config::LeptosOptions, context::provide_context};
-use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use model::ids::GuildId;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
@@ -41,6 +42,7 @@ use twilight_gateway::queue::InMemoryQueue;
 use url::Url;
 
 use crate::{
+    guard::{csrf, headers, ip_budget},
     routes::{auth, health::health, server_fn_status, stream::stream},
     state::AppState,
 };
@@ -119,6 +121,7 @@ impl Application {
         }
         let oauth = oauth_client(&config, discord.simulator.as_ref(), addr.ip(), port)?;
         let sessions = session_layer(&config, &store).await?;
+        let guards = Guards::new(&config, &leptos_options);
         let rooms = Rooms::new(
             store.clone(),
             discord.rest.clone(),
@@ -152,7 +155,7 @@ impl Application {
         Ok(Self {
             listener,
             port,
-            router: router(state.clone(), sessions),
+            router: router(state.clone(), sessions, guards),
             state,
         })
     }
@@ -323,9 +326,31 @@ async fn session_layer(
         .with_expiry(Expiry::OnInactivity(time::Duration::days(14))))
 }
 
+/// The browser-facing defences around the router (see [`crate::guard`]).
+struct Guards {
+    headers: headers::SecurityHeaders,
+    same_origin: csrf::SameOrigin,
+    ip_budget: ip_budget::IpBudget,
+}
+
+impl Guards {
+    fn new(config: &Config, leptos_options: &LeptosOptions) -> Self {
+        Self {
+            headers: headers::SecurityHeaders::new(
+                config.environment == Environment::Production,
+                leptos_options
+                    .reload_external_port
+                    .unwrap_or(leptos_options.reload_port),
+            ),
+            same_origin: csrf::SameOrigin::new(config.public_base_url.as_ref()),
+            ip_budget: ip_budget::IpBudget::new(config.ip_budget.clone()),
+        }
+    }
+}
+
 /// The whole HTTP surface: operational routes, then the Leptos pages, then static files and the
 /// 404 page for everything else.
-fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Router {
+fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>, guards: Guards) -> Router {
     let routes = generate_route_list(App);
     Router::new()
         .route("/health", get(health))
@@ -347,6 +372,7 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Rou
                     oauth: state.oauth.clone(),
                 };
                 move || {
+                    headers::provide_nonce();
                     provide_context(guild);
                     provide_context(services.clone());
                     if let Some(simulator) = simulator.clone() {
@@ -359,9 +385,17 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Rou
                 move || shell(options.clone())
             },
         )
-        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            headers::provide_nonce,
+            shell,
+        ))
         .layer(axum::middleware::from_fn(server_fn_status::status_from_app_error))
         .layer(sessions)
+        // Outside the sessions: a refused request never loads or creates one.
+        .layer(from_fn_with_state(guards.ip_budget, ip_budget::ip_budget))
+        .layer(from_fn_with_state(guards.same_origin, csrf::same_origin))
+        // Outermost but for tracing, so that every response, refusals included, carries them.
+        .layer(from_fn_with_state(guards.headers, headers::security_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

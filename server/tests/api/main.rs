@@ -9,16 +9,19 @@
 
 mod auth;
 mod browser;
+mod csrf;
 mod dev_panel;
 mod dropout;
 mod game_room;
 mod health;
 mod helpers;
+mod ip_budget;
 mod landing;
 mod pages;
 mod players;
 mod process;
 mod room_flow;
 mod rooms;
+mod security_headers;
 mod site_config;
 mod stream;
