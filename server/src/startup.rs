@@ -11,7 +11,6 @@ use app::{
 };
 use axum::{
     Router,
-    middleware::from_fn_with_state,
     routing::{get, post},
 };
 use backend::{
@@ -42,7 +41,7 @@ use twilight_gateway::queue::InMemoryQueue;
 use url::Url;
 
 use crate::{
-    guard::{csrf, headers, ip_budget},
+    guard::{Guards, headers},
     routes::{auth, health::health, server_fn_status, stream::stream},
     state::AppState,
 };
@@ -326,33 +325,11 @@ async fn session_layer(
         .with_expiry(Expiry::OnInactivity(time::Duration::days(14))))
 }
 
-/// The browser-facing defences around the router (see [`crate::guard`]).
-struct Guards {
-    headers: headers::SecurityHeaders,
-    same_origin: csrf::SameOrigin,
-    ip_budget: ip_budget::IpBudget,
-}
-
-impl Guards {
-    fn new(config: &Config, leptos_options: &LeptosOptions) -> Self {
-        Self {
-            headers: headers::SecurityHeaders::new(
-                config.environment == Environment::Production,
-                leptos_options
-                    .reload_external_port
-                    .unwrap_or(leptos_options.reload_port),
-            ),
-            same_origin: csrf::SameOrigin::new(config.public_base_url.as_ref()),
-            ip_budget: ip_budget::IpBudget::new(config.ip_budget.clone()),
-        }
-    }
-}
-
 /// The whole HTTP surface: operational routes, then the Leptos pages, then static files and the
 /// 404 page for everything else.
 fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>, guards: Guards) -> Router {
     let routes = generate_route_list(App);
-    Router::new()
+    let unguarded = Router::new()
         .route("/health", get(health))
         .route("/api/health", get(health))
         .route("/api/stream", get(stream))
@@ -390,12 +367,10 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>, guards
             shell,
         ))
         .layer(axum::middleware::from_fn(server_fn_status::status_from_app_error))
-        .layer(sessions)
-        // Outside the sessions: a refused request never loads or creates one.
-        .layer(from_fn_with_state(guards.ip_budget, ip_budget::ip_budget))
-        .layer(from_fn_with_state(guards.same_origin, csrf::same_origin))
-        // Outermost but for tracing, so that every response, refusals included, carries them.
-        .layer(from_fn_with_state(guards.headers, headers::security_headers))
+        .layer(sessions);
+    // Outside the sessions (a refused request never loads or creates one), inside the tracing.
+    guards
+        .around(unguarded)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

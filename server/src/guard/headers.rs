@@ -97,20 +97,33 @@ pub fn provide_nonce() {
 
 #[cfg(test)]
 mod tests {
-    use super::SecurityHeaders;
+    use axum::{Router, body::Body, http::Request, middleware::from_fn_with_state, routing::get};
+    use tower::ServiceExt;
 
-    #[test]
-    fn live_reload_is_allowed_in_development_only() {
-        let development = SecurityHeaders::new(false, 3001);
+    use super::*;
+
+    async fn headers_of(headers: SecurityHeaders) -> axum::http::HeaderMap {
+        let router = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .layer(from_fn_with_state(headers, security_headers));
+        let request = Request::builder().uri("/").body(Body::empty()).unwrap();
+        router.oneshot(request).await.unwrap().headers().clone()
+    }
+
+    #[tokio::test]
+    async fn hsts_and_no_live_reload_in_production_only() {
+        let development = headers_of(SecurityHeaders::new(false, 3001)).await;
+        assert!(!development.contains_key(header::STRICT_TRANSPORT_SECURITY));
+        let policy = development[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
         assert!(
-            development
-                .policy
-                .contains("connect-src 'self' ws://*:3001 wss://*:3001;")
+            policy.contains("connect-src 'self' ws://*:3001 wss://*:3001;"),
+            "{policy}"
         );
-        assert!(!development.hsts);
-        let production = SecurityHeaders::new(true, 3001);
-        assert!(production.policy.contains("connect-src 'self';"));
-        assert!(production.hsts);
-        assert!(production.policy.contains("frame-ancestors 'none'"));
+
+        let production = headers_of(SecurityHeaders::new(true, 3001)).await;
+        assert_eq!(production[header::STRICT_TRANSPORT_SECURITY], HSTS);
+        let policy = production[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(policy.contains("connect-src 'self';"), "{policy}");
+        assert!(!policy.contains("{nonce}"), "the nonce is filled in: {policy}");
     }
 }
