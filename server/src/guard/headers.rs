@@ -5,7 +5,8 @@
 //!   (`'wasm-unsafe-eval'`), no plugins, no `<base>` rewriting, forms posting only here, and
 //!   `frame-ancestors 'none'` so no other site can frame a page to trick clicks out of it.
 //! * `Referrer-Policy: no-referrer`: an invite link carries its token in the path, and must not
-//!   leak to Discord's CDN or any site a player follows a link to.
+//!   leak to Discord's CDN or any site a player follows a link to. (A side effect: browsers send
+//!   `Origin: null` on form posts to this very site; see [`super::csrf`].)
 //! * `X-Content-Type-Options: nosniff`: a response is only ever what its type says.
 //! * `Strict-Transport-Security` in production, where `VITE_BASE_URL` is https.
 //!
