@@ -82,7 +82,7 @@ pub mod ssr {
         let caller = caller().await?;
         services
             .limiter
-            .check(caller.user.id, tokio::time::Instant::now())
+            .check(&caller.user.id)
             .map_err(|wait| AppError::RateLimited {
                 retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1),
             })?;

@@ -5,7 +5,9 @@
 //! This is the only place that reads process variables (`std::env::var` is banned elsewhere by
 //! `clippy.toml`).
 
-use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
+use std::{collections::HashMap, fmt, net::IpAddr, num::NonZeroU32, path::PathBuf, time::Duration};
+
+use ipnet::IpNet;
 
 use model::ids::GuildId;
 use secrecy::SecretString;
@@ -153,6 +155,66 @@ pub struct Config {
     pub dev_open_stream: bool,
     /// Per-user and per-process caps on streams and connections.
     pub limits: LimitsConfig,
+    /// Per-IP budgets on the routes anyone can reach without signing in.
+    pub ip_budget: IpBudgetConfig,
+}
+
+/// Per-IP request budgets on the anonymous routes (`/auth/login`, `/auth/callback`,
+/// `/invite/{token}`): what one address may ask of the server (and, through sign-in, of Discord)
+/// before it has an account to be limited by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpBudgetConfig {
+    /// `IP_RATE_BURST`: requests one address may make at once.
+    pub burst: NonZeroU32,
+    /// `IP_RATE_PER_MINUTE`: requests regained per minute once the burst is spent.
+    pub per_minute: NonZeroU32,
+    /// `TRUSTED_PROXIES`: peers (IPs or CIDRs) whose `X-Forwarded-For` names the client. From
+    /// anyone else the header is ignored, since a client can write whatever it likes there.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl IpBudgetConfig {
+    /// `IP_RATE_BURST` when unset: enough for a household behind one address to open invites and
+    /// sign in together (three requests each).
+    pub const DEFAULT_BURST: u32 = 30;
+    /// `IP_RATE_PER_MINUTE` when unset.
+    pub const DEFAULT_PER_MINUTE: u32 = 30;
+    /// The largest value either number may take; beyond it the budget is no limit at all.
+    const MAX: u32 = 1_000_000;
+
+    /// Whether `peer` is a configured proxy.
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&peer))
+    }
+
+    fn read(reader: &mut Reader<'_>) -> Self {
+        let count = |text: &str| {
+            text.parse::<u32>()
+                .ok()
+                .filter(|n| *n <= Self::MAX)
+                .and_then(NonZeroU32::new)
+                .ok_or_else(|| format!("must be a whole number from 1 to {}", Self::MAX))
+        };
+        let default = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        Self {
+            burst: reader.parse("IP_RATE_BURST", default(Self::DEFAULT_BURST), count),
+            per_minute: reader.parse("IP_RATE_PER_MINUTE", default(Self::DEFAULT_PER_MINUTE), count),
+            trusted_proxies: reader
+                .parse_opt("TRUSTED_PROXIES", |text| {
+                    text.split(',')
+                        .map(str::trim)
+                        .filter(|entry| !entry.is_empty())
+                        .map(|entry| {
+                            entry
+                                .parse::<IpNet>()
+                                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                                .map_err(|_| format!("`{entry}` is not an IP address or CIDR range"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// One thing wrong with one variable.
@@ -297,6 +359,8 @@ impl Config {
 
         let limits = reader.limits();
 
+        let ip_budget = IpBudgetConfig::read(&mut reader);
+
         if environment == Environment::Production {
             if dev_open_stream {
                 reader.problem("DEV_OPEN_STREAM", "must not be enabled when APP_ENV=production");
@@ -346,6 +410,7 @@ impl Config {
             redis_url,
             dev_open_stream,
             limits,
+            ip_budget,
         })
     }
 }
@@ -913,6 +978,58 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "invalid configuration\n  - LOG_FORMAT: must be `human` or `json`\n  - DATABASE_URL: is not a valid URL (relative URL without a base); expected postgres://… or sqlite://…"
+        );
+    }
+
+    #[test]
+    fn ip_budgets_default_and_validate() {
+        let budget = config_ok(&[]).ip_budget;
+        assert_eq!(budget.burst.get(), IpBudgetConfig::DEFAULT_BURST);
+        assert_eq!(budget.per_minute.get(), IpBudgetConfig::DEFAULT_PER_MINUTE);
+        assert!(
+            budget.trusted_proxies.is_empty(),
+            "no proxy is trusted unless named"
+        );
+        assert!(!budget.trusts("127.0.0.1".parse().unwrap()));
+
+        let budget = config_ok(&[
+            ("IP_RATE_BURST", "5"),
+            ("IP_RATE_PER_MINUTE", "12"),
+            ("TRUSTED_PROXIES", " 10.0.0.0/8, 192.0.2.7 ,2001:db8::/32"),
+        ])
+        .ip_budget;
+        assert_eq!((budget.burst.get(), budget.per_minute.get()), (5, 12));
+        for (address, trusted) in [
+            ("10.1.2.3", true),
+            ("192.0.2.7", true),
+            ("192.0.2.8", false),
+            ("2001:db8::1", true),
+            ("2001:db9::1", false),
+        ] {
+            assert_eq!(budget.trusts(address.parse().unwrap()), trusted, "{address}");
+        }
+
+        let found = problems(&[
+            ("IP_RATE_BURST", "0"),
+            ("IP_RATE_PER_MINUTE", "lots"),
+            ("TRUSTED_PROXIES", "10.0.0.1, proxy.internal"),
+        ]);
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "IP_RATE_BURST",
+                    "must be a whole number from 1 to 1000000".to_owned()
+                ),
+                (
+                    "IP_RATE_PER_MINUTE",
+                    "must be a whole number from 1 to 1000000".to_owned()
+                ),
+                (
+                    "TRUSTED_PROXIES",
+                    "`proxy.internal` is not an IP address or CIDR range".to_owned()
+                ),
+            ]
         );
     }
 }

@@ -6,7 +6,8 @@
 //! * [`discord`]: the gateway task (the only producer of Discord events).
 //! * [`config`]: the one typed configuration, read from the environment at startup.
 //! * [`live`]: [`live::Live`], the per-room fan-out: snapshots, replay, SSE frames.
-//! * [`rate_limit`]: [`rate_limit::RateLimiter`], per-user request budgets for server functions.
+//! * [`rate_limit`]: [`rate_limit::RateLimiter`], per-user request budgets for server functions,
+//!   and [`rate_limit::Budget`], the same kept per any key (client addresses).
 //! * [`rooms`]: [`rooms::Rooms`], game rooms and invites, and the idle-room janitor.
 //! * [`roster`]: who is in which voice channel, and gateway events → app events.
 //! * [`session`]: the session store (records encrypted at rest, expired ones swept) and

@@ -1,96 +1,166 @@
-//! Per-user request budgets for the server functions: a token bucket per user that holds up to
-//! [`BURST`] requests and refills [`REFILL`] per [`REFILL_EVERY`] (5 requests per 5 s, bursts of 10).
+//! Request budgets, kept per key by `governor` (GCRA: one timestamp per key, no timers).
+//!
+//! [`RateLimiter`] is the per-user budget of the server functions: bursts of [`BURST`] requests,
+//! then [`REFILL`] per [`REFILL_EVERY`] (one a second). The server also keeps a [`Budget`] per
+//! client address on the routes anyone can reach without signing in.
 //!
 //! In memory: with several web instances each enforces its own budget, which still bounds what
-//! one user can make the app ask of Discord.
+//! one user or address can make the app ask of Discord.
 
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
+    fmt,
+    hash::Hash,
+    num::NonZeroU32,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
+use governor::{
+    RateLimiter as Gcra,
+    clock::{Clock, DefaultClock},
+    middleware::NoOpMiddleware,
+    state::keyed::DefaultKeyedStateStore,
+};
 use model::ids::UserId;
-use tokio::time::Instant;
+
+pub use governor::Quota;
 
 /// Requests a user may make at once.
-pub const BURST: u32 = 10;
+pub const BURST: NonZeroU32 = NonZeroU32::new(10).expect("ten is not zero");
 /// Requests regained per [`REFILL_EVERY`].
 pub const REFILL: u32 = 5;
 /// See [`REFILL`].
 pub const REFILL_EVERY: Duration = Duration::from_secs(5);
-/// Buckets are pruned when this many are held (users idle long enough to be full again go).
+/// Keys are pruned once this many are held (those idle long enough to be full again go), so a
+/// stream of new keys cannot grow the map without bound.
 const PRUNE_AT: usize = 10_000;
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
+/// governor's in-memory keyed limiter on clock `C`.
+type Keyed<K, C> = Gcra<K, DefaultKeyedStateStore<K>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+
+/// Per-key budgets, cheap to clone (clones share the budgets).
+pub struct Budget<K, C = DefaultClock>
+where
+    K: Hash + Eq + Clone,
+    C: Clock,
+{
+    limiter: Arc<Keyed<K, C>>,
+    /// How many keys may be held before the next prune; grows when pruning frees little, so a
+    /// full map of busy keys is not swept on every request.
+    prune_at: Arc<AtomicUsize>,
 }
 
-/// The budgets, cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub struct RateLimiter {
-    buckets: Arc<Mutex<HashMap<UserId, Bucket>>>,
+impl<K, C> Clone for Budget<K, C>
+where
+    K: Hash + Eq + Clone,
+    C: Clock,
+{
+    fn clone(&self) -> Self {
+        Self {
+            limiter: self.limiter.clone(),
+            prune_at: self.prune_at.clone(),
+        }
+    }
 }
 
-impl RateLimiter {
-    /// Takes one request from `user`'s budget at `now`, or says how long until one is available.
-    pub fn check(&self, user: UserId, now: Instant) -> Result<(), Duration> {
-        let per_second = f64::from(REFILL) / REFILL_EVERY.as_secs_f64();
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.len() >= PRUNE_AT {
-            let full_after = Duration::from_secs_f64(f64::from(BURST) / per_second);
-            buckets.retain(|_, bucket| now.saturating_duration_since(bucket.updated) < full_after);
+impl<K, C> fmt::Debug for Budget<K, C>
+where
+    K: Hash + Eq + Clone,
+    C: Clock,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Budget")
+            .field("keys", &self.limiter.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Hash + Eq + Clone> Budget<K> {
+    /// Budgets of `quota` per key, on the real clock.
+    pub fn new(quota: Quota) -> Self {
+        Self::with_clock(quota, DefaultClock::default())
+    }
+}
+
+impl<K, C> Budget<K, C>
+where
+    K: Hash + Eq + Clone,
+    C: Clock,
+{
+    /// Budgets of `quota` per key, on `clock` (tests pass a clock they move by hand).
+    pub fn with_clock(quota: Quota, clock: C) -> Self {
+        Self {
+            limiter: Arc::new(Gcra::dashmap_with_clock(quota, clock)),
+            prune_at: Arc::new(AtomicUsize::new(PRUNE_AT)),
         }
-        let bucket = buckets.entry(user).or_insert(Bucket {
-            tokens: f64::from(BURST),
-            updated: now,
-        });
-        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * per_second).min(f64::from(BURST));
-        bucket.updated = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
+    }
+
+    /// Takes one request from `key`'s budget, or says how long until one is available.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        if self.limiter.len() >= self.prune_at.load(Ordering::Relaxed) {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+            self.prune_at
+                .store(PRUNE_AT.max(self.limiter.len() * 2), Ordering::Relaxed);
         }
+        self.limiter
+            .check_key(key)
+            .map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
+    }
+}
+
+/// Per-user request budgets for the server functions (see the module doc).
+pub type RateLimiter = Budget<UserId>;
+
+/// The server functions' budget per user: bursts of [`BURST`], then one request per
+/// `REFILL_EVERY / REFILL`.
+pub fn user_quota() -> Quota {
+    Quota::with_period(REFILL_EVERY / REFILL)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(BURST)
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::new(user_quota())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
 
     fn user(n: u64) -> UserId {
         UserId::new(std::num::NonZeroU64::new(n).unwrap_or(std::num::NonZeroU64::MIN))
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_burst_of_ten_then_one_per_second() {
-        let limiter = RateLimiter::default();
-        for _ in 0..BURST {
-            assert_eq!(limiter.check(user(1), Instant::now()), Ok(()));
+    #[test]
+    fn a_burst_of_ten_then_one_per_second() {
+        let clock = FakeRelativeClock::default();
+        let limiter = Budget::with_clock(user_quota(), clock.clone());
+        for _ in 0..BURST.get() {
+            assert_eq!(limiter.check(&user(1)), Ok(()));
         }
-        let wait = limiter.check(user(1), Instant::now()).unwrap_err();
+        let wait = limiter.check(&user(1)).unwrap_err();
         assert_eq!(wait, Duration::from_secs(1), "the 11th waits for the next token");
         // Another user has their own budget.
-        assert_eq!(limiter.check(user(2), Instant::now()), Ok(()));
+        assert_eq!(limiter.check(&user(2)), Ok(()));
 
-        tokio::time::advance(Duration::from_millis(999)).await;
-        assert!(limiter.check(user(1), Instant::now()).is_err());
-        tokio::time::advance(Duration::from_millis(1)).await;
-        assert_eq!(limiter.check(user(1), Instant::now()), Ok(()));
+        clock.advance(Duration::from_millis(999));
+        assert!(limiter.check(&user(1)).is_err());
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(limiter.check(&user(1)), Ok(()));
 
         // Five seconds of quiet give back five requests, not more.
-        tokio::time::advance(REFILL_EVERY).await;
+        clock.advance(REFILL_EVERY);
         for _ in 0..REFILL {
-            assert_eq!(limiter.check(user(1), Instant::now()), Ok(()));
+            assert_eq!(limiter.check(&user(1)), Ok(()));
         }
-        assert!(limiter.check(user(1), Instant::now()).is_err());
+        assert!(limiter.check(&user(1)).is_err());
     }
 }

@@ -31,6 +31,9 @@ pub enum AppError {
     /// An invite cannot be used; the code says why and picks the status.
     #[error("{0}")]
     Invite(InviteError),
+    /// A server function was called with a body encoding the app never sends (415).
+    #[error("send the arguments form-encoded")]
+    UnsupportedMediaType,
     /// Too many requests from this user (429).
     #[error("slow down: try again in {retry_after_ms} ms")]
     RateLimited {
@@ -55,6 +58,7 @@ impl AppError {
             Self::NotFound => 404,
             Self::Conflict(_) => 409,
             Self::Invite(reason) => reason.status(),
+            Self::UnsupportedMediaType => 415,
             Self::RateLimited { .. } => 429,
             Self::Upstream => 502,
             Self::Internal => 500,
@@ -158,6 +162,7 @@ mod tests {
             (AppError::Invite(InviteError::RoomNotFound), 404),
             (AppError::Invite(InviteError::GuildJoinDenied), 403),
             (AppError::Invite(InviteError::Removed), 403),
+            (AppError::UnsupportedMediaType, 415),
             (AppError::RateLimited { retry_after_ms: 1200 }, 429),
             (AppError::Upstream, 502),
             (AppError::Internal, 500),

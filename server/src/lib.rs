@@ -8,11 +8,13 @@
 //! * [`routes`]: HTTP routes that are not Leptos pages or server functions (health, stream).
 //! * [`serve`]: accepting connections; live streams take a lean path around hyper's buffers.
 //! * [`error`]: [`error::HttpError`], an `AppError` as an HTTP response.
+//! * [`guard`]: security headers and CSP nonce, cross-origin refusal, per-address budgets.
 //! * [`telemetry`]: the `tracing` subscriber.
 //! * [`shutdown`]: turning SIGINT/SIGTERM into one cancellation.
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod guard;
 pub mod routes;
 pub mod serve;
 pub mod shutdown;

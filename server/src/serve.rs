@@ -17,7 +17,7 @@ mod lean;
 
 use std::{io, sync::Arc, time::Duration};
 
-use axum::Router;
+use axum::{Extension, Router, extract::ConnectInfo};
 use backend::config::LimitsConfig;
 use hyper::server::conn::http1;
 use hyper_util::{
@@ -32,6 +32,7 @@ use tokio::{
     time::Instant,
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tower::Layer;
 
 /// What a connection must start with to take the lean path.
 const STREAM_REQUEST: &[u8] = b"GET /api/stream";
@@ -51,12 +52,12 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
     let slots = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
     let mut backoff = AcceptBackoff::default();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+                Ok((stream, peer)) => {
                     backoff.succeeded();
-                    stream
+                    (stream, peer)
                 }
                 // The client gave up before it was accepted: nothing is wrong here.
                 Err(err) if is_connection_error(&err) => continue,
@@ -86,13 +87,19 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             // Held for the connection's life.
             let _slot = slot;
             if starts_a_stream(&stream).await {
-                lean::serve_stream(stream, router, shutdown, write_within).await;
+                lean::serve_stream(stream, peer, router, shutdown, write_within).await;
                 return;
             }
             let mut http = http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(FIRST_BYTES_WITHIN);
-            let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+            let connection = http.serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(
+                    // Handlers see the peer as axum's `ConnectInfo`, as under `axum::serve`.
+                    Extension(ConnectInfo(peer)).layer(router),
+                ),
+            );
             if let Err(err) = watcher.watch(connection).await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }

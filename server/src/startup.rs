@@ -32,7 +32,7 @@ use backend::{
 };
 use discord_sim::{DiscordSim, SimConfig, SimHandle};
 use leptos::{config::LeptosOptions, context::provide_context};
-use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use model::ids::GuildId;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
@@ -44,6 +44,7 @@ use twilight_gateway::queue::InMemoryQueue;
 use url::Url;
 
 use crate::{
+    guard::{Guards, headers},
     routes::{auth, health::health, server_fn_status, stream::stream},
     state::AppState,
 };
@@ -127,6 +128,7 @@ impl Application {
         }
         let oauth = oauth_client(&config, discord.simulator.as_ref(), addr.ip(), port)?;
         let (sessions, session_store) = session_layer(&config, &store).await?;
+        let guards = Guards::new(&config, &leptos_options);
         let rooms = Rooms::new(
             store.clone(),
             discord.rest.clone(),
@@ -161,7 +163,7 @@ impl Application {
         Ok(Self {
             listener,
             port,
-            router: router(state.clone(), sessions),
+            router: router(state.clone(), sessions, guards),
             state,
             sessions: session_store,
         })
@@ -436,12 +438,13 @@ pub fn route_table() -> Vec<(Method, String)> {
 
 /// The whole HTTP surface: operational routes, then the Leptos pages, then static files and the
 /// 404 page for everything else.
-fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Router {
+fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>, guards: Guards) -> Router {
     let routes = generate_route_list(App);
-    let plain = endpoints().into_iter().fold(Router::new(), |router, endpoint| {
-        router.route(endpoint.path, endpoint.handler)
-    });
-    plain
+    let unguarded = endpoints()
+        .into_iter()
+        .fold(Router::new(), |router, endpoint| {
+            router.route(endpoint.path, endpoint.handler)
+        })
         .leptos_routes_with_context(
             &state,
             routes,
@@ -454,6 +457,7 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Rou
                     oauth: state.oauth.clone(),
                 };
                 move || {
+                    headers::provide_nonce();
                     provide_context(guild);
                     provide_context(services.clone());
                     if let Some(simulator) = simulator.clone() {
@@ -466,9 +470,15 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>) -> Rou
                 move || shell(options.clone())
             },
         )
-        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            headers::provide_nonce,
+            shell,
+        ))
         .layer(axum::middleware::from_fn(server_fn_status::status_from_app_error))
-        .layer(sessions)
+        .layer(sessions);
+    // Outside the sessions (a refused request never loads or creates one), inside the tracing.
+    guards
+        .around(unguarded)
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }

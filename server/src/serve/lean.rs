@@ -16,11 +16,12 @@
 //! * Every write waits at most the stream write timeout for a client that stopped reading, and
 //!   never past shutdown: a stalled reader is dropped and cannot hold the server up.
 
-use std::{io, time::Duration};
+use std::{io, net::SocketAddr, time::Duration};
 
 use axum::{
     Router,
     body::{Body, HttpBody as _},
+    extract::ConnectInfo,
     http::{HeaderName, HeaderValue, Request, StatusCode, Version, header},
     response::Response,
 };
@@ -82,6 +83,7 @@ impl Deadlines {
 /// Serves one live-stream connection, start to end. `write_within` bounds every write.
 pub(super) async fn serve_stream(
     mut stream: TcpStream,
+    peer: SocketAddr,
     router: Router,
     shutdown: CancellationToken,
     write_within: Duration,
@@ -89,8 +91,10 @@ pub(super) async fn serve_stream(
     // Frames are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
     let (response, version) = match read_request(&mut stream).await {
-        Ok(request) => {
+        Ok(mut request) => {
             let version = request.version();
+            // Handlers see the peer as axum's `ConnectInfo`, as on the hyper path.
+            request.extensions_mut().insert(ConnectInfo(peer));
             match router.oneshot(request).await {
                 Ok(response) => (response, version),
                 Err(never) => match never {},
