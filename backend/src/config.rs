@@ -339,24 +339,7 @@ impl Config {
             SecretString::from(text)
         });
 
-        // Open only where it can do no harm: the embedded simulator's made-up guild in development.
-        // With a bot token the guild is real, so the switch stays off whatever APP_ENV says.
-        let dev_open_stream = reader.parse(
-            "DEV_OPEN_STREAM",
-            environment == Environment::Development && !discord.uses_real_discord(),
-            |text| match text {
-                "true" | "1" | "yes" => Ok(true),
-                "false" | "0" | "no" => Ok(false),
-                _ => Err("must be `true` or `false`".to_owned()),
-            },
-        );
-        if dev_open_stream && discord.uses_real_discord() && environment == Environment::Development {
-            reader.problem(
-                "DEV_OPEN_STREAM",
-                "must not be enabled when DISCORD_BOT_TOKEN is set (real Discord)",
-            );
-        }
-
+        let dev_open_stream = reader.dev_open_stream(environment, &discord);
         let limits = reader.limits();
 
         let ip_budget = IpBudgetConfig::read(&mut reader);
@@ -366,25 +349,7 @@ impl Config {
                 reader.problem("DEV_OPEN_STREAM", "must not be enabled when APP_ENV=production");
             }
             reader.require_real_discord(&discord);
-            match &session_secret {
-                None => reader.problem("SESSION_SECRET", "is required when APP_ENV=production"),
-                Some(secret) if secret.len() < MIN_SESSION_SECRET_LEN => reader.problem(
-                    "SESSION_SECRET",
-                    &format!("must be at least {MIN_SESSION_SECRET_LEN} characters long"),
-                ),
-                Some(_) => {}
-            }
-            match &public_base_url {
-                Some(url) if url.scheme() != "https" => {
-                    reader.problem("VITE_BASE_URL", "must be an https:// URL when APP_ENV=production");
-                }
-                // A set-but-invalid value was reported where it was read.
-                None if !reader.vars.contains_key("VITE_BASE_URL") => reader.problem(
-                    "VITE_BASE_URL",
-                    "is required when APP_ENV=production: the public https:// URL of the site",
-                ),
-                _ => {}
-            }
+            reader.require_public_setup(session_secret.as_deref(), public_base_url.as_ref());
         }
 
         reader.check_previous_session_secret(
@@ -576,6 +541,51 @@ impl Reader<'_> {
                 );
                 sqlite_default()
             }
+        }
+    }
+
+    /// `DEV_OPEN_STREAM`. Open only where it can do no harm: the embedded simulator's made-up
+    /// guild in development. With a bot token the guild is real, so the switch stays off whatever
+    /// `APP_ENV` says, and turning it on is refused (production refuses it on its own).
+    fn dev_open_stream(&mut self, environment: Environment, discord: &DiscordConfig) -> bool {
+        let open = self.parse(
+            "DEV_OPEN_STREAM",
+            environment == Environment::Development && !discord.uses_real_discord(),
+            |text| match text {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => Err("must be `true` or `false`".to_owned()),
+            },
+        );
+        if open && discord.uses_real_discord() && environment == Environment::Development {
+            self.problem(
+                "DEV_OPEN_STREAM",
+                "must not be enabled when DISCORD_BOT_TOKEN is set (real Discord)",
+            );
+        }
+        open
+    }
+
+    /// Production needs a long session secret and a public https URL.
+    fn require_public_setup(&mut self, session_secret: Option<&str>, public_base_url: Option<&Url>) {
+        match session_secret {
+            None => self.problem("SESSION_SECRET", "is required when APP_ENV=production"),
+            Some(secret) if secret.len() < MIN_SESSION_SECRET_LEN => self.problem(
+                "SESSION_SECRET",
+                &format!("must be at least {MIN_SESSION_SECRET_LEN} characters long"),
+            ),
+            Some(_) => {}
+        }
+        match public_base_url {
+            Some(url) if url.scheme() != "https" => {
+                self.problem("VITE_BASE_URL", "must be an https:// URL when APP_ENV=production");
+            }
+            // A set-but-invalid value was reported where it was read.
+            None if !self.vars.contains_key("VITE_BASE_URL") => self.problem(
+                "VITE_BASE_URL",
+                "is required when APP_ENV=production: the public https:// URL of the site",
+            ),
+            _ => {}
         }
     }
 
@@ -834,27 +844,19 @@ mod tests {
 
     #[test]
     fn the_previous_session_secret_is_optional_long_in_production_and_needs_a_current_one() {
+        const PREVIOUS: &str = "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp";
         assert!(config_ok(&[]).session_secret_previous.is_none());
-        let current = "c".repeat(64);
-        let previous = "p".repeat(64);
-        let config = config_ok(&[
-            ("APP_ENV", "production"),
-            ("SESSION_SECRET", current.as_str()),
-            ("SESSION_SECRET_PREVIOUS", previous.as_str()),
-        ]);
+        let previous = PREVIOUS;
+        let config = config_ok(&production(&[("SESSION_SECRET_PREVIOUS", PREVIOUS)]));
         assert_eq!(
             config
                 .session_secret_previous
                 .as_ref()
                 .map(ExposeSecret::expose_secret),
-            Some(previous.as_str())
+            Some(previous)
         );
 
-        let short = problems(&[
-            ("APP_ENV", "production"),
-            ("SESSION_SECRET", current.as_str()),
-            ("SESSION_SECRET_PREVIOUS", "short"),
-        ]);
+        let short = problems(&production(&[("SESSION_SECRET_PREVIOUS", "short")]));
         assert_eq!(
             short,
             vec![(
