@@ -295,7 +295,69 @@ fn encode(frames: &[Bytes], framing: Framing) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Heads as a peer might send them: a plausible request line and headers with arbitrary
+    /// bytes spliced in, or arbitrary bytes outright.
+    fn head() -> impl Strategy<Value = Vec<u8>> {
+        let line = prop_oneof![
+            Just(b"GET /api/stream?room=5 HTTP/1.1".to_vec()),
+            Just(b"GET /api/stream HTTP/1.0".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ];
+        let field = prop_oneof![
+            Just(b"Host: x".to_vec()),
+            Just(b"Content-Length: 7".to_vec()),
+            Just(b"Transfer-Encoding: chunked".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ];
+        let ending = prop_oneof![Just(b"\r\n".to_vec()), Just(b"\n".to_vec()), Just(Vec::new())];
+        prop_oneof![
+            (
+                line,
+                proptest::collection::vec((field, ending.clone()), 0..70),
+                ending
+            )
+                .prop_map(|(line, fields, end)| {
+                    let mut head = line;
+                    head.extend_from_slice(b"\r\n");
+                    for (field, ending) in fields {
+                        head.extend(field);
+                        head.extend(ending);
+                    }
+                    head.extend(end);
+                    head
+                }),
+            proptest::collection::vec(any::<u8>(), 0..600),
+        ]
+    }
+
+    /// A status that blames the request: a 4xx, or 505 for a version the path does not speak.
+    fn refusal(status: StatusCode) -> bool {
+        status.is_client_error() || status == StatusCode::HTTP_VERSION_NOT_SUPPORTED
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever arrives, the parser answers a request or a refusal status; it never
+        /// panics and never claims a head ends past the bytes it was given.
+        #[test]
+        fn any_head_parses_or_is_refused(bytes in head()) {
+            if let Some(end) = find_head_end(&bytes) {
+                prop_assert!(end <= bytes.len());
+                match parse_head(&bytes[..end]) {
+                    Ok(request) => prop_assert!(request.body().size_hint().exact() == Some(0)),
+                    Err(status) => prop_assert!(refusal(status), "{status}"),
+                }
+            }
+            if let Err(status) = parse_head(&bytes) {
+                prop_assert!(refusal(status), "{status}");
+            }
+        }
+    }
 
     #[test]
     fn a_stream_request_head_parses_into_a_request() {

@@ -1,7 +1,7 @@
 //! Every response carries the security headers, and a page's inline scripts carry the nonce its
 //! Content-Security-Policy names (hydration under that policy is proved by the browser tests).
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_on_real_discord};
 
 /// The nonce a CSP allows (`'nonce-…'`).
 fn csp_nonce(policy: &str) -> Option<&str> {
@@ -69,4 +69,25 @@ async fn pages_errors_and_api_answers_all_carry_the_security_headers() {
         nonces.len(),
         "a fresh nonce per response: {nonces:?}"
     );
+}
+
+#[tokio::test]
+async fn production_adds_strict_transport_security() {
+    let secret = "s".repeat(64);
+    let app = spawn_app_on_real_discord(&[
+        ("APP_ENV", "production"),
+        ("SESSION_SECRET", &secret),
+        ("VITE_BASE_URL", "https://play.example.com"),
+    ])
+    .await;
+    for path in ["/", "/api/me"] {
+        let response = app.get(path).await;
+        let hsts = response
+            .headers()
+            .get("strict-transport-security")
+            .unwrap_or_else(|| panic!("{path} has no HSTS in production"))
+            .to_str()
+            .unwrap();
+        assert!(hsts.contains("max-age="), "{path}: {hsts}");
+    }
 }
