@@ -228,6 +228,10 @@ impl TestApp {
 
     /// Stops this server gracefully and waits until it has stopped.
     pub async fn stop(mut self) {
+        self.halt().await;
+    }
+
+    async fn halt(&mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             server
@@ -240,13 +244,7 @@ impl TestApp {
     /// Stops this server gracefully and starts a new one on the same database, keeping the
     /// client (and its cookies): what a deploy or a crash-restart looks like to a user.
     pub async fn restart(mut self) -> TestApp {
-        self.shutdown.cancel();
-        if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("server task")
-                .expect("server stopped cleanly");
-        }
+        self.halt().await;
         let external = self.external_discord.then(|| self.discord.clone());
         start(
             self.data.clone(),
