@@ -236,6 +236,13 @@ impl SimHandle {
         self.core.change(|world| world.leave_voice(user).map(|d| ((), d)))
     }
 
+    /// Deletes a channel as a moderator would in Discord's own client, outside any app: members
+    /// in it are disconnected, then every session gets `CHANNEL_DELETE`.
+    pub fn delete_channel(&self, channel: Snowflake) -> Result<(), WorldError> {
+        self.core
+            .change(|world| world.delete_channel(channel).map(|(_, d)| ((), d)))
+    }
+
     /// Server-mutes or unmutes a member.
     pub fn set_mute(&self, user: Snowflake, mute: bool) -> Result<(), WorldError> {
         self.core
