@@ -20,7 +20,7 @@ use model::{
 use crate::{
     discord::rest::{DiscordError, DiscordRest},
     live::Live,
-    store::{Admission, RoomRecord, Store, StoreError, unix_millis},
+    store::{Admission, CloseReason, RoomRecord, Store, StoreError, unix_millis},
 };
 
 pub use invite::{InviteToken, hash_token};
@@ -121,21 +121,29 @@ impl Rooms {
             name,
             created_at_ms: unix_millis(),
         };
-        let stored = async {
-            self.store.create_room(&record).await?;
-            self.new_invite(channel_id).await
+        if let Err(err) = self.store.create_room(&record).await {
+            // Nothing of ours was stored (a row already on this id is someone else's and stays):
+            // only the channel we just made must go, or the app would never clean it up.
+            self.discard_channel(channel_id).await;
+            return Err(err.into());
         }
-        .await;
-        match stored {
+        match self.new_invite(channel_id).await {
             Ok(invite) => Ok(NewRoom { channel_id, invite }),
             Err(err) => {
-                // Without a record the app would never clean the channel up: remove it now.
-                if let Err(cleanup) = self.discord.delete_channel(channel_id).await {
-                    tracing::error!(error = %cleanup, %channel_id, "cannot remove the channel of a room that failed to save");
+                // The row is ours: this room never was a game, so it leaves no record.
+                self.discard_channel(channel_id).await;
+                if let Err(cleanup) = self.store.forget_room(channel_id).await {
+                    tracing::error!(error = ?cleanup, %channel_id, "cannot remove the record of a room that failed to save");
                 }
-                let _ = self.store.delete_room(channel_id).await;
                 Err(err)
             }
+        }
+    }
+
+    /// Deletes the channel of a room whose creation failed.
+    async fn discard_channel(&self, channel_id: ChannelId) {
+        if let Err(cleanup) = self.discord.delete_channel(channel_id).await {
+            tracing::error!(error = %cleanup, %channel_id, "cannot remove the channel of a room that failed to save");
         }
     }
 
@@ -274,6 +282,12 @@ impl Rooms {
         if let Err(err) = admitted {
             // The seat was reserved first so that two friends cannot race for it; give it back.
             self.store.remove_player(channel, user).await?;
+            if matches!(err, RoomError::Discord(DiscordError::UnknownChannel)) {
+                // Deleted in Discord and the gateway's word has not arrived (or was lost): the
+                // game is over, which is what the person with the invite should hear.
+                self.channel_gone(channel).await?;
+                return Err(RoomError::Invite(InviteError::RoomNotFound));
+            }
             return Err(err);
         }
         Ok(joined)
@@ -309,14 +323,43 @@ impl Rooms {
         Ok(())
     }
 
-    /// Closes the owner's room: its channel is deleted, it is forgotten, and its viewers get
-    /// `room.deleted` and their streams end at once (not only when the gateway reports it).
+    /// Closes the owner's room: its channel is deleted, it is kept only as a record of a game that
+    /// ended, and its viewers get `room.deleted` and their streams end at once (not only when the
+    /// gateway reports it).
     pub async fn close(&self, owner: UserId, channel: ChannelId) -> Result<(), RoomError> {
         self.owned(owner, channel).await?;
-        self.discord.delete_channel(channel).await?;
-        self.store.delete_room(channel).await?;
+        self.end(channel, CloseReason::Owner, unix_millis()).await
+    }
+
+    /// Closes the room for `reason` and deletes its channel. The close is recorded first, so the
+    /// gateway's echo of the deletion finds the room already closed (and cannot record another
+    /// reason); when Discord refuses, the close is undone and the room stays as it was.
+    async fn end(&self, channel: ChannelId, reason: CloseReason, now_ms: i64) -> Result<(), RoomError> {
+        let closed_here = self.store.close_room(channel, reason, now_ms).await?;
+        if let Err(err) = self.discord.delete_channel(channel).await {
+            // Only this close is undone; a room someone else closed meanwhile stays closed.
+            if closed_here && let Err(undo) = self.store.reopen_room(channel, reason, now_ms).await {
+                tracing::error!(error = ?undo, %channel, "cannot reopen a room whose channel could not be deleted; its channel stays without a room");
+            }
+            return Err(err.into());
+        }
         self.live.close_room(self.guild_id, channel);
         Ok(())
+    }
+
+    /// The room's channel no longer exists in Discord (deleted outside the app): the room closes,
+    /// and its viewers are told. Returns whether it was open; a channel that was no room, or a room
+    /// already closed (the echo of the app's own deletion), changes nothing.
+    pub async fn channel_gone(&self, channel: ChannelId) -> Result<bool, RoomError> {
+        let closed = self
+            .store
+            .close_room(channel, CloseReason::ChannelGone, unix_millis())
+            .await?;
+        if closed {
+            tracing::info!(%channel, "a room's channel was deleted in Discord; the room is closed");
+            self.live.close_room(self.guild_id, channel);
+        }
+        Ok(closed)
     }
 
     /// The owner takes `player`'s seat away: no more access to the channel, and out of its voice.

@@ -89,7 +89,9 @@ macro_rules! on_pool {
 
 mod rooms;
 
-pub use rooms::{Admission, InviteRecord, PlayerRecord, RemovalRecord, RoomRecord};
+pub use rooms::{
+    Admission, CloseReason, ClosedRoom, Idleness, InviteRecord, PlayerRecord, RemovalRecord, RoomRecord,
+};
 
 impl Store {
     /// Connects (creating the SQLite file and its folder on first run) and applies the migrations.

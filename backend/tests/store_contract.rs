@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use backend::{
     Store,
     config::DatabaseConfig,
-    store::{Admission, RoomRecord, UserRecord},
+    store::{Admission, CloseReason, Idleness, RoomRecord, UserRecord},
 };
 use model::ids::UserId;
 use secrecy::SecretString;
@@ -268,10 +268,11 @@ async fn an_invite_is_replaced_revoked_and_outlives_its_room(store: &Store) {
     );
 
     store.set_invite(channel, "hash-three", 7_000).await.unwrap();
-    assert!(store.delete_room(channel).await.unwrap());
     assert!(
-        store.players(channel).await.unwrap().is_empty(),
-        "players go with the room"
+        store
+            .close_room(channel, CloseReason::Owner, 6_500)
+            .await
+            .unwrap()
     );
     assert!(
         store.invite_by_hash("hash-three").await.unwrap().is_some(),
@@ -341,11 +342,149 @@ async fn removals_go_with_their_room(store: &Store) {
     let channel = table.channel_id;
     let bob: UserId = "3000000000000000002".parse().unwrap();
     assert!(store.record_removal(channel, bob, table.owner_id).await.unwrap());
-    assert!(store.delete_room(channel).await.unwrap());
+    assert!(store.forget_room(channel).await.unwrap());
     assert!(store.removed_players(channel).await.unwrap().is_empty());
     // Discord does not reuse snowflakes, but a row left behind would still be a leak.
     store.create_room(&table).await.unwrap();
     assert!(!store.is_removed(channel, bob).await.unwrap());
+}
+
+async fn a_closed_room_is_a_record_that_no_open_room_query_finds(store: &Store) {
+    let table = a_room_with_people(store).await;
+    let channel = table.channel_id;
+    let alice = table.owner_id;
+    let bob: UserId = "3000000000000000002".parse().unwrap();
+    let carol: UserId = "3000000000000000003".parse().unwrap();
+    assert_eq!(
+        store.admit_player(channel, bob, 4).await.unwrap(),
+        Admission::Admitted
+    );
+    assert!(store.record_removal(channel, carol, alice).await.unwrap());
+    let busy = Idleness {
+        idle_since_ms: Some(2_000),
+        warned_at_ms: Some(3_000),
+    };
+    assert!(store.set_idleness(channel, busy).await.unwrap());
+
+    assert!(store.close_room(channel, CloseReason::Idle, 4_000).await.unwrap());
+    assert!(
+        !store
+            .close_room(channel, CloseReason::ChannelGone, 5_000)
+            .await
+            .unwrap(),
+        "closing twice keeps the first close"
+    );
+    let record = store
+        .closed_room(channel)
+        .await
+        .unwrap()
+        .expect("a record, not gone");
+    assert_eq!(
+        (record.room, record.closed_at_ms, record.reason),
+        (table.clone(), 4_000, CloseReason::Idle)
+    );
+    // Nothing that looks for open rooms sees it.
+    assert_eq!(store.room(channel).await.unwrap(), None);
+    assert!(
+        store.rooms_of(alice).await.unwrap().is_empty(),
+        "nor counts toward the owned-rooms limit"
+    );
+    assert!(store.rooms_of(bob).await.unwrap().is_empty());
+    assert!(store.all_rooms().await.unwrap().is_empty());
+    assert!(store.idleness().await.unwrap().is_empty());
+    assert!(store.players(channel).await.unwrap().is_empty());
+    assert!(!store.is_player(channel, bob).await.unwrap());
+    assert_eq!(
+        store.admit_player(channel, carol, 4).await.unwrap(),
+        Admission::NoRoom
+    );
+    assert!(!store.record_removal(channel, bob, alice).await.unwrap());
+    assert!(!store.set_idleness(channel, Idleness::default()).await.unwrap());
+
+    // A close undone (Discord refused the delete) restores the room exactly; only that close.
+    assert!(
+        !store
+            .reopen_room(channel, CloseReason::Idle, 4_001)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .reopen_room(channel, CloseReason::Owner, 4_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .reopen_room(channel, CloseReason::Idle, 4_000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.room(channel).await.unwrap(), Some(table.clone()));
+    assert!(store.is_player(channel, bob).await.unwrap(), "memberships stayed");
+    assert!(store.is_removed(channel, carol).await.unwrap(), "removals stayed");
+    assert_eq!(store.idleness().await.unwrap(), vec![(channel, busy)]);
+    assert_eq!(store.closed_room(channel).await.unwrap(), None);
+
+    // A closed room's id handed out again (only a simulator restarted without its world does
+    // that) goes to the new room; an open room's id is never taken.
+    assert!(
+        store
+            .close_room(channel, CloseReason::Owner, 6_000)
+            .await
+            .unwrap()
+    );
+    let mut reused = room("4000000000000000001", "3000000000000000002", 7_000);
+    reused.name = "a new game".to_owned();
+    store.create_room(&reused).await.unwrap();
+    assert_eq!(store.room(channel).await.unwrap(), Some(reused.clone()));
+    assert_eq!(store.players(channel).await.unwrap().len(), 1, "only its owner");
+    assert!(
+        store.create_room(&table).await.is_err(),
+        "an open room keeps its id"
+    );
+    assert_eq!(store.room(channel).await.unwrap(), Some(reused));
+}
+
+async fn idle_time_is_remembered_and_paused_for_open_rooms(store: &Store) {
+    let table = a_room_with_people(store).await;
+    let mut other = room("4000000000000000002", "3000000000000000001", 2_000);
+    store.create_room(&other).await.unwrap();
+    assert_eq!(
+        store.idleness().await.unwrap(),
+        vec![
+            (table.channel_id, Idleness::default()),
+            (other.channel_id, Idleness::default())
+        ],
+        "a new room is busy until the janitor sees it empty"
+    );
+    let warned = Idleness {
+        idle_since_ms: Some(10_000),
+        warned_at_ms: Some(20_000),
+    };
+    assert!(store.set_idleness(table.channel_id, warned).await.unwrap());
+    assert_eq!(
+        store.pause_idle_clocks(5_000).await.unwrap(),
+        1,
+        "only idle rooms move"
+    );
+    let paused = Idleness {
+        idle_since_ms: Some(15_000),
+        warned_at_ms: None,
+    };
+    assert_eq!(
+        store.idleness().await.unwrap(),
+        vec![
+            (table.channel_id, paused),
+            (other.channel_id, Idleness::default())
+        ],
+        "the idle time moves forward and the warning, now wrong, is forgotten"
+    );
+    other.channel_id = "4000000000000000009".parse().unwrap();
+    assert!(
+        !store.set_idleness(other.channel_id, warned).await.unwrap(),
+        "no such room"
+    );
 }
 
 /// Runs each contract function once per engine, as `sqlite::name` and `postgres::name`.
@@ -381,6 +520,8 @@ contract!(
     an_invite_is_replaced_revoked_and_outlives_its_room,
     a_removed_player_stays_out_until_let_back_in,
     removals_go_with_their_room,
+    a_closed_room_is_a_record_that_no_open_room_query_finds,
+    idle_time_is_remembered_and_paused_for_open_rooms,
 );
 
 #[tokio::test]

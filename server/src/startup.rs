@@ -129,22 +129,8 @@ impl Application {
         let oauth = oauth_client(&config, discord.simulator.as_ref(), addr.ip(), port)?;
         let (sessions, session_store) = session_layer(&config, &store).await?;
         let guards = Guards::new(&config, &leptos_options);
-        let rooms = Rooms::new(
-            store.clone(),
-            discord.rest.clone(),
-            live.clone(),
-            discord.guild_id,
-        );
-        tokio::spawn(
-            Janitor::new(
-                store.clone(),
-                discord.rest,
-                live.clone(),
-                bus.clone(),
-                discord.guild_id,
-            )
-            .run(shutdown.clone()),
-        );
+        let rooms = Rooms::new(store.clone(), discord.rest, live.clone(), discord.guild_id);
+        tokio::spawn(Janitor::new(rooms.clone(), bus.clone(), discord.gateway.clone()).run(shutdown.clone()));
         let state = AppState {
             leptos_options,
             store,

@@ -46,6 +46,8 @@ pub const BOT_ALLOW: Permissions = Permissions::VIEW_CHANNEL
 
 /// Discord's JSON error code for "Target user is not connected to voice".
 const NOT_IN_VOICE: u64 = 40032;
+/// Discord's JSON error code for "Unknown Channel".
+const UNKNOWN_CHANNEL: u64 = 10003;
 /// How long one call may take, retries of rate-limited requests included.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -58,7 +60,10 @@ pub enum DiscordError {
     /// Discord refused (403), e.g. the user may not join the guild.
     #[error("Discord refused: {0}")]
     Denied(String),
-    /// Discord does not know the channel or member any more (404).
+    /// 10003: the channel is gone (deleted, maybe outside the app).
+    #[error("the channel no longer exists")]
+    UnknownChannel,
+    /// Discord does not know something else (a member, a route) any more (404).
     #[error("Discord does not know it: {0}")]
     Unknown(String),
     /// Anything else: 5xx, a rate limit that outlasted the deadline, a timeout, a bad answer.
@@ -204,7 +209,7 @@ impl DiscordRest {
             .call(async { self.client.delete_channel(snowflake(channel.get())).await })
             .await
         {
-            Ok(_) | Err(DiscordError::Unknown(_)) => Ok(()),
+            Ok(_) | Err(DiscordError::UnknownChannel | DiscordError::Unknown(_)) => Ok(()),
             Err(err) => Err(err),
         }
     }
@@ -318,6 +323,7 @@ fn classify(err: CallError) -> DiscordError {
         };
         return match (status.get(), code) {
             (_, Some(NOT_IN_VOICE)) => DiscordError::NotInVoice,
+            (404, Some(UNKNOWN_CHANNEL)) => DiscordError::UnknownChannel,
             (403, _) => DiscordError::Denied(error.to_string()),
             (404, _) => DiscordError::Unknown(error.to_string()),
             (status, _) => DiscordError::Failed(format!("status {status}: {error}")),

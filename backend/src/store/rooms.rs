@@ -1,4 +1,9 @@
 //! Rooms, their players and their invite, in the same SQL on both engines.
+//!
+//! A room is open until it is closed (by its owner, by the idle-room janitor, or because its
+//! channel was deleted in Discord); a closed room keeps its row with `closed_at` as a record. Every
+//! query here that finds, lists or admits to rooms reads open rooms only, so a closed room is
+//! "not found" everywhere except [`Store::closed_room`].
 
 use model::ids::{ChannelId, GuildId, UserId};
 use sqlx::Row;
@@ -64,15 +69,72 @@ pub struct RemovalRecord {
     pub removed_at_ms: i64,
 }
 
+/// Why a room closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Its owner closed it.
+    Owner,
+    /// The janitor closed it after an hour with nobody in it.
+    Idle,
+    /// Its voice channel was deleted in Discord, outside the app.
+    ChannelGone,
+}
+
+impl CloseReason {
+    /// As stored in `rooms.closed_reason`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Idle => "idle",
+            Self::ChannelGone => "channel_gone",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [Self::Owner, Self::Idle, Self::ChannelGone]
+            .into_iter()
+            .find(|reason| reason.as_str() == text)
+    }
+}
+
+/// A room that has ended: what its page can still tell its players.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedRoom {
+    /// The room as it was.
+    pub room: RoomRecord,
+    /// When it closed, unix milliseconds.
+    pub closed_at_ms: i64,
+    /// Why.
+    pub reason: CloseReason,
+}
+
+/// What the idle-room janitor remembers of an open room, in unix milliseconds. Both are `None`
+/// while someone is in the room or on its page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Idleness {
+    /// Since when nobody has been there.
+    pub idle_since_ms: Option<i64>,
+    /// When its people were told it will close (only once that was published).
+    pub warned_at_ms: Option<i64>,
+}
+
 const ROOM_COLUMNS: &str = "rooms.channel_id, rooms.guild_id, rooms.owner_id, rooms.name, rooms.created_at";
 
 impl Store {
-    /// Stores a new room with its owner as the first player.
+    /// Stores a new room with its owner as the first player. An open room on the same channel is
+    /// a conflict (the insert fails and nothing changes); a *closed* room's record there gives way:
+    /// Discord never reuses a snowflake, so only a simulator restarted without its world can hand
+    /// out the id again, and the channel is then the new room's.
     pub async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError> {
+        const REUSED: &str = "DELETE FROM rooms WHERE channel_id = $1 AND closed_at IS NOT NULL";
         const ROOM: &str = "INSERT INTO rooms (channel_id, guild_id, owner_id, name, created_at) VALUES ($1, $2, $3, $4, $5)";
         const OWNER: &str = "INSERT INTO memberships (channel_id, user_id, joined_at) VALUES ($1, $2, $3)";
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            sqlx::query(REUSED)
+                .bind(room.channel_id.to_string())
+                .execute(&mut *tx)
+                .await?;
             sqlx::query(ROOM)
                 .bind(room.channel_id.to_string())
                 .bind(room.guild_id.to_string())
@@ -92,9 +154,9 @@ impl Store {
         Ok(())
     }
 
-    /// The room on this channel, if the app created one there.
+    /// The open room on this channel, if the app created one there.
     pub async fn room(&self, channel: ChannelId) -> Result<Option<RoomRecord>, StoreError> {
-        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE channel_id = $1");
+        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE channel_id = $1 AND closed_at IS NULL");
         on_pool!(self, pool => {
             sqlx::query(&sql)
                 .bind(channel.to_string())
@@ -105,11 +167,12 @@ impl Store {
         })
     }
 
-    /// The rooms `user` plays in, newest first.
+    /// The open rooms `user` plays in, newest first.
     pub async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomRecord>, StoreError> {
         let sql = format!(
             "SELECT {ROOM_COLUMNS} FROM rooms JOIN memberships ON memberships.channel_id = rooms.channel_id \
-             WHERE memberships.user_id = $1 ORDER BY rooms.created_at DESC, rooms.channel_id"
+             WHERE memberships.user_id = $1 AND rooms.closed_at IS NULL \
+             ORDER BY rooms.created_at DESC, rooms.channel_id"
         );
         on_pool!(self, pool => {
             sqlx::query(&sql)
@@ -122,9 +185,11 @@ impl Store {
         })
     }
 
-    /// Every room, oldest first (for the idle-room cleanup).
+    /// Every open room, oldest first.
     pub async fn all_rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
-        let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms ORDER BY created_at, channel_id");
+        let sql = format!(
+            "SELECT {ROOM_COLUMNS} FROM rooms WHERE closed_at IS NULL ORDER BY created_at, channel_id"
+        );
         on_pool!(self, pool => {
             sqlx::query(&sql)
                 .fetch_all(pool)
@@ -135,8 +200,138 @@ impl Store {
         })
     }
 
-    /// Forgets a room with its players and removals. Its invite stays until it expires (see the migration).
-    pub async fn delete_room(&self, channel: ChannelId) -> Result<bool, StoreError> {
+    /// Every open room with what the idle-room janitor remembers of it, oldest first.
+    pub async fn idleness(&self) -> Result<Vec<(ChannelId, Idleness)>, StoreError> {
+        const SQL: &str = "SELECT channel_id, idle_since, warned_at FROM rooms WHERE closed_at IS NULL \
+             ORDER BY created_at, channel_id";
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    let id: String = row.try_get("channel_id")?;
+                    Ok((
+                        parse(&id, "rooms")?,
+                        Idleness {
+                            idle_since_ms: row.try_get("idle_since")?,
+                            warned_at_ms: row.try_get("warned_at")?,
+                        },
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    /// Remembers the open room's idleness. Returns whether the room is open.
+    pub async fn set_idleness(&self, channel: ChannelId, idleness: Idleness) -> Result<bool, StoreError> {
+        const SQL: &str =
+            "UPDATE rooms SET idle_since = $2, warned_at = $3 WHERE channel_id = $1 AND closed_at IS NULL";
+        let done = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(channel.to_string())
+                .bind(idleness.idle_since_ms)
+                .bind(idleness.warned_at_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Stops the idle clocks for `blind_ms` (the app could not see who was in voice, so that time
+    /// counts as neither idle nor busy): every idle open room's `idle_since` moves forward by it,
+    /// and its warning is forgotten (the deletion time it announced no longer holds; a new one is
+    /// published when due). Returns how many rooms it moved.
+    pub async fn pause_idle_clocks(&self, blind_ms: i64) -> Result<u64, StoreError> {
+        const SQL: &str = "UPDATE rooms SET idle_since = idle_since + $1, warned_at = NULL \
+             WHERE idle_since IS NOT NULL AND closed_at IS NULL";
+        let done = on_pool!(self, pool => {
+            sqlx::query(SQL).bind(blind_ms).execute(pool).await?.rows_affected()
+        });
+        Ok(done)
+    }
+
+    /// Closes the room at `at_ms`: it stays as a record ([`Store::closed_room`]), its memberships
+    /// and removals with it, and every query about open rooms skips it. Returns whether it was open
+    /// (closing a closed room changes nothing, so the first reason stays).
+    ///
+    /// Callers that are about to delete the channel close first, so the gateway's echo of their own
+    /// deletion finds the room closed and cannot record a different reason; if Discord then refuses,
+    /// [`Store::reopen_room`] undoes exactly this close.
+    pub async fn close_room(
+        &self,
+        channel: ChannelId,
+        reason: CloseReason,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str =
+            "UPDATE rooms SET closed_at = $2, closed_reason = $3 WHERE channel_id = $1 AND closed_at IS NULL";
+        let done = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(channel.to_string())
+                .bind(at_ms)
+                .bind(reason.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Undoes a [`Store::close_room`] made at `closed_at_ms` for `reason` (the channel could not be
+    /// deleted after all): the room is open again as it was, idle time and all. A later close is
+    /// someone else's and stays. Returns whether it reopened.
+    pub async fn reopen_room(
+        &self,
+        channel: ChannelId,
+        reason: CloseReason,
+        closed_at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE rooms SET closed_at = NULL, closed_reason = NULL \
+             WHERE channel_id = $1 AND closed_at = $2 AND closed_reason = $3";
+        let done = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(channel.to_string())
+                .bind(closed_at_ms)
+                .bind(reason.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// The closed room on this channel, if there is one.
+    pub async fn closed_room(&self, channel: ChannelId) -> Result<Option<ClosedRoom>, StoreError> {
+        let sql = format!(
+            "SELECT {ROOM_COLUMNS}, rooms.closed_at, rooms.closed_reason FROM rooms \
+             WHERE channel_id = $1 AND closed_at IS NOT NULL"
+        );
+        on_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(channel.to_string())
+                .fetch_optional(pool)
+                .await?
+                .map(|row| {
+                    let reason: String = row.try_get("closed_reason")?;
+                    Ok(ClosedRoom {
+                        room: room_from_row(&row)?,
+                        closed_at_ms: row.try_get("closed_at")?,
+                        reason: CloseReason::parse(&reason).ok_or_else(|| StoreError::Corrupt {
+                            table: "rooms",
+                            reason: format!("closed_reason {reason:?}"),
+                        })?,
+                    })
+                })
+                .transpose()
+        })
+    }
+
+    /// Erases a room with its players and removals, leaving no record. Only for undoing a room
+    /// whose creation failed half-way (it never was a game); anything that ends a game closes it
+    /// ([`Store::close_room`]).
+    pub async fn forget_room(&self, channel: ChannelId) -> Result<bool, StoreError> {
         let done = on_pool!(self, pool => {
             sqlx::query("DELETE FROM rooms WHERE channel_id = $1")
                 .bind(channel.to_string())
@@ -147,10 +342,11 @@ impl Store {
         Ok(done > 0)
     }
 
-    /// The room's players, in the order they were admitted (the owner first).
+    /// The open room's players, in the order they were admitted (the owner first).
     pub async fn players(&self, channel: ChannelId) -> Result<Vec<PlayerRecord>, StoreError> {
         const SQL: &str = "SELECT users.id, COALESCE(users.global_name, users.username) AS name \
              FROM memberships JOIN users ON users.id = memberships.user_id \
+             JOIN rooms ON rooms.channel_id = memberships.channel_id AND rooms.closed_at IS NULL \
              WHERE memberships.channel_id = $1 ORDER BY memberships.joined_at, users.id";
         on_pool!(self, pool => {
             sqlx::query(SQL)
@@ -169,9 +365,11 @@ impl Store {
         })
     }
 
-    /// Whether `user` is a player of the room.
+    /// Whether `user` is a player of the open room.
     pub async fn is_player(&self, channel: ChannelId, user: UserId) -> Result<bool, StoreError> {
-        const SQL: &str = "SELECT 1 FROM memberships WHERE channel_id = $1 AND user_id = $2";
+        const SQL: &str = "SELECT 1 FROM memberships \
+             JOIN rooms ON rooms.channel_id = memberships.channel_id AND rooms.closed_at IS NULL \
+             WHERE memberships.channel_id = $1 AND memberships.user_id = $2";
         let found = on_pool!(self, pool => {
             sqlx::query(SQL)
                 .bind(channel.to_string())
@@ -194,7 +392,9 @@ impl Store {
         user: UserId,
         seats: usize,
     ) -> Result<Admission, StoreError> {
-        const LOCK: &str = "UPDATE rooms SET channel_id = channel_id WHERE channel_id = $1";
+        // A closed room locks nothing, so it reads as no room.
+        const LOCK: &str =
+            "UPDATE rooms SET channel_id = channel_id WHERE channel_id = $1 AND closed_at IS NULL";
         const EXISTING: &str = "SELECT user_id FROM memberships WHERE channel_id = $1";
         const REMOVED: &str = "SELECT 1 FROM room_removals WHERE channel_id = $1 AND user_id = $2";
         const ADMIT: &str = "INSERT INTO memberships (channel_id, user_id, joined_at) VALUES ($1, $2, $3)";
@@ -241,7 +441,8 @@ impl Store {
         Ok(admission)
     }
 
-    /// Takes `user` out of the room's players. Returns whether they were one.
+    /// Takes `user` out of the room's players. Returns whether they were one. Not limited to open
+    /// rooms: it also undoes a seat reserved by a join that failed while the room was closing.
     pub async fn remove_player(&self, channel: ChannelId, user: UserId) -> Result<bool, StoreError> {
         const SQL: &str = "DELETE FROM memberships WHERE channel_id = $1 AND user_id = $2";
         let done = on_pool!(self, pool => {
@@ -256,7 +457,7 @@ impl Store {
     }
 
     /// Records that `by` (the owner) removed `user` from the room, so that its invite no longer
-    /// lets them in. Recording it again refreshes who and when. Returns whether the room exists.
+    /// lets them in. Recording it again refreshes who and when. Returns whether the room is open.
     pub async fn record_removal(
         &self,
         channel: ChannelId,
@@ -264,7 +465,7 @@ impl Store {
         by: UserId,
     ) -> Result<bool, StoreError> {
         const SQL: &str = "INSERT INTO room_removals (channel_id, user_id, removed_at, removed_by) \
-             SELECT channel_id, $2, $3, $4 FROM rooms WHERE channel_id = $1 \
+             SELECT channel_id, $2, $3, $4 FROM rooms WHERE channel_id = $1 AND closed_at IS NULL \
              ON CONFLICT (channel_id, user_id) DO UPDATE SET \
              removed_at = excluded.removed_at, removed_by = excluded.removed_by";
         let done = on_pool!(self, pool => {

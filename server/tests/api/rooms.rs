@@ -541,10 +541,8 @@ async fn a_restarted_server_keeps_rooms_invites_and_sessions() {
 async fn idle_rooms_are_warned_then_deleted_and_nothing_else_is() {
     use backend::{
         bus::BusMessage,
-        discord::rest::{DiscordRest, RestSettings},
-        rooms::janitor::{IDLE_LIMIT, Janitor, Sweep, WARNING_AHEAD},
+        rooms::janitor::{IDLE_LIMIT, Sweep, WARNING_AHEAD},
     };
-    use tokio::time::Instant;
 
     let app = spawn_app().await;
     let demo = app.discord.demo();
@@ -554,20 +552,15 @@ async fn idle_rooms_are_warned_then_deleted_and_nothing_else_is() {
     app.discord.join_voice(demo.bob, flake(&busy)).unwrap();
     wait_for_members(&app, &busy, 1).await;
 
-    let endpoints = app.discord.endpoints();
-    let guild = endpoints.guild_id.to_string().parse().unwrap();
-    let rest = DiscordRest::new(RestSettings {
-        token: endpoints.bot_token.clone(),
-        api_base: endpoints.api_base.parse().unwrap(),
-        guild_id: guild,
-        deadline: backend::discord::rest::DEFAULT_DEADLINE,
-    });
     let mut events = app.bus.subscribe();
-    let mut janitor = Janitor::new(app.store.clone(), rest, app.live.clone(), app.bus.clone(), guild);
-    let start = Instant::now();
+    let mut janitor = crate::janitor::janitor(&app);
+    let start = backend::store::unix_millis();
     assert_eq!(janitor.sweep(start).await.unwrap(), Sweep::default());
 
-    let warned = janitor.sweep(start + IDLE_LIMIT - WARNING_AHEAD).await.unwrap();
+    let warned = janitor
+        .sweep(start + crate::janitor::ms(IDLE_LIMIT - WARNING_AHEAD))
+        .await
+        .unwrap();
     assert_eq!(warned.warned, vec![idle.parse().unwrap()]);
     assert!(warned.deleted.is_empty());
     let warning = tokio::time::timeout(std::time::Duration::from_secs(10), async {
@@ -592,7 +585,10 @@ async fn idle_rooms_are_warned_then_deleted_and_nothing_else_is() {
         .watchers()
         .open(viewer, 1, &tokio_util::sync::CancellationToken::new())
         .unwrap();
-    let swept = janitor.sweep(start + IDLE_LIMIT).await.unwrap();
+    let swept = janitor
+        .sweep(start + crate::janitor::ms(IDLE_LIMIT))
+        .await
+        .unwrap();
     assert_eq!(swept.deleted, vec![idle.parse().unwrap()]);
     assert!(late.is_ended(), "the deleted room's streams end");
     let world = app.discord.world();
@@ -603,6 +599,13 @@ async fn idle_rooms_are_warned_then_deleted_and_nothing_else_is() {
         "channels the app did not make stay"
     );
     assert!(app.store.room(idle.parse().unwrap()).await.unwrap().is_none());
+    let record = app
+        .store
+        .closed_room(idle.parse().unwrap())
+        .await
+        .unwrap()
+        .expect("a deleted room stays as a record of a game that ended");
+    assert_eq!(record.reason, backend::store::CloseReason::Idle);
 }
 
 /// Waits until the server's roster shows `count` people in `channel`: watches the room's frames,

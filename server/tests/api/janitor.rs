@@ -1,0 +1,191 @@
+//! The idle-room janitor against the simulator's real REST API and a real database: one room's
+//! failure never stops the others, idle time outlives the process, and a channel deleted in
+//! Discord closes its room.
+
+use std::time::Duration;
+
+use backend::{
+    discord::{
+        gateway::GatewayState,
+        rest::{DEFAULT_DEADLINE, DiscordRest, RestSettings},
+    },
+    rooms::{
+        Rooms,
+        janitor::{IDLE_LIMIT, Janitor, SWEEP_EVERY, WARNING_AHEAD},
+    },
+    store::{CloseReason, unix_millis},
+};
+use discord_sim::{RestFault, RestFaultRule, Snowflake};
+use model::ids::ChannelId;
+use tokio::sync::watch;
+
+use crate::{
+    helpers::{SseReader, TestApp, spawn_app},
+    players::Player,
+};
+
+/// A janitor of its own on the app's database, bus and roster, driven by the test's clock (the
+/// app's own janitor sweeps on wall-clock minutes, which a test never reaches), with a roster that
+/// is ready.
+pub fn janitor(app: &TestApp) -> Janitor {
+    janitor_watching(app, watch::channel(GatewayState::Connected).1)
+}
+
+/// [`janitor`] that trusts the roster only while `gateway` says CONNECTED.
+fn janitor_watching(app: &TestApp, gateway: watch::Receiver<GatewayState>) -> Janitor {
+    let endpoints = app.discord.endpoints();
+    let guild = endpoints.guild_id.to_string().parse().unwrap();
+    let rest = DiscordRest::new(RestSettings {
+        token: endpoints.bot_token.clone(),
+        api_base: endpoints.api_base.parse().unwrap(),
+        guild_id: guild,
+        deadline: DEFAULT_DEADLINE,
+    });
+    let rooms = Rooms::new(app.store.clone(), rest, app.live.clone(), guild);
+    Janitor::new(rooms, app.bus.clone(), gateway)
+}
+
+/// A duration in the janitor's milliseconds.
+pub fn ms(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap()
+}
+
+fn id(text: &str) -> ChannelId {
+    text.parse().unwrap()
+}
+
+fn flake(text: &str) -> Snowflake {
+    Snowflake::parse(text).unwrap()
+}
+
+#[tokio::test]
+async fn a_room_whose_delete_fails_is_retried_and_the_other_idle_room_still_goes() {
+    let app = spawn_app().await;
+    let alice = Player::signed_in(&app, &app.discord.demo().alice.to_string()).await;
+    let (broken, _) = alice.create_room("Refused").await;
+    let (plain, _) = alice.create_room("Plain").await;
+    let mut janitor = janitor(&app);
+    let start = unix_millis();
+    janitor.sweep(start).await.unwrap();
+    let warned = janitor
+        .sweep(start + ms(IDLE_LIMIT - WARNING_AHEAD))
+        .await
+        .unwrap();
+    assert_eq!(warned.warned.len(), 2, "{warned:?}");
+
+    // Discord fails the first room's delete once (a 5xx; a 403 or a timeout is handled alike).
+    app.discord.push_rest_fault(RestFaultRule {
+        fault: RestFault::Status { status: 500 },
+        path: format!("/channels/{broken}"),
+        times: 1,
+    });
+    let swept = janitor
+        .sweep(start + ms(IDLE_LIMIT))
+        .await
+        .expect("one room's failure is not the sweep's");
+    assert_eq!(swept.deleted, vec![id(&plain)], "the other idle room still goes");
+    assert_eq!(swept.failed, vec![id(&broken)]);
+    assert!(
+        app.store.room(id(&broken)).await.unwrap().is_some(),
+        "a refused delete leaves the room open, idle time and warning kept"
+    );
+    let world = app.discord.world();
+    assert!(world.channels.contains_key(&flake(&broken)));
+    assert!(!world.channels.contains_key(&flake(&plain)));
+
+    let retried = janitor.sweep(start + ms(IDLE_LIMIT + SWEEP_EVERY)).await.unwrap();
+    assert_eq!(retried.deleted, vec![id(&broken)], "retried at the next sweep");
+    assert!(!app.discord.world().channels.contains_key(&flake(&broken)));
+    assert!(app.store.all_rooms().await.unwrap().is_empty());
+    for room in [&broken, &plain] {
+        let record = app.store.closed_room(id(room)).await.unwrap().unwrap();
+        assert_eq!(record.reason, CloseReason::Idle);
+    }
+}
+
+#[tokio::test]
+async fn idle_time_survives_a_restart_so_a_deploy_does_not_restart_the_hour() {
+    let app = spawn_app().await;
+    let alice = Player::signed_in(&app, &app.discord.demo().alice.to_string()).await;
+    let (room, _) = alice.create_room("Forgotten").await;
+    let start = unix_millis();
+    janitor(&app).sweep(start).await.unwrap();
+
+    // A deploy: a new process with a new janitor, on the same database.
+    let app = app.restart().await;
+    let mut after_deploy = janitor(&app);
+    let warned = after_deploy
+        .sweep(start + ms(IDLE_LIMIT - WARNING_AHEAD))
+        .await
+        .unwrap();
+    assert_eq!(
+        warned.warned,
+        vec![id(&room)],
+        "the hour kept running across the deploy"
+    );
+    let swept = after_deploy.sweep(start + ms(IDLE_LIMIT)).await.unwrap();
+    assert_eq!(swept.deleted, vec![id(&room)]);
+}
+
+#[tokio::test]
+async fn time_without_a_trustworthy_roster_is_not_idle_time() {
+    let app = spawn_app().await;
+    let alice = Player::signed_in(&app, &app.discord.demo().alice.to_string()).await;
+    let (room, _) = alice.create_room("Unseen").await;
+    let (gateway, watching) = watch::channel(GatewayState::Connected);
+    let mut janitor = janitor_watching(&app, watching);
+    let start = unix_millis();
+    let minutes = |count: i64| start + count * 60_000;
+    janitor.sweep(minutes(0)).await.unwrap();
+
+    // Discord is unreachable from minute 10 to minute 40: an empty roster proves nothing.
+    gateway.send_replace(GatewayState::Reconnecting);
+    janitor.observe_roster(false, minutes(10)).await.unwrap();
+    let blind = janitor.sweep(minutes(30)).await.unwrap();
+    assert!(blind.paused && blind.warned.is_empty(), "{blind:?}");
+    gateway.send_replace(GatewayState::Connected);
+    janitor.observe_roster(true, minutes(40)).await.unwrap();
+
+    let back = janitor.sweep(minutes(55)).await.unwrap();
+    assert!(back.warned.is_empty(), "25 idle minutes, not 55: {back:?}");
+    let due = janitor.sweep(minutes(85)).await.unwrap();
+    assert_eq!(
+        due.warned,
+        vec![id(&room)],
+        "55 idle minutes once the blind half hour is left out"
+    );
+}
+
+#[tokio::test]
+async fn a_channel_deleted_in_discord_closes_its_room_and_a_join_hears_it_ended() {
+    let app = spawn_app().await;
+    let demo = app.discord.demo();
+    let alice = Player::signed_in(&app, &demo.alice.to_string()).await;
+    let bob = Player::signed_in(&app, &demo.bob.to_string()).await;
+    let (channel, token) = alice.create_room("Deleted by a moderator").await;
+    let response = alice.get(&format!("/api/stream?room={channel}")).await;
+    assert_eq!(response.status(), 200);
+    let mut stream = SseReader::new(response);
+    assert_eq!(stream.next_event().await.event.as_deref(), Some("snapshot"));
+
+    app.discord.delete_channel(flake(&channel)).unwrap();
+    loop {
+        // `room.created` may come first: the gateway's CHANNEL_CREATE can follow the snapshot.
+        if stream.next_event().await.event.as_deref() == Some("room.deleted") {
+            break;
+        }
+    }
+    let owner = demo.alice.to_string().parse().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !app.store.rooms_of(owner).await.unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the room is closed in the database");
+    assert!(alice.call("mine", &[]).await.ok().as_array().unwrap().is_empty());
+    let answer = bob.call("join", &[("token", &token)]).await;
+    assert_eq!(answer.err(404, "invite"), "ROOM_NOT_FOUND");
+    let record = app.store.closed_room(id(&channel)).await.unwrap().unwrap();
+    assert_eq!(record.reason, CloseReason::ChannelGone);
+}
