@@ -18,6 +18,7 @@ mod game_room;
 mod health;
 mod helpers;
 mod ip_budget;
+mod metrics;
 mod landing;
 mod pages;
 mod players;
