@@ -70,9 +70,18 @@ pub const TASK_RESTARTS: &str = "spell_coven_task_restarts_total";
 /// Every metric with its help text, in the order a scrape lists them.
 pub const METRICS: &[(&str, &str)] = &[
     (GATEWAY_STATE, "Discord gateway connection state (1 = current)."),
-    (GATEWAY_DISPATCHES, "Discord gateway dispatches received, by type."),
-    (GATEWAY_SESSIONS, "Gateway sessions started, by identify or resume."),
-    (GATEWAY_RECONNECTS, "Times the gateway connection was lost and reconnected."),
+    (
+        GATEWAY_DISPATCHES,
+        "Discord gateway dispatches received, by type.",
+    ),
+    (
+        GATEWAY_SESSIONS,
+        "Gateway sessions started, by identify or resume.",
+    ),
+    (
+        GATEWAY_RECONNECTS,
+        "Times the gateway connection was lost and reconnected.",
+    ),
     (APP_EVENTS, "App events published on the event bus, by event."),
     (STREAMS_OPEN, "Live streams open now."),
     (STREAM_DELIVERIES, "Frames handed to live stream connections."),
@@ -80,8 +89,14 @@ pub const METRICS: &[(&str, &str)] = &[
         DISPATCH_TO_WRITE,
         "Seconds from an event's publication to its hand-off to a viewer's connection.",
     ),
-    (STREAM_RESYNCS, "Viewers resynchronised with a snapshot after lagging."),
-    (SERVER_FN_CALLS, "Server function calls, by function and HTTP status."),
+    (
+        STREAM_RESYNCS,
+        "Viewers resynchronised with a snapshot after lagging.",
+    ),
+    (
+        SERVER_FN_CALLS,
+        "Server function calls, by function and HTTP status.",
+    ),
     (RATE_LIMITED, "Requests answered 429, by scope."),
     (JANITOR_WARNINGS, "Idle rooms warned."),
     (JANITOR_DELETIONS, "Idle rooms deleted."),
@@ -255,15 +270,13 @@ impl MetricsListener {
                 }
             }
         };
-        let router = Router::new()
-            .route("/metrics", get(scrape))
-            .with_state(Scrape {
-                handle: self.handle,
-                state,
-            });
+        let router = Router::new().route("/metrics", get(scrape)).with_state(Scrape {
+            handle: self.handle,
+            state,
+        });
         let server = axum::serve(self.listener, router).with_graceful_shutdown(shutdown.cancelled_owned());
-        let (served, ()) = tokio::join!(async { server.await }, upkeep);
-        if let Err(err) = served {
+        let (result, ()) = tokio::join!(async { server.await }, upkeep);
+        if let Err(err) = result {
             tracing::error!(error = %err, "the metrics listener failed");
         }
     }
@@ -279,7 +292,11 @@ struct Scrape {
 async fn scrape(State(scrape): State<Scrape>) -> impl IntoResponse {
     let current = *scrape.state.gateway.borrow();
     for state in GATEWAY_STATES {
-        let value = if state.as_str() == current.as_str() { 1.0 } else { 0.0 };
+        let value = if state.as_str() == current.as_str() {
+            1.0
+        } else {
+            0.0
+        };
         metrics::gauge!(GATEWAY_STATE, "state" => state.as_str()).set(value);
     }
     #[allow(clippy::cast_precision_loss, reason = "a count of streams is far below 2^52")]

@@ -73,7 +73,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         down_for: down_since.map(|since| Instant::now().saturating_duration_since(since)),
         grace: state.operations.ready_grace,
     });
-    let status = if verdict.status == Ready::Unavailable {
+    let status = if verdict.status == Status::Unavailable {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
@@ -94,7 +94,7 @@ struct Inputs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-enum Ready {
+enum Status {
     Ready,
     Degraded,
     Unavailable,
@@ -103,7 +103,7 @@ enum Ready {
 /// The body of `/health/ready`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 struct Readiness {
-    status: Ready,
+    status: Status,
     /// Why it is not `ready`, for the operator reading it.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
@@ -125,27 +125,30 @@ fn readiness(inputs: &Inputs) -> Readiness {
         gateway_down_secs: down_secs,
     };
     if inputs.shutting_down {
-        return verdict(Ready::Unavailable, Some("shutting down".to_owned()));
+        return verdict(Status::Unavailable, Some("shutting down".to_owned()));
     }
     if !inputs.database_up {
-        return verdict(Ready::Unavailable, Some("the database does not answer".to_owned()));
+        return verdict(
+            Status::Unavailable,
+            Some("the database does not answer".to_owned()),
+        );
     }
     if let GatewayState::Fatal(code) = inputs.gateway {
         return verdict(
-            Ready::Unavailable,
+            Status::Unavailable,
             Some(format!(
                 "Discord refused the bot for good (close code {code}); the configuration needs fixing"
             )),
         );
     }
     match inputs.down_for {
-        None if inputs.gateway == GatewayState::Connected => verdict(Ready::Ready, None),
+        None if inputs.gateway == GatewayState::Connected => verdict(Status::Ready, None),
         down_for => {
             let down_for = down_for.unwrap_or_default();
             let secs = down_for.as_secs();
             if down_for <= inputs.grace {
                 verdict(
-                    Ready::Degraded,
+                    Status::Degraded,
                     Some(format!(
                         "the Discord gateway is {gateway} (not connected for {secs} s, within the {} s grace)",
                         inputs.grace.as_secs()
@@ -153,7 +156,7 @@ fn readiness(inputs: &Inputs) -> Readiness {
                 )
             } else {
                 verdict(
-                    Ready::Unavailable,
+                    Status::Unavailable,
                     Some(format!(
                         "the Discord gateway is {gateway} (not connected for {secs} s, beyond the {} s grace)",
                         inputs.grace.as_secs()
@@ -180,14 +183,14 @@ mod tests {
         }
     }
 
-    fn status(inputs: &Inputs) -> Ready {
+    fn status(inputs: &Inputs) -> Status {
         readiness(inputs).status
     }
 
     #[test]
     fn connected_with_a_database_is_ready_without_a_reason() {
         let verdict = readiness(&inputs(GatewayState::Connected, None));
-        assert_eq!(verdict.status, Ready::Ready);
+        assert_eq!(verdict.status, Status::Ready);
         assert_eq!(verdict.reason, None);
         assert_eq!(
             serde_json::to_value(&verdict).unwrap(),
@@ -203,9 +206,9 @@ mod tests {
             GatewayState::Identifying,
             GatewayState::Disconnected,
         ] {
-            assert_eq!(status(&inputs(state, Some(0))), Ready::Degraded, "{state:?}");
-            assert_eq!(status(&inputs(state, Some(30))), Ready::Degraded, "{state:?}");
-            assert_eq!(status(&inputs(state, Some(31))), Ready::Unavailable, "{state:?}");
+            assert_eq!(status(&inputs(state, Some(0))), Status::Degraded, "{state:?}");
+            assert_eq!(status(&inputs(state, Some(30))), Status::Degraded, "{state:?}");
+            assert_eq!(status(&inputs(state, Some(31))), Status::Unavailable, "{state:?}");
         }
         let verdict = readiness(&inputs(GatewayState::Reconnecting, Some(4)));
         assert_eq!(verdict.gateway_down_secs, Some(4));
@@ -219,17 +222,20 @@ mod tests {
     fn a_grace_of_zero_takes_an_instance_out_as_soon_as_a_second_passes() {
         let mut zero = inputs(GatewayState::Reconnecting, Some(1));
         zero.grace = Duration::ZERO;
-        assert_eq!(status(&zero), Ready::Unavailable);
+        assert_eq!(status(&zero), Status::Unavailable);
     }
 
     #[test]
     fn fatal_a_lost_database_and_shutting_down_are_unavailable_at_once() {
-        assert_eq!(status(&inputs(GatewayState::Fatal(4004), Some(0))), Ready::Unavailable);
+        assert_eq!(
+            status(&inputs(GatewayState::Fatal(4004), Some(0))),
+            Status::Unavailable
+        );
         let mut no_database = inputs(GatewayState::Connected, None);
         no_database.database_up = false;
-        assert_eq!(status(&no_database), Ready::Unavailable);
+        assert_eq!(status(&no_database), Status::Unavailable);
         let mut stopping = inputs(GatewayState::Connected, None);
         stopping.shutting_down = true;
-        assert_eq!(status(&stopping), Ready::Unavailable);
+        assert_eq!(status(&stopping), Status::Unavailable);
     }
 }

@@ -80,7 +80,11 @@ async fn ready_degrades_during_a_gateway_outage_turns_503_beyond_the_grace_and_r
     let (status, body) = ready(&app).await;
     assert_eq!((status, &body["status"]), (200, &"degraded".into()), "{body}");
     assert!(body["reason"].as_str().unwrap().contains("gateway"), "{body}");
-    assert_eq!(app.get("/health").await.status(), 503, "/health reports the part down at once");
+    assert_eq!(
+        app.get("/health").await.status(),
+        503,
+        "/health reports the part down at once"
+    );
 
     // The grace is measured from the moment the gateway left CONNECTED, which the app exposes:
     // wait for exactly that deadline (not a guessed sleep), then readiness must have turned.
@@ -97,10 +101,13 @@ async fn ready_degrades_during_a_gateway_outage_turns_503_beyond_the_grace_and_r
 
     // Discord answers again: ready once the gateway is back.
     app.discord.set_refuse_gateway(false);
-    tokio::time::timeout(Duration::from_secs(60), gateway.wait_for(|state| *state == GatewayState::Connected))
-        .await
-        .expect("the gateway reconnects")
-        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        gateway.wait_for(|state| *state == GatewayState::Connected),
+    )
+    .await
+    .expect("the gateway reconnects")
+    .unwrap();
     let (status, body) = ready(&app).await;
     assert_eq!((status, &body["status"]), (200, &"ready".into()), "{body}");
 

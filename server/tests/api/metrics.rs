@@ -40,9 +40,9 @@ fn value(scrape: &BTreeMap<String, f64>, series: &str) -> f64 {
 
 /// Whether some series of metric `name` is present.
 fn has(scrape: &BTreeMap<String, f64>, name: &str) -> bool {
-    scrape
-        .keys()
-        .any(|series| series == name || series.starts_with(&format!("{name}{{")) || series.starts_with(&format!("{name}_")))
+    scrape.keys().any(|series| {
+        series == name || series.starts_with(&format!("{name}{{")) || series.starts_with(&format!("{name}_"))
+    })
 }
 
 #[tokio::test]
@@ -54,6 +54,7 @@ async fn metrics_are_off_unless_an_address_is_set() {
 }
 
 #[tokio::test]
+#[allow(clippy::float_cmp, reason = "the gateway state gauges hold exactly 0 or 1")]
 async fn every_metric_is_scraped_and_moves_with_joins_calls_and_429s() {
     let app = spawn_app_with(&[("METRICS_ADDR", "127.0.0.1:0"), ("IP_RATE_BURST", "1000")]).await;
     let demo = app.discord.demo();
@@ -61,11 +62,20 @@ async fn every_metric_is_scraped_and_moves_with_joins_calls_and_429s() {
     let (channel, _token) = alice.create_room("Metrics table").await;
 
     let before = scrape(&app).await;
-    assert_eq!(value(&before, r#"spell_coven_gateway_state{state="CONNECTED"}"#), 1.0);
-    assert_eq!(value(&before, r#"spell_coven_gateway_state{state="RECONNECTING"}"#), 0.0);
+    assert_eq!(
+        value(&before, r#"spell_coven_gateway_state{state="CONNECTED"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&before, r#"spell_coven_gateway_state{state="RECONNECTING"}"#),
+        0.0
+    );
     assert!(value(&before, r#"spell_coven_gateway_sessions_total{how="identify"}"#) >= 1.0);
     assert!(
-        value(&before, r#"spell_coven_server_fn_calls_total{function="rooms/create",status="200"}"#) >= 1.0,
+        value(
+            &before,
+            r#"spell_coven_server_fn_calls_total{function="rooms/create",status="200"}"#
+        ) >= 1.0,
         "the create call was counted"
     );
 
@@ -102,7 +112,10 @@ async fn every_metric_is_scraped_and_moves_with_joins_calls_and_429s() {
     let moved = |series: &str| value(&after, series) - value(&before, series);
     assert!(moved(r#"spell_coven_gateway_dispatches_total{type="VOICE_STATE_UPDATE"}"#) >= 1.0);
     assert!(moved(r#"spell_coven_app_events_published_total{event="voice.joined"}"#) >= 1.0);
-    assert!(moved("spell_coven_stream_deliveries_total") >= 2.0, "snapshot and join");
+    assert!(
+        moved("spell_coven_stream_deliveries_total") >= 2.0,
+        "snapshot and join"
+    );
     assert!(moved("spell_coven_dispatch_to_write_seconds_count") >= 1.0);
     assert!(value(&after, "spell_coven_streams_open") >= 1.0);
     assert!(
