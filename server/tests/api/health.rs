@@ -6,7 +6,10 @@ use std::time::Duration;
 use backend::discord::gateway::GatewayState;
 use discord_sim::GatewayFault;
 
-use crate::helpers::{spawn_app, spawn_app_with};
+use crate::{
+    helpers::{spawn_app, spawn_app_with},
+    metrics::{scrape, value},
+};
 
 #[tokio::test]
 async fn health_reports_the_database_up_on_both_paths() {
@@ -57,7 +60,7 @@ async fn ready(app: &crate::helpers::TestApp) -> (u16, serde_json::Value) {
 async fn ready_degrades_during_a_gateway_outage_turns_503_beyond_the_grace_and_recovers() {
     const GRACE: Duration = Duration::from_secs(2);
     const WAIT: Duration = Duration::from_secs(30);
-    let app = spawn_app_with(&[("READY_GRACE_SECS", "2")]).await;
+    let app = spawn_app_with(&[("READY_GRACE_SECS", "2"), ("METRICS_ADDR", "127.0.0.1:0")]).await;
     let live = app.get("/health/live").await;
     assert_eq!(live.status(), 200);
     assert_eq!(live.json::<serde_json::Value>().await.unwrap()["status"], "live");
@@ -79,6 +82,12 @@ async fn ready_degrades_during_a_gateway_outage_turns_503_beyond_the_grace_and_r
         .unwrap();
     let (status, body) = ready(&app).await;
     assert_eq!((status, &body["status"]), (200, &"degraded".into()), "{body}");
+    let during = scrape(&app).await;
+    assert!(value(&during, "spell_coven_gateway_reconnects_total") >= 1.0);
+    assert!(
+        value(&during, r#"spell_coven_gateway_state{state="CONNECTED"}"#) < 0.5,
+        "the state gauge follows the outage"
+    );
     assert!(body["reason"].as_str().unwrap().contains("gateway"), "{body}");
     assert_eq!(
         app.get("/health").await.status(),
