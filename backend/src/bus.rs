@@ -29,7 +29,7 @@ impl EventBus {
 
     /// Sends `event` to every current subscriber; with none, the event is dropped (nobody watches).
     pub fn publish(&self, event: AppEvent) {
-        metrics::counter!("spell_coven_app_events_published_total", "event" => event.name()).increment(1);
+        metrics::counter!(crate::metric_names::APP_EVENTS, "event" => event.name()).increment(1);
         match self {
             Self::Local(sender) => {
                 let _ = sender.send(event);

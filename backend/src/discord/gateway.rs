@@ -132,7 +132,7 @@ impl Gateway {
         } else if previous == GatewayState::Connected {
             self.down_since.send_replace(Some(Instant::now()));
             if next != GatewayState::Disconnected {
-                metrics::counter!("spell_coven_gateway_reconnects_total").increment(1);
+                metrics::counter!(crate::metric_names::GATEWAY_RECONNECTS).increment(1);
             }
         }
     }
@@ -164,12 +164,17 @@ impl Gateway {
     /// Handles one event: connection state, then the roster, then the bus.
     pub fn handle(&mut self, event: &Event) {
         if let Some(name) = event.kind().name() {
-            metrics::counter!("spell_coven_gateway_dispatches_total", "type" => name).increment(1);
+            metrics::counter!(crate::metric_names::GATEWAY_DISPATCHES, "type" => name).increment(1);
         }
         match event {
             Event::GatewayHello(_) => self.set_state(GatewayState::Identifying),
             Event::Ready(_) | Event::Resumed => {
-                metrics::counter!("spell_coven_gateway_sessions_total", "how" => if matches!(event, Event::Ready(_)) { "identify" } else { "resume" }).increment(1);
+                let how = if matches!(event, Event::Ready(_)) {
+                    "identify"
+                } else {
+                    "resume"
+                };
+                metrics::counter!(crate::metric_names::GATEWAY_SESSIONS, "how" => how).increment(1);
                 self.last_close = None;
                 self.set_state(GatewayState::Connected);
             }

@@ -138,7 +138,7 @@ impl Janitor {
                         delete_at_ms: unix_millis().saturating_add(ahead),
                     }));
                     sweep.warned.push(room);
-                    metrics::counter!("spell_coven_janitor_warnings_total").increment(1);
+                    metrics::counter!(crate::metric_names::JANITOR_WARNINGS).increment(1);
                 }
                 Verdict::Delete => {
                     self.discord.delete_channel(room).await?;
@@ -147,7 +147,7 @@ impl Janitor {
                     self.clock.forget(room);
                     tracing::info!(%room, "idle room deleted");
                     sweep.deleted.push(room);
-                    metrics::counter!("spell_coven_janitor_deletions_total").increment(1);
+                    metrics::counter!(crate::metric_names::JANITOR_DELETIONS).increment(1);
                 }
             }
         }
@@ -164,7 +164,7 @@ impl Janitor {
                 () = shutdown.cancelled() => return,
                 now = ticks.tick() => {
                     if let Err(err) = self.sweep(now).await {
-                        metrics::counter!("spell_coven_janitor_failures_total").increment(1);
+                        metrics::counter!(crate::metric_names::JANITOR_FAILURES).increment(1);
                         tracing::warn!(error = %err, "idle-room sweep failed; retrying at the next tick");
                     }
                 }

@@ -88,7 +88,7 @@ pub(crate) async fn stream(
         .watchers()
         .open(watcher, state.limits.max_streams_per_user, &state.shutdown)
         .map_err(|err| {
-            metrics::counter!("spell_coven_rate_limited_total", "scope" => "streams").increment(1);
+            metrics::counter!(backend::metric_names::RATE_LIMITED, "scope" => "streams").increment(1);
             tracing::info!(user = ?user_id, limit = err.limit, "stream refused: too many open");
             AppError::RateLimited {
                 retry_after_ms: RETRY_STREAM_AFTER_MS,
