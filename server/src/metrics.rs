@@ -192,6 +192,9 @@ impl MetricsListener {
 
     /// Serves `GET /metrics` (and runs the recorder's upkeep) until `shutdown`.
     pub(crate) async fn serve(self, state: AppState, shutdown: CancellationToken) {
+        if let Ok(addr) = self.listener.local_addr() {
+            tracing::info!("Prometheus metrics at http://{addr}/metrics");
+        }
         let upkeep = {
             let handle = self.handle.clone();
             let shutdown = shutdown.clone();
