@@ -29,6 +29,7 @@ impl EventBus {
 
     /// Sends `event` to every current subscriber; with none, the event is dropped (nobody watches).
     pub fn publish(&self, event: AppEvent) {
+        metrics::counter!(crate::metric_names::APP_EVENTS, "event" => event.name()).increment(1);
         match self {
             Self::Local(sender) => {
                 let _ = sender.send(event);

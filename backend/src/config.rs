@@ -157,6 +157,50 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Per-IP budgets on the routes anyone can reach without signing in.
     pub ip_budget: IpBudgetConfig,
+    /// What operators watch: readiness and metrics.
+    pub operations: OperationsConfig,
+}
+
+/// Health and metrics for operators (DESIGN.md §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperationsConfig {
+    /// `READY_GRACE_SECS`: how long `/health/ready` answers 200 `degraded` while the gateway is
+    /// reconnecting, counted from when it stopped being connected; beyond it, 503. A reconnect
+    /// normally takes seconds, and taking an instance out of rotation for one would only move its
+    /// viewers onto another instance with the same outage.
+    pub ready_grace: Duration,
+    /// `METRICS_ADDR`: where Prometheus metrics are served (`GET /metrics`), on a listener of
+    /// their own so they never share the public site's address. Unset: no metrics listener.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+impl OperationsConfig {
+    /// `READY_GRACE_SECS` when unset.
+    pub const DEFAULT_READY_GRACE: Duration = Duration::from_secs(30);
+    /// The longest grace accepted: beyond an hour a dead gateway would look ready for too long.
+    const MAX_READY_GRACE_SECS: u64 = 3600;
+
+    fn read(reader: &mut Reader<'_>) -> Self {
+        Self {
+            ready_grace: reader.parse("READY_GRACE_SECS", Self::DEFAULT_READY_GRACE, |text| {
+                text.parse::<u64>()
+                    .ok()
+                    .filter(|secs| *secs <= Self::MAX_READY_GRACE_SECS)
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| {
+                        format!(
+                            "must be a whole number of seconds from 0 to {}",
+                            Self::MAX_READY_GRACE_SECS
+                        )
+                    })
+            }),
+            metrics_addr: reader.parse_opt("METRICS_ADDR", |text| {
+                text.parse().map_err(|_| {
+                    "must be an IP address and port to listen on, such as 127.0.0.1:9100".to_owned()
+                })
+            }),
+        }
+    }
 }
 
 /// Per-IP request budgets on the anonymous routes (`/auth/login`, `/auth/callback`,
@@ -343,6 +387,7 @@ impl Config {
         let limits = reader.limits();
 
         let ip_budget = IpBudgetConfig::read(&mut reader);
+        let operations = OperationsConfig::read(&mut reader);
 
         if environment == Environment::Production {
             if dev_open_stream {
@@ -376,6 +421,7 @@ impl Config {
             dev_open_stream,
             limits,
             ip_budget,
+            operations,
         })
     }
 }
@@ -1032,6 +1078,37 @@ mod tests {
                     "`proxy.internal` is not an IP address or CIDR range".to_owned()
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn operations_default_to_a_30_s_grace_and_no_metrics_listener() {
+        let config = config_ok(&[]);
+        assert_eq!(config.operations.ready_grace, Duration::from_secs(30));
+        assert_eq!(config.operations.metrics_addr, None);
+        let config = config_ok(&[("READY_GRACE_SECS", "0"), ("METRICS_ADDR", "127.0.0.1:9100")]);
+        assert_eq!(config.operations.ready_grace, Duration::ZERO);
+        assert_eq!(
+            config.operations.metrics_addr,
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
+        assert_eq!(
+            problems(&[("READY_GRACE_SECS", "-1"), ("METRICS_ADDR", "localhost")]),
+            vec![
+                (
+                    "READY_GRACE_SECS",
+                    "must be a whole number of seconds from 0 to 3600".to_owned()
+                ),
+                (
+                    "METRICS_ADDR",
+                    "must be an IP address and port to listen on, such as 127.0.0.1:9100".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(
+            problems(&[("READY_GRACE_SECS", "3601")]).len(),
+            1,
+            "an hour at most"
         );
     }
 }

@@ -5,6 +5,7 @@
 //! * [`bus`]: [`bus::EventBus`], app events from their one producer to every fan-out.
 //! * [`discord`]: the gateway task (the only producer of Discord events).
 //! * [`config`]: the one typed configuration, read from the environment at startup.
+//! * [`metric_names`]: the name and meaning of every Prometheus metric.
 //! * [`live`]: [`live::Live`], the per-room fan-out: snapshots, replay, SSE frames.
 //! * [`rate_limit`]: [`rate_limit::RateLimiter`], per-user request budgets for server functions,
 //!   and [`rate_limit::Budget`], the same kept per any key (client addresses).
@@ -21,6 +22,7 @@ pub mod bus;
 pub mod config;
 pub mod discord;
 pub mod live;
+pub mod metric_names;
 pub mod rate_limit;
 pub mod rooms;
 pub mod roster;

@@ -47,7 +47,26 @@ pub struct RoomSubscription {
     /// Sent first, in order: a snapshot, or the frames missed since `Last-Event-ID`.
     pub initial: Vec<Bytes>,
     /// Everything published for the room from then on.
-    pub receiver: broadcast::Receiver<Bytes>,
+    pub receiver: broadcast::Receiver<LiveFrame>,
+}
+
+/// A frame as it is published to a room's viewers: the bytes, and when they were published, so
+/// the stream can measure how long the frame took to reach each viewer's connection (the
+/// delivery latency metric). Derefs to the bytes.
+#[derive(Debug, Clone)]
+pub struct LiveFrame {
+    /// The SSE message.
+    pub bytes: Bytes,
+    /// When [`Live::publish`] formatted it, right after the event came off the bus.
+    pub published_at: std::time::Instant,
+}
+
+impl std::ops::Deref for LiveFrame {
+    type Target = Bytes;
+
+    fn deref(&self) -> &Bytes {
+        &self.bytes
+    }
 }
 
 /// The fan-out's state; cheap to clone (all clones share it).
@@ -75,7 +94,7 @@ struct Room {
     log: VecDeque<(u64, Bytes)>,
     /// The highest sequence number dropped from `log`: replay from before it is impossible.
     evicted_up_to: u64,
-    viewers: broadcast::Sender<Bytes>,
+    viewers: broadcast::Sender<LiveFrame>,
 }
 
 impl Room {
@@ -163,7 +182,10 @@ impl Live {
         }
         room.log.push_back((seq, frame.clone()));
         // No viewers is fine: the frame stays in the log for whoever comes next.
-        let _ = room.viewers.send(frame);
+        let _ = room.viewers.send(LiveFrame {
+            bytes: frame,
+            published_at: std::time::Instant::now(),
+        });
         if matches!(event, AppEvent::RoomDeleted(_)) {
             state.rooms.remove(&room_id);
         }

@@ -10,11 +10,13 @@
 //! * [`error`]: [`error::HttpError`], an `AppError` as an HTTP response.
 //! * [`guard`]: security headers and CSP nonce, cross-origin refusal, per-address budgets.
 //! * [`telemetry`]: the `tracing` subscriber.
+//! * [`metrics`]: Prometheus metrics and their own listener (`METRICS_ADDR`).
 //! * [`shutdown`]: turning SIGINT/SIGTERM into one cancellation.
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod guard;
+pub mod metrics;
 pub mod routes;
 pub mod serve;
 pub mod shutdown;

@@ -45,7 +45,13 @@ use url::Url;
 
 use crate::{
     guard::{Guards, headers},
-    routes::{auth, health::health, server_fn_status, stream::stream},
+    metrics::MetricsListener,
+    routes::{
+        auth,
+        health::{self, health},
+        server_fn_status,
+        stream::stream,
+    },
     state::AppState,
 };
 
@@ -70,6 +76,15 @@ pub enum StartupError {
     /// The key that encrypts sessions could not be read or made.
     #[error("cannot set up the session encryption key")]
     SessionKeys(#[from] session::keys::KeyError),
+    /// The metrics address (`METRICS_ADDR`) could not be bound.
+    #[error("cannot serve metrics on {addr}")]
+    MetricsBind {
+        /// `METRICS_ADDR`.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The listening address could not be bound (in use, or not permitted).
     #[error("cannot listen on {addr}")]
     Bind {
@@ -89,6 +104,8 @@ pub struct Application {
     state: AppState,
     /// Swept for expired sessions while the server runs.
     sessions: SessionBackend,
+    /// Serves Prometheus metrics when `METRICS_ADDR` is set.
+    metrics: Option<MetricsListener>,
 }
 
 impl Application {
@@ -145,6 +162,14 @@ impl Application {
             rooms,
             limiter: RateLimiter::default(),
             simulator: discord.simulator,
+            gateway_down_since: discord.gateway_down_since,
+            operations: config.operations,
+        };
+        let metrics = match config.operations.metrics_addr {
+            Some(addr) => MetricsListener::bind(addr)
+                .await
+                .map_err(|source| StartupError::MetricsBind { addr, source })?,
+            None => None,
         };
         Ok(Self {
             listener,
@@ -152,7 +177,13 @@ impl Application {
             router: router(state.clone(), sessions, guards),
             state,
             sessions: session_store,
+            metrics,
         })
+    }
+
+    /// The port Prometheus metrics are served on (`GET /metrics`), when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().and_then(|metrics| metrics.port().ok())
     }
 
     /// The port the server listens on (the real one when the configuration asked for port 0).
@@ -179,6 +210,10 @@ impl Application {
             self.listener.local_addr()?
         );
         let sweeper = spawn_session_sweeper(self.sessions, self.state.shutdown.clone());
+        // Metrics stop with the server (same token); a scrape never holds shutdown up.
+        if let Some(metrics) = self.metrics {
+            tokio::spawn(metrics.serve(self.state.clone(), self.state.shutdown.clone()));
+        }
         crate::serve::serve(
             self.listener,
             self.router,
@@ -198,6 +233,7 @@ impl Application {
 struct DiscordLink {
     guild_id: GuildId,
     gateway: watch::Receiver<GatewayState>,
+    gateway_down_since: watch::Receiver<Option<std::time::Instant>>,
     roster_source: RosterSource,
     rest: DiscordRest,
     simulator: Option<SimHandle>,
@@ -257,6 +293,7 @@ async fn connect_discord(
         };
     let gateway = Gateway::new(Roster::new(guild_id), bus);
     let state = gateway.state();
+    let gateway_down_since = gateway.down_since();
     let roster_source = gateway.roster_source();
     tokio::spawn(async move {
         if let Err(err) = gateway::supervise(settings, InMemoryQueue::default(), gateway, shutdown).await {
@@ -266,6 +303,7 @@ async fn connect_discord(
     Ok(DiscordLink {
         guild_id,
         gateway: state,
+        gateway_down_since,
         roster_source,
         rest,
         simulator,
@@ -393,6 +431,8 @@ fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint::new(Method::GET, "/health", health),
         Endpoint::new(Method::GET, "/api/health", health),
+        Endpoint::new(Method::GET, "/health/live", health::live),
+        Endpoint::new(Method::GET, "/health/ready", health::ready),
         Endpoint::new(Method::GET, "/api/stream", stream),
         Endpoint::new(Method::GET, "/api/me", auth::me),
         Endpoint::new(Method::GET, "/auth/login", auth::login),

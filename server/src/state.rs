@@ -44,6 +44,11 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// The embedded Discord simulator, when no real Discord is configured.
     pub simulator: Option<SimHandle>,
+    /// When the gateway stopped being connected (`None` while it is): readiness counts its grace
+    /// period from here.
+    pub gateway_down_since: watch::Receiver<Option<std::time::Instant>>,
+    /// Readiness grace and the metrics listener's address.
+    pub operations: backend::config::OperationsConfig,
 }
 
 const _: fn() = || {

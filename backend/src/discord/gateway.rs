@@ -10,7 +10,7 @@
 //! [`GatewayError::Fatal`] instead of looping; [`supervise`] restarts a shard that ended for any
 //! other reason, with capped backoff, so transient failures are never final.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -100,6 +100,9 @@ pub struct Gateway {
     /// Consumers that lost events ask here for the whole roster.
     requests: SnapshotRequests,
     source: RosterSource,
+    /// When the connection stopped being CONNECTED (from creation until it first is); `None`
+    /// while connected. Readiness counts its grace period from here (see [`Gateway::down_since`]).
+    down_since: watch::Sender<Option<Instant>>,
 }
 
 impl Gateway {
@@ -113,6 +116,24 @@ impl Gateway {
             last_close: None,
             requests,
             source,
+            down_since: watch::channel(Some(Instant::now())).0,
+        }
+    }
+
+    /// Follows when the connection stopped being CONNECTED (`None` while it is).
+    pub fn down_since(&self) -> watch::Receiver<Option<Instant>> {
+        self.down_since.subscribe()
+    }
+
+    /// Keeps [`Gateway::down_since`] and the reconnect count in step with a state change.
+    fn track_downtime(&self, previous: GatewayState, next: GatewayState) {
+        if next == GatewayState::Connected {
+            self.down_since.send_replace(None);
+        } else if previous == GatewayState::Connected {
+            self.down_since.send_replace(Some(Instant::now()));
+            if next != GatewayState::Disconnected {
+                metrics::counter!(crate::metric_names::GATEWAY_RECONNECTS).increment(1);
+            }
         }
     }
 
@@ -132,6 +153,7 @@ impl Gateway {
     }
 
     fn set_state(&self, state: GatewayState) {
+        self.track_downtime(*self.state.borrow(), state);
         self.state.send_if_modified(|current| {
             let changed = *current != state;
             *current = state;
@@ -141,9 +163,18 @@ impl Gateway {
 
     /// Handles one event: connection state, then the roster, then the bus.
     pub fn handle(&mut self, event: &Event) {
+        if let Some(name) = event.kind().name() {
+            metrics::counter!(crate::metric_names::GATEWAY_DISPATCHES, "type" => name).increment(1);
+        }
         match event {
             Event::GatewayHello(_) => self.set_state(GatewayState::Identifying),
             Event::Ready(_) | Event::Resumed => {
+                let how = if matches!(event, Event::Ready(_)) {
+                    "identify"
+                } else {
+                    "resume"
+                };
+                metrics::counter!(crate::metric_names::GATEWAY_SESSIONS, "how" => how).increment(1);
                 self.last_close = None;
                 self.set_state(GatewayState::Connected);
             }

@@ -184,9 +184,16 @@ impl Janitor {
                 .await
             {
                 Ok(Done::Nothing) => {}
-                Ok(Done::Warned) => sweep.warned.push(room),
-                Ok(Done::Deleted) => sweep.deleted.push(room),
+                Ok(Done::Warned) => {
+                    sweep.warned.push(room);
+                    metrics::counter!(crate::metric_names::JANITOR_WARNINGS).increment(1);
+                }
+                Ok(Done::Deleted) => {
+                    sweep.deleted.push(room);
+                    metrics::counter!(crate::metric_names::JANITOR_DELETIONS).increment(1);
+                }
                 Err(err) => {
+                    metrics::counter!(crate::metric_names::JANITOR_FAILURES).increment(1);
                     tracing::warn!(%room, error = %err, "idle-room cleanup failed for this room; retrying at the next sweep");
                     sweep.failed.push(room);
                 }
@@ -269,6 +276,7 @@ impl Janitor {
                 () = shutdown.cancelled() => return,
                 _ = ticks.tick() => {
                     if let Err(err) = self.sweep(unix_millis()).await {
+                        metrics::counter!(crate::metric_names::JANITOR_FAILURES).increment(1);
                         tracing::warn!(error = %err, "idle-room sweep failed; retrying at the next tick");
                     }
                 }

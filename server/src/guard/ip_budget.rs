@@ -64,6 +64,7 @@ pub(crate) async fn ip_budget(State(guard): State<IpBudget>, request: Request, n
     match guard.budget.check(&budget_key(client)) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
+            metrics::counter!(backend::metric_names::RATE_LIMITED, "scope" => "address").increment(1);
             tracing::info!(%client, path = request.uri().path(), "per-address budget spent");
             too_many(&request, wait)
         }

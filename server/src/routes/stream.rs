@@ -88,6 +88,7 @@ pub(crate) async fn stream(
         .watchers()
         .open(watcher, state.limits.max_streams_per_user, &state.shutdown)
         .map_err(|err| {
+            metrics::counter!(backend::metric_names::RATE_LIMITED, "scope" => "streams").increment(1);
             tracing::info!(user = ?user_id, limit = err.limit, "stream refused: too many open");
             AppError::RateLimited {
                 retry_after_ms: RETRY_STREAM_AFTER_MS,
@@ -132,6 +133,7 @@ pub fn room_stream(
         ping_at: Instant::now() + PING_EVERY,
         watch,
         closing: false,
+        metrics: crate::metrics::StreamMetrics::new(),
     };
     stream::unfold(viewer, |mut viewer| async move {
         let frame = viewer.next().await?;
@@ -144,12 +146,14 @@ struct Viewer {
     room: ChannelId,
     /// Frames to send before live ones: the snapshot or replay.
     pending: VecDeque<Bytes>,
-    receiver: tokio::sync::broadcast::Receiver<Bytes>,
+    receiver: tokio::sync::broadcast::Receiver<live::LiveFrame>,
     ping_at: Instant,
     /// This stream's registration in [`live::Watchers`].
     watch: Watch,
     /// The watch has ended: `pending` holds the last frames, and the stream ends after them.
     closing: bool,
+    /// Deliveries, their latency and resyncs, counted on handles taken once per stream.
+    metrics: crate::metrics::StreamMetrics,
 }
 
 impl Viewer {
@@ -160,11 +164,12 @@ impl Viewer {
                 // `room.deleted` among it) still reaches it; nothing published later does.
                 self.closing = true;
                 while let Ok(frame) = self.receiver.try_recv() {
-                    self.pending.push_back(frame);
+                    self.pending.push_back(frame.bytes);
                 }
             }
             if let Some(frame) = self.pending.pop_front() {
                 self.ping_at = Instant::now() + PING_EVERY;
+                self.metrics.delivered(None);
                 return Some(frame);
             }
             if self.closing {
@@ -176,9 +181,11 @@ impl Viewer {
                 received = self.receiver.recv() => match received {
                     Ok(frame) => {
                         self.ping_at = Instant::now() + PING_EVERY;
-                        return Some(frame);
+                        self.metrics.delivered(Some(frame.published_at));
+                        return Some(frame.bytes);
                     }
                     Err(RecvError::Lagged(missed)) => {
+                        self.metrics.resynced();
                         tracing::debug!(missed, room = %self.room, "viewer fell behind; resynchronising");
                         let fresh = self.live.resync(self.room);
                         self.pending = fresh.initial.into();

@@ -63,6 +63,8 @@ fn rows() -> Vec<Row> {
     vec![
         row(Method::GET, "/health", &[], [200, 200, 200, 200, 200]),
         row(Method::GET, "/api/health", &[], [200, 200, 200, 200, 200]),
+        row(Method::GET, "/health/live", &[], [200, 200, 200, 200, 200]),
+        row(Method::GET, "/health/ready", &[], [200, 200, 200, 200, 200]),
         row(Method::GET, "/api/me", &[], [401, 200, 200, 200, 200]),
         row(
             Method::GET,

@@ -62,6 +62,10 @@ pub struct TestApp {
     data: Arc<TempDir>,
     /// Whether `discord` runs outside the app (real-Discord mode) rather than embedded in it.
     external_discord: bool,
+    /// Where the app serves Prometheus metrics (`METRICS_ADDR` set).
+    pub metrics_port: Option<u16>,
+    /// Every handle the server runs on (its gateway state, among others).
+    pub state: server::AppState,
 }
 
 impl TestApp {
@@ -181,6 +185,7 @@ async fn start(
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_port = app.metrics_port();
     let shutdown = app.shutdown_token();
     let state = app.state();
     let server = tokio::spawn(app.run_until_stopped());
@@ -203,9 +208,9 @@ async fn start(
     let discord = embedded.or(external).expect("a Discord to talk to");
     TestApp {
         address,
-        store: state.store,
-        bus: state.bus,
-        live: state.live,
+        store: state.store.clone(),
+        bus: state.bus.clone(),
+        live: state.live.clone(),
         discord,
         client,
         shutdown,
@@ -213,6 +218,8 @@ async fn start(
         extra,
         data,
         external_discord,
+        metrics_port,
+        state,
     }
 }
 

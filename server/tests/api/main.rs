@@ -20,6 +20,7 @@ mod helpers;
 mod ip_budget;
 mod janitor;
 mod landing;
+mod metrics;
 mod pages;
 mod players;
 mod process;

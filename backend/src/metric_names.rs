@@ -1,0 +1,77 @@
+//! The name and meaning of every Prometheus metric (DESIGN.md §7), so the one line that records
+//! a metric and the exporter that describes it (`server::metrics`) cannot disagree on a name.
+//!
+//! Prometheus conventions: a `spell_coven_` prefix, `_total` on counters, base units (`_seconds`).
+
+/// Gauge, one series per state (`state="CONNECTED"` …): 1 for the current state, 0 for the others.
+pub const GATEWAY_STATE: &str = "spell_coven_gateway_state";
+/// Counter by `type`: Discord dispatches the gateway received (`READY`, `VOICE_STATE_UPDATE`, …).
+pub const GATEWAY_DISPATCHES: &str = "spell_coven_gateway_dispatches_total";
+/// Counter by `how` (`identify`, `resume`): gateway sessions started or resumed.
+pub const GATEWAY_SESSIONS: &str = "spell_coven_gateway_sessions_total";
+/// Counter: times the gateway lost its connection and started reconnecting.
+pub const GATEWAY_RECONNECTS: &str = "spell_coven_gateway_reconnects_total";
+/// Counter by `event` (`voice.joined`, …): app events published on the bus.
+pub const APP_EVENTS: &str = "spell_coven_app_events_published_total";
+/// Gauge: live streams open now.
+pub const STREAMS_OPEN: &str = "spell_coven_streams_open";
+/// Counter: frames (snapshots, replays and events) handed to viewers' connections.
+pub const STREAM_DELIVERIES: &str = "spell_coven_stream_deliveries_total";
+/// Histogram: seconds from an event's publication to the room's viewers (right after the gateway
+/// handled the Discord dispatch) to its hand-off to each viewer's connection.
+pub const DISPATCH_TO_WRITE: &str = "spell_coven_dispatch_to_write_seconds";
+/// Counter: viewers that fell behind their buffer and were resynchronised with a snapshot.
+pub const STREAM_RESYNCS: &str = "spell_coven_stream_resyncs_total";
+/// Counter by `function` (`rooms/create`, …) and `status` (the HTTP status answered).
+pub const SERVER_FN_CALLS: &str = "spell_coven_server_fn_calls_total";
+/// Counter by `scope` (`user`: server functions; `address`: anonymous routes; `streams`: the
+/// per-user stream cap): requests answered 429.
+pub const RATE_LIMITED: &str = "spell_coven_rate_limited_total";
+/// Counter: idle rooms warned (`room.inactive`).
+pub const JANITOR_WARNINGS: &str = "spell_coven_janitor_warnings_total";
+/// Counter: idle rooms deleted.
+pub const JANITOR_DELETIONS: &str = "spell_coven_janitor_deletions_total";
+/// Counter: janitor sweeps (or rooms within one) that failed and are retried.
+pub const JANITOR_FAILURES: &str = "spell_coven_janitor_failures_total";
+/// Counter: what the reconciler repaired (orphan channels, unfinished operations, seats).
+pub const RECONCILER_REPAIRS: &str = "spell_coven_reconciler_repairs_total";
+/// Counter: background tasks restarted after they panicked or ended.
+pub const TASK_RESTARTS: &str = "spell_coven_task_restarts_total";
+
+/// Every metric with its help text, in the order a scrape lists them.
+pub const METRICS: &[(&str, &str)] = &[
+    (GATEWAY_STATE, "Discord gateway connection state (1 = current)."),
+    (
+        GATEWAY_DISPATCHES,
+        "Discord gateway dispatches received, by type.",
+    ),
+    (
+        GATEWAY_SESSIONS,
+        "Gateway sessions started, by identify or resume.",
+    ),
+    (
+        GATEWAY_RECONNECTS,
+        "Times the gateway connection was lost and reconnected.",
+    ),
+    (APP_EVENTS, "App events published on the event bus, by event."),
+    (STREAMS_OPEN, "Live streams open now."),
+    (STREAM_DELIVERIES, "Frames handed to live stream connections."),
+    (
+        DISPATCH_TO_WRITE,
+        "Seconds from an event's publication to its hand-off to a viewer's connection.",
+    ),
+    (
+        STREAM_RESYNCS,
+        "Viewers resynchronised with a snapshot after lagging.",
+    ),
+    (
+        SERVER_FN_CALLS,
+        "Server function calls, by function and HTTP status.",
+    ),
+    (RATE_LIMITED, "Requests answered 429, by scope."),
+    (JANITOR_WARNINGS, "Idle rooms warned."),
+    (JANITOR_DELETIONS, "Idle rooms deleted."),
+    (JANITOR_FAILURES, "Janitor failures (retried at the next sweep)."),
+    (RECONCILER_REPAIRS, "Repairs made by the reconciler."),
+    (TASK_RESTARTS, "Background tasks restarted."),
+];
