@@ -240,11 +240,11 @@ impl Store {
     }
 
     /// Stops the idle clocks for `blind_ms` (the app could not see who was in voice, so that time
-    /// counts as neither idle nor busy): every idle open room's `idle_since` moves forward by it,
-    /// and its warning is forgotten (the deletion time it announced no longer holds; a new one is
-    /// published when due). Returns how many rooms it moved.
+    /// counts as neither idle nor busy): every idle open room's `idle_since`, and its warning's
+    /// time, move forward by it. A warned room is then deleted that much later than announced,
+    /// never earlier. Returns how many rooms it moved.
     pub async fn pause_idle_clocks(&self, blind_ms: i64) -> Result<u64, StoreError> {
-        const SQL: &str = "UPDATE rooms SET idle_since = idle_since + $1, warned_at = NULL \
+        const SQL: &str = "UPDATE rooms SET idle_since = idle_since + $1, warned_at = warned_at + $1 \
              WHERE idle_since IS NOT NULL AND closed_at IS NULL";
         let done = on_pool!(self, pool => {
             sqlx::query(SQL).bind(blind_ms).execute(pool).await?.rows_affected()
