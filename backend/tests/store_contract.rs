@@ -435,7 +435,7 @@ async fn a_closed_room_is_a_record_that_no_open_room_query_finds(store: &Store) 
             .unwrap()
     );
     let mut reused = room("4000000000000000001", "3000000000000000002", 7_000);
-    reused.name = "a new game".to_owned();
+    "a new game".clone_into(&mut reused.name);
     store.create_room(&reused).await.unwrap();
     assert_eq!(store.room(channel).await.unwrap(), Some(reused.clone()));
     assert_eq!(store.players(channel).await.unwrap().len(), 1, "only its owner");

@@ -320,7 +320,8 @@ mod tests {
             let verdict = judge(now, busy(minute), idleness);
             idleness = match verdict {
                 Verdict::Leave => idleness,
-                Verdict::Busy => Idleness::default(),
+                // A deleted room is gone; following it on as a fresh room keeps the loop simple.
+                Verdict::Busy | Verdict::Delete => Idleness::default(),
                 Verdict::StartIdle => Idleness {
                     idle_since_ms: Some(now),
                     warned_at_ms: None,
@@ -329,7 +330,6 @@ mod tests {
                     warned_at_ms: Some(now),
                     ..idleness
                 },
-                Verdict::Delete => Idleness::default(),
             };
             if matches!(verdict, Verdict::Warn { .. } | Verdict::Delete) {
                 decided.push((minute, verdict));

@@ -68,7 +68,7 @@ async fn a_room_whose_delete_fails_is_retried_and_the_other_idle_room_still_goes
     let start = unix_millis();
     janitor.sweep(start).await.unwrap();
     let warned = janitor
-        .sweep(start + ms(IDLE_LIMIT - WARNING_AHEAD))
+        .sweep(start + ms(IDLE_LIMIT) - ms(WARNING_AHEAD))
         .await
         .unwrap();
     assert_eq!(warned.warned.len(), 2, "{warned:?}");
@@ -116,7 +116,7 @@ async fn idle_time_survives_a_restart_so_a_deploy_does_not_restart_the_hour() {
     let app = app.restart().await;
     let mut after_deploy = janitor(&app);
     let warned = after_deploy
-        .sweep(start + ms(IDLE_LIMIT - WARNING_AHEAD + SWEEP_EVERY))
+        .sweep(start + ms(IDLE_LIMIT) - ms(WARNING_AHEAD) + ms(SWEEP_EVERY))
         .await
         .unwrap();
     assert_eq!(

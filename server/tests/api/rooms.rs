@@ -558,7 +558,7 @@ async fn idle_rooms_are_warned_then_deleted_and_nothing_else_is() {
     assert_eq!(janitor.sweep(start).await.unwrap(), Sweep::default());
 
     let warned = janitor
-        .sweep(start + crate::janitor::ms(IDLE_LIMIT - WARNING_AHEAD))
+        .sweep(start + crate::janitor::ms(IDLE_LIMIT) - crate::janitor::ms(WARNING_AHEAD))
         .await
         .unwrap();
     assert_eq!(warned.warned, vec![idle.parse().unwrap()]);
