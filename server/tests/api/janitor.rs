@@ -15,7 +15,7 @@ use backend::{
     },
     store::{CloseReason, unix_millis},
 };
-use discord_sim::{RestFault, RestFaultRule, Snowflake};
+use discord_sim::{GatewayFault, RestFault, RestFaultRule, Snowflake};
 use model::ids::ChannelId;
 use tokio::sync::watch;
 
@@ -192,4 +192,28 @@ async fn a_channel_deleted_in_discord_closes_its_room_and_a_join_hears_it_ended(
     assert_eq!(answer.err(404, "invite"), "ROOM_NOT_FOUND");
     let record = app.store.closed_room(id(&channel)).await.unwrap().unwrap();
     assert_eq!(record.reason, CloseReason::ChannelGone);
+}
+
+#[tokio::test]
+async fn a_join_on_a_channel_deleted_unseen_closes_the_room_and_answers_room_not_found() {
+    let app = spawn_app().await;
+    let demo = app.discord.demo();
+    let alice = Player::signed_in(&app, &demo.alice.to_string()).await;
+    let bob = Player::signed_in(&app, &demo.bob.to_string()).await;
+    let (channel, token) = alice.create_room("Gone unseen").await;
+
+    // The gateway's CHANNEL_DELETE never reaches the app (lost, or from before a restart).
+    assert_eq!(app.discord.fault_all(&GatewayFault::Withhold { count: 1 }), 1);
+    app.discord.delete_channel(flake(&channel)).unwrap();
+    let answer = bob.call("join", &[("token", &token)]).await;
+    assert_eq!(answer.err(404, "invite"), "ROOM_NOT_FOUND", "not a 502");
+    let record = app.store.closed_room(id(&channel)).await.unwrap().unwrap();
+    assert_eq!(record.reason, CloseReason::ChannelGone);
+    assert!(
+        !app.store
+            .is_player(id(&channel), demo.bob.to_string().parse().unwrap())
+            .await
+            .unwrap(),
+        "the seat reserved for bob was given back"
+    );
 }
