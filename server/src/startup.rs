@@ -37,7 +37,7 @@ use model::ids::GuildId;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 use tower_http::trace::TraceLayer;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use twilight_gateway::queue::InMemoryQueue;
@@ -90,8 +90,8 @@ pub struct Application {
     /// Swept for expired sessions while the server runs.
     sessions: SessionBackend,
     /// The gateway task: awaited at shutdown, before the database closes, so it can save its
-    /// session for the next process.
-    gateway_task: tokio::task::JoinHandle<()>,
+    /// session for the next process; aborted if the server is dropped without shutting down.
+    gateway_task: AbortOnDropHandle<()>,
 }
 
 impl Application {
@@ -231,7 +231,7 @@ async fn connect_discord(
     store: &Store,
     bus: EventBus,
     shutdown: CancellationToken,
-) -> Result<(DiscordLink, tokio::task::JoinHandle<()>), StartupError> {
+) -> Result<(DiscordLink, AbortOnDropHandle<()>), StartupError> {
     // twilight builds a TLS connector even for ws://; one process-wide provider must exist.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Config validation guarantees a guild id whenever a token is set.
@@ -287,11 +287,11 @@ async fn connect_discord(
     }
     let state = gateway.state();
     let roster_source = gateway.roster_source();
-    let task = tokio::spawn(async move {
+    let task = AbortOnDropHandle::new(tokio::spawn(async move {
         if let Err(err) = gateway::supervise(settings, InMemoryQueue::default(), gateway, shutdown).await {
             tracing::error!(error = %err, "the Discord gateway has stopped");
         }
-    });
+    }));
     let link = DiscordLink {
         guild_id,
         gateway: state,

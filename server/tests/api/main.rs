@@ -22,6 +22,7 @@ mod landing;
 mod pages;
 mod players;
 mod process;
+mod restart;
 mod room_flow;
 mod rooms;
 mod security_headers;
