@@ -384,11 +384,11 @@ async fn a_graceful_restart_resumes_and_catches_up_on_what_happened_meanwhile() 
     let dana = user(&sim, "dana");
     sim.join_voice(dana, demo.lobby).unwrap();
     first.converge().await;
-    let closes = sim.counters().resumable_closes;
+    let closes_before = sim.counters().resumable_closes;
     first.stop().await;
     let closed = sim
         .wait_until(Duration::from_secs(2), |counters, _| {
-            counters.resumable_closes == closes + 1
+            counters.resumable_closes == closes_before + 1
         })
         .await;
     assert!(closed, "the resumable close frame went out");

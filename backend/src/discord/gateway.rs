@@ -21,7 +21,6 @@
 use std::time::Duration;
 
 use backon::{BackoffBuilder as _, ExponentialBackoff, ExponentialBuilder};
-use sha2::{Digest as _, Sha256};
 use tokio::{sync::watch, time::Instant};
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::{
@@ -153,7 +152,7 @@ impl SessionStore {
         if record.token_hash != self.token_hash {
             return Err("it belongs to another bot token");
         }
-        if record.intents != u64::from(INTENTS.bits()) {
+        if record.intents != INTENTS.bits() {
             return Err("it was identified with other intents");
         }
         let age_ms = now_ms.saturating_sub(record.saved_at_ms);
@@ -165,13 +164,9 @@ impl SessionStore {
     }
 }
 
-/// Hex SHA-256 of a bot token, as saved next to its session.
+/// Hex SHA-256 of a bot token, as saved next to its session (the invite tokens' hash).
 fn token_hash(token: &str) -> String {
-    let token = token.strip_prefix("Bot ").unwrap_or(token);
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    crate::rooms::hash_token(token.strip_prefix("Bot ").unwrap_or(token))
 }
 
 /// A session to hand to the next shard.
@@ -399,7 +394,7 @@ impl Gateway {
             sequence: key.1,
             resume_url: url,
             token_hash: saved.token_hash.clone(),
-            intents: u64::from(INTENTS.bits()),
+            intents: INTENTS.bits(),
             saved_at_ms: unix_millis(),
             roster: self.roster.snapshot().members,
         };
