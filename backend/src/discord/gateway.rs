@@ -169,6 +169,25 @@ fn token_hash(token: &str) -> String {
     crate::rooms::hash_token(token.strip_prefix("Bot ").unwrap_or(token))
 }
 
+/// Whether a saved resume URL may receive the bot token (RESUME carries it): a `wss://` host of
+/// Discord's, or the configured gateway's own scheme, host and port (the simulator's). Anything
+/// else in the database was not written by this app and is ignored.
+fn trusted_resume_url(resume_url: &str, gateway_url: &str) -> bool {
+    let Ok(resume) = url::Url::parse(resume_url) else {
+        return false;
+    };
+    let discords = resume.scheme() == "wss"
+        && resume
+            .host_str()
+            .is_some_and(|host| host == "discord.gg" || host.ends_with(".discord.gg"));
+    let configured = url::Url::parse(gateway_url).is_ok_and(|gateway| {
+        gateway.scheme() == resume.scheme()
+            && gateway.host_str() == resume.host_str()
+            && gateway.port_or_known_default() == resume.port_or_known_default()
+    });
+    discords || configured
+}
+
 /// A session to hand to the next shard.
 #[derive(Debug, Clone)]
 struct Resume {
@@ -340,7 +359,9 @@ impl Gateway {
     }
 
     /// Loads the saved session if it may be resumed, restoring its roster (and telling viewers).
-    async fn load(&mut self) -> Option<Resume> {
+    /// `gateway_url` is the configured gateway, the only place besides Discord's own hosts a saved
+    /// resume URL may point to.
+    async fn load(&mut self, gateway_url: &str) -> Option<Resume> {
         let saved = self.saved.as_ref()?;
         let record =
             match tokio::time::timeout(SAVE_TIMEOUT, saved.store.gateway_session(self.roster.guild_id()))
@@ -370,9 +391,16 @@ impl Gateway {
             self.bus.publish(app_event);
         }
         self.saved_sequence = Some((record.session_id.clone(), record.sequence));
+        let url = record.resume_url.filter(|url| {
+            let trusted = trusted_resume_url(url, gateway_url);
+            if !trusted {
+                tracing::warn!("the saved resume URL is not Discord's; resuming at the gateway URL");
+            }
+            trusted
+        });
         Some(Resume {
             session: Session::new(record.sequence, record.session_id),
-            url: record.resume_url,
+            url,
         })
     }
 
@@ -556,7 +584,7 @@ pub async fn supervise<Q: Queue + Clone + Unpin>(
     shutdown: CancellationToken,
 ) -> Result<(), GatewayError> {
     let mut schedule = ReconnectSchedule::new(settings.reconnect_max);
-    let mut resume = gateway.load().await;
+    let mut resume = gateway.load(&settings.gateway_url).await;
     loop {
         let mut config = ConfigBuilder::new(settings.token.clone(), INTENTS)
             .proxy_url(settings.gateway_url.clone())
@@ -605,7 +633,29 @@ mod tests {
 
     use tokio::time::Instant;
 
-    use super::{ReconnectSchedule, ShardSettings};
+    use super::{ReconnectSchedule, ShardSettings, trusted_resume_url};
+
+    #[test]
+    fn a_saved_resume_url_must_be_discords_or_the_configured_gateways() {
+        let discord = "wss://gateway.discord.gg";
+        let sim = "ws://127.0.0.1:38001";
+        for (resume, gateway, trusted) in [
+            ("wss://gateway-us-east1-b.discord.gg", discord, true),
+            ("ws://127.0.0.1:38001/resume", sim, true),
+            ("wss://gateway-us-east1-b.discord.gg", sim, true),
+            ("wss://discord.gg.attacker.example", discord, false),
+            ("ws://gateway-us-east1-b.discord.gg", discord, false),
+            ("wss://attacker.example/discord.gg", discord, false),
+            ("ws://127.0.0.1:9999/resume", sim, false),
+            ("not a url", sim, false),
+        ] {
+            assert_eq!(
+                trusted_resume_url(resume, gateway),
+                trusted,
+                "{resume} with {gateway}"
+            );
+        }
+    }
 
     const CAP: Duration = Duration::from_secs(15);
     /// What twilight 0.17 waits before every connect of a fresh shard.
