@@ -54,15 +54,22 @@ fn start_with(sim: SimHandle, token: Option<&str>) -> Harness {
     start_full(sim, token, None, Duration::from_secs(15))
 }
 
+/// Saving every second, resuming sessions up to the default age.
+const SAVING: GatewayConfig = GatewayConfig {
+    save_every: Duration::from_secs(1),
+    resume_max_age: Duration::from_secs(300),
+    reconnect_max: Duration::from_secs(15),
+};
+
 /// A gateway that saves its session to `store` (and resumes the one saved there).
 fn start_saving(sim: SimHandle, store: &Store) -> Harness {
-    start_full(sim, None, Some(store), Duration::from_secs(15))
+    start_full(sim, None, Some((store, SAVING)), Duration::from_secs(15))
 }
 
 fn start_full(
     sim: SimHandle,
     token: Option<&str>,
-    store: Option<&Store>,
+    store: Option<(&Store, GatewayConfig)>,
     reconnect_max: Duration,
 ) -> Harness {
     let endpoints = sim.endpoints();
@@ -71,11 +78,7 @@ fn start_full(
     let guild: GuildId = endpoints.guild_id.to_string().parse().unwrap();
     let token = token.map_or(endpoints.bot_token, str::to_owned);
     let mut gateway = Gateway::new(Roster::new(guild), bus);
-    if let Some(store) = store {
-        let config = GatewayConfig {
-            save_every: Duration::from_secs(1),
-            ..GatewayConfig::default()
-        };
+    if let Some((store, config)) = store {
         gateway = gateway.with_session_store(SessionStore::new(store.clone(), &token, &config));
     }
     let state = gateway.state();
@@ -484,4 +487,59 @@ async fn reconnects_on_the_apps_schedule_not_twilights() {
     assert!(back, "resumed within 4 s of the gateway answering again");
     harness.wait_state(GatewayState::Connected).await;
     harness.stop().await;
+}
+
+/// A quiet guild sends no dispatches for minutes; the saved session must not look older than it
+/// is, or a restart after a quiet spell would identify again.
+#[tokio::test]
+async fn a_quiet_session_stays_young_enough_to_resume() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = DiscordSim::start(fast()).await.unwrap();
+    let db = temp_store().await;
+    let config = GatewayConfig {
+        resume_max_age: Duration::from_secs(2),
+        ..SAVING
+    };
+    let mut first = start_full(
+        sim.clone(),
+        None,
+        Some((&db.store, config)),
+        Duration::from_secs(15),
+    );
+    first.wait_state(GatewayState::Connected).await;
+    first.converge().await;
+    let guild: GuildId = sim.endpoints().guild_id.to_string().parse().unwrap();
+    // Quiet for longer than the maximum age, with the session still alive.
+    let mut first_saved = None;
+    let refreshed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(record) = db.store.gateway_session(guild).await.unwrap() {
+                let since = *first_saved.get_or_insert(record.saved_at_ms);
+                if record.saved_at_ms > since + 2500 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(refreshed.is_ok(), "the saved session is refreshed while quiet");
+    first.task.abort();
+    let _ = first.task.await;
+
+    let before = sim.counters();
+    let mut second = start_full(
+        sim.clone(),
+        None,
+        Some((&db.store, config)),
+        Duration::from_secs(15),
+    );
+    second.wait_state(GatewayState::Connected).await;
+    second.converge().await;
+    assert_eq!(
+        sim.counters().identifies,
+        before.identifies,
+        "resumed after the quiet spell"
+    );
+    second.stop().await;
 }

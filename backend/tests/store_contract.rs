@@ -388,9 +388,26 @@ async fn a_gateway_session_is_saved_with_its_roster_and_replaced_whole(store: &S
     assert_eq!(store.gateway_session(guild).await.unwrap(), Some(record.clone()));
     record.roster.clear();
     store.save_gateway_session(&record).await.unwrap();
-    assert_eq!(store.gateway_session(guild).await.unwrap(), Some(record));
+    assert_eq!(store.gateway_session(guild).await.unwrap(), Some(record.clone()));
     let other = "2000000000000000009".parse().unwrap();
     assert_eq!(store.gateway_session(other).await.unwrap(), None, "per guild");
+
+    // A quiet session is kept young without rewriting it; another session's id touches nothing.
+    assert!(
+        store
+            .touch_gateway_session(guild, &record.session_id, record.saved_at_ms + 5000)
+            .await
+            .unwrap()
+    );
+    assert!(!store.touch_gateway_session(guild, "another", 0).await.unwrap());
+    assert!(
+        !store
+            .touch_gateway_session(other, &record.session_id, 0)
+            .await
+            .unwrap()
+    );
+    record.saved_at_ms += 5000;
+    assert_eq!(store.gateway_session(guild).await.unwrap(), Some(record));
 }
 
 /// Runs each contract function once per engine, as `sqlite::name` and `postgres::name`.

@@ -412,8 +412,19 @@ impl Gateway {
         let (Some(saved), Some(Resume { session, url })) = (&self.saved, current) else {
             return;
         };
+        let connected = *self.state.borrow() == GatewayState::Connected;
         let key = (session.id().to_owned(), session.sequence());
         if self.saved_sequence.as_ref() == Some(&key) {
+            if connected {
+                // Nothing new, but the session is alive: keep its age honest for the next start.
+                let touch = saved
+                    .store
+                    .touch_gateway_session(self.roster.guild_id(), &key.0, unix_millis());
+                if let Ok(Err(err)) = tokio::time::timeout(SAVE_TIMEOUT, touch).await {
+                    tracing::warn!(error = %err, "cannot refresh the saved gateway session");
+                }
+                self.save_due = Some(Instant::now() + saved.save_every);
+            }
             return;
         }
         let record = GatewaySessionRecord {
@@ -430,6 +441,9 @@ impl Gateway {
             Ok(Ok(())) => {
                 tracing::debug!(sequence = key.1, "gateway session saved");
                 self.saved_sequence = Some(key);
+                if connected {
+                    self.save_due = Some(Instant::now() + saved.save_every);
+                }
             }
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "cannot save the gateway session; retrying");

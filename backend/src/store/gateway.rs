@@ -74,6 +74,27 @@ impl Store {
         Ok(())
     }
 
+    /// Records that the saved session of `guild` is still alive at `saved_at_ms` (a quiet guild
+    /// sends no dispatches, so nothing else would be saved); false when no such session is saved.
+    pub async fn touch_gateway_session(
+        &self,
+        guild: GuildId,
+        session_id: &str,
+        saved_at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE gateway_sessions SET saved_at = $3 WHERE guild_id = $1 AND session_id = $2";
+        let touched = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(guild.to_string())
+                .bind(session_id)
+                .bind(saved_at_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(touched == 1)
+    }
+
     /// The saved session and roster of `guild`, if any.
     pub async fn gateway_session(&self, guild: GuildId) -> Result<Option<GatewaySessionRecord>, StoreError> {
         const SESSION: &str = "SELECT session_id, sequence, resume_url, token_hash, intents, saved_at \
