@@ -20,7 +20,7 @@ use backend::{
     Config, Store,
     bus::{self, EventBus},
     config::Environment,
-    discord::gateway::{self, Gateway, GatewayState, ShardSettings},
+    discord::gateway::{self, Gateway, GatewayState, SessionStore, ShardSettings},
     discord::oauth::{DiscordOAuth, OAuthError, OAuthSettings},
     discord::rest::{self, DiscordRest, RestSettings},
     live::{self, Live},
@@ -37,7 +37,7 @@ use model::ids::GuildId;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 use tower_http::trace::TraceLayer;
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use twilight_gateway::queue::InMemoryQueue;
@@ -106,6 +106,9 @@ pub struct Application {
     sessions: SessionBackend,
     /// Serves Prometheus metrics when `METRICS_ADDR` is set.
     metrics: Option<MetricsListener>,
+    /// The gateway task: awaited at shutdown, before the database closes, so it can save its
+    /// session for the next process; aborted if the server is dropped without shutting down.
+    gateway_task: AbortOnDropHandle<()>,
 }
 
 impl Application {
@@ -128,7 +131,7 @@ impl Application {
         let bus = EventBus::local(bus::DEFAULT_CAPACITY);
         let live = Live::new();
         let subscription = bus.subscribe();
-        let discord = connect_discord(&config, bus.clone(), shutdown.clone()).await?;
+        let (discord, gateway_task) = connect_discord(&config, &store, bus.clone(), shutdown.clone()).await?;
         tokio::spawn(live::run_fanout(
             subscription,
             live.clone(),
@@ -192,6 +195,7 @@ impl Application {
             state,
             sessions: session_store,
             metrics,
+            gateway_task,
         })
     }
 
@@ -237,6 +241,9 @@ impl Application {
         .await;
         // The sweeper uses the database, so it stops (on the same token) before the database closes.
         let _ = sweeper.await;
+        // So does the gateway, which saves its session on the way out (bounded: it never waits
+        // long for Discord to answer its close frame).
+        let _ = self.gateway_task.await;
         self.state.store.close().await;
         tracing::info!("stopped");
         Ok(())
@@ -247,7 +254,7 @@ impl Application {
 struct DiscordLink {
     guild_id: GuildId,
     gateway: watch::Receiver<GatewayState>,
-    gateway_down_since: watch::Receiver<Option<std::time::Instant>>,
+    gateway_down_since: watch::Receiver<Option<tokio::time::Instant>>,
     roster_source: RosterSource,
     rest: DiscordRest,
     simulator: Option<SimHandle>,
@@ -257,9 +264,10 @@ struct DiscordLink {
 /// a simulator started in-process with its demo guild (the embedded default).
 async fn connect_discord(
     config: &Config,
+    store: &Store,
     bus: EventBus,
     shutdown: CancellationToken,
-) -> Result<DiscordLink, StartupError> {
+) -> Result<(DiscordLink, AbortOnDropHandle<()>), StartupError> {
     // twilight builds a TLS connector even for ws://; one process-wide provider must exist.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Config validation guarantees a guild id whenever a token is set.
@@ -273,6 +281,7 @@ async fn connect_discord(
                     .as_str()
                     .trim_end_matches('/')
                     .to_owned(),
+                reconnect_max: config.gateway.reconnect_max,
             };
             let rest = DiscordRest::new(RestSettings {
                 token: token.expose_secret().to_owned(),
@@ -302,26 +311,33 @@ async fn connect_discord(
             let settings = ShardSettings {
                 token: endpoints.bot_token,
                 gateway_url: endpoints.gateway_url,
+                reconnect_max: config.gateway.reconnect_max,
             };
             (settings, guild_id, rest, Some(simulator))
         };
-    let gateway = Gateway::new(Roster::new(guild_id), bus);
+    let mut gateway = Gateway::new(Roster::new(guild_id), bus);
+    if simulator.is_none() {
+        // Only real Discord outlives this process; an embedded simulator's sessions die with it.
+        gateway =
+            gateway.with_session_store(SessionStore::new(store.clone(), &settings.token, &config.gateway));
+    }
     let state = gateway.state();
     let gateway_down_since = gateway.down_since();
     let roster_source = gateway.roster_source();
-    tokio::spawn(async move {
+    let task = AbortOnDropHandle::new(tokio::spawn(async move {
         if let Err(err) = gateway::supervise(settings, InMemoryQueue::default(), gateway, shutdown).await {
             tracing::error!(error = %err, "the Discord gateway has stopped");
         }
-    });
-    Ok(DiscordLink {
+    }));
+    let link = DiscordLink {
         guild_id,
         gateway: state,
         gateway_down_since,
         roster_source,
         rest,
         simulator,
-    })
+    };
+    Ok((link, task))
 }
 
 /// Sign-in against the simulator's OAuth2 endpoints when it is embedded, else the configured ones.

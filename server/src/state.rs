@@ -46,7 +46,7 @@ pub struct AppState {
     pub simulator: Option<SimHandle>,
     /// When the gateway stopped being connected (`None` while it is): readiness counts its grace
     /// period from here.
-    pub gateway_down_since: watch::Receiver<Option<std::time::Instant>>,
+    pub gateway_down_since: watch::Receiver<Option<tokio::time::Instant>>,
     /// Readiness grace and the metrics listener's address.
     pub operations: backend::config::OperationsConfig,
 }

@@ -10,14 +10,12 @@
 //! reconnect takes seconds and every instance would be in the same outage; beyond the grace, with
 //! the database down, with the gateway `FATAL` (an operator must act) or while shutting down, 503.
 
-use std::{
-    collections::BTreeMap,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, time::Duration};
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use backend::discord::gateway::GatewayState;
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::state::AppState;
 use model::health::{HealthReport, PartHealth, PartStatus};

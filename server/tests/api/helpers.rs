@@ -263,6 +263,28 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Stops this server, runs `while_down` against its Discord, and starts a new one on the same
+    /// database. Graceful unless `crash`: then the server task is aborted, so nothing it would do
+    /// on the way out (closing the gateway, saving its session) happens.
+    pub async fn restart_after(mut self, crash: bool, while_down: impl FnOnce(&SimHandle)) -> TestApp {
+        if crash && let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+        self.halt().await;
+        while_down(&self.discord);
+        let external = self.external_discord.then(|| self.discord.clone());
+        start(
+            self.data.clone(),
+            std::mem::take(&mut self.extra),
+            self.client.clone(),
+            external,
+        )
+        .await
+    }
+}
+
 /// Two voice channels that exist only on the bus (tests publish their events directly).
 pub const TABLE: &str = "4000000000000000001";
 pub const LOUNGE: &str = "4000000000000000002";

@@ -23,6 +23,7 @@ mod metrics;
 mod pages;
 mod players;
 mod process;
+mod restart;
 mod room_flow;
 mod rooms;
 mod security_headers;
