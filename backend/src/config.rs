@@ -157,7 +157,16 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Per-IP budgets on the routes anyone can reach without signing in.
     pub ip_budget: IpBudgetConfig,
+    /// `SHUTDOWN_DEADLINE_SECS`: how long a graceful shutdown may take, from the signal to the
+    /// process ending. Streams are told to reconnect, requests in flight finish and background
+    /// tasks stop (the gateway saving its session) within it; whatever is still running then (a
+    /// stuck connection, a hung request, a slow task) is dropped.
+    pub shutdown_deadline: Duration,
 }
+
+/// `SHUTDOWN_DEADLINE_SECS` when unset: within the 30 s most service managers wait before a
+/// SIGKILL, and ample for streams to hear the reconnect hint.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Per-IP request budgets on the anonymous routes (`/auth/login`, `/auth/callback`,
 /// `/invite/{token}`): what one address may ask of the server (and, through sign-in, of Discord)
@@ -343,6 +352,9 @@ impl Config {
         let limits = reader.limits();
 
         let ip_budget = IpBudgetConfig::read(&mut reader);
+        let shutdown_deadline = Duration::from_secs(
+            reader.positive("SHUTDOWN_DEADLINE_SECS", DEFAULT_SHUTDOWN_DEADLINE.as_secs()),
+        );
 
         if environment == Environment::Production {
             if dev_open_stream {
@@ -376,6 +388,7 @@ impl Config {
             dev_open_stream,
             limits,
             ip_budget,
+            shutdown_deadline,
         })
     }
 }
@@ -957,6 +970,25 @@ mod tests {
             ]
         );
         assert_eq!(problems(&[("MAX_CONNECTIONS", "many")])[0].0, "MAX_CONNECTIONS");
+    }
+
+    #[test]
+    fn the_shutdown_deadline_defaults_to_ten_seconds_and_must_be_positive() {
+        assert_eq!(config_ok(&[]).shutdown_deadline, Duration::from_secs(10));
+        assert_eq!(
+            config_ok(&[("SHUTDOWN_DEADLINE_SECS", "2")]).shutdown_deadline,
+            Duration::from_secs(2)
+        );
+        for bad in ["0", "-1", "1.5", "soon"] {
+            assert_eq!(
+                problems(&[("SHUTDOWN_DEADLINE_SECS", bad)]),
+                vec![(
+                    "SHUTDOWN_DEADLINE_SECS",
+                    "must be a whole number of at least 1".to_owned()
+                )],
+                "{bad}"
+            );
+        }
     }
 
     #[test]

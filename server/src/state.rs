@@ -44,6 +44,9 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// The embedded Discord simulator, when no real Discord is configured.
     pub simulator: Option<SimHandle>,
+    /// The background tasks' status: panics so far, and the failure the server is stopping for
+    /// (for health and metrics).
+    pub tasks: watch::Receiver<backend::supervisor::TaskStatus>,
 }
 
 const _: fn() = || {
