@@ -396,6 +396,21 @@ mod tests {
             }));
         };
         for forget in [forget_unwatched, delete] {
+            // Recreated by the reconnecting viewer itself: nothing was published since.
+            let live = Live::new();
+            live.publish(&joined("10", "alice", TABLE));
+            let seen = frame_id(&live.subscribe(id(TABLE), None).initial[0]);
+            live.publish(&left("10", TABLE));
+            forget(&live);
+            let initial = live.subscribe(id(TABLE), Some(&seen)).initial;
+            assert_eq!(initial.len(), 1);
+            assert!(
+                text(&initial[0]).contains("\"members\":[]"),
+                "{}",
+                text(&initial[0])
+            );
+
+            // Recreated by a later event.
             let live = Live::new();
             live.publish(&joined("10", "alice", TABLE));
             let seen = frame_id(&live.subscribe(id(TABLE), None).initial[0]);
