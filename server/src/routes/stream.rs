@@ -226,7 +226,9 @@ fn reconnect_hint() -> Bytes {
     let spread = u64::try_from(RECONNECT_SPREAD.as_millis()).unwrap_or(1).max(1);
     let jitter = RandomState::new().hash_one(Instant::now()) % spread;
     let after = u64::try_from(RECONNECT_AFTER.as_millis()).unwrap_or(0) + jitter;
-    Bytes::from(format!(": the server is restarting\nretry: {after}\n\n"))
+    Bytes::from(format!(
+        ": the server is shutting down; reconnect\nretry: {after}\n\n"
+    ))
 }
 
 #[cfg(test)]

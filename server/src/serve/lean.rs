@@ -15,8 +15,9 @@
 //! * A response of known length (an error) has `Content-Length`, which every version reads.
 //! * Every write waits at most the stream write timeout for a client that stopped reading: a
 //!   stalled reader is dropped. At shutdown the stream's last frames (a reconnect hint) and its
-//!   end are still written, so the browser reconnects at once rather than after an error; the
-//!   shutdown deadline (enforced by `serve`, which drops the connection) bounds that.
+//!   end are still written, so the browser reconnects when the hint says rather than after a
+//!   broken connection; the shutdown deadline (enforced by `serve`, which drops the connection)
+//!   bounds that.
 //! * A connection that has not sent its whole request head when shutdown begins is closed:
 //!   nothing was asked yet.
 
