@@ -161,6 +161,11 @@ pub struct Config {
     pub operations: OperationsConfig,
     /// Keeping the gateway session across restarts, and reconnecting.
     pub gateway: GatewayConfig,
+    /// `SHUTDOWN_DEADLINE_SECS`: how long a graceful shutdown may take, from the signal to the
+    /// process ending. Streams are told to reconnect, requests in flight finish and background
+    /// tasks stop (the gateway saving its session) within it; whatever is still running then (a
+    /// stuck connection, a hung request, a slow task) is dropped.
+    pub shutdown_deadline: Duration,
 }
 
 /// Health and metrics for operators (DESIGN.md §7).
@@ -204,6 +209,10 @@ impl OperationsConfig {
         }
     }
 }
+
+/// `SHUTDOWN_DEADLINE_SECS` when unset: within the 30 s most service managers wait before a
+/// SIGKILL, and ample for streams to hear the reconnect hint.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Per-IP request budgets on the anonymous routes (`/auth/login`, `/auth/callback`,
 /// `/invite/{token}`): what one address may ask of the server (and, through sign-in, of Discord)
@@ -434,6 +443,9 @@ impl Config {
         let ip_budget = IpBudgetConfig::read(&mut reader);
         let operations = OperationsConfig::read(&mut reader);
         let gateway = GatewayConfig::read(&mut reader);
+        let shutdown_deadline = Duration::from_secs(
+            reader.positive("SHUTDOWN_DEADLINE_SECS", DEFAULT_SHUTDOWN_DEADLINE.as_secs()),
+        );
 
         if environment == Environment::Production {
             if dev_open_stream {
@@ -469,6 +481,7 @@ impl Config {
             ip_budget,
             operations,
             gateway,
+            shutdown_deadline,
         })
     }
 }
@@ -1050,6 +1063,25 @@ mod tests {
             ]
         );
         assert_eq!(problems(&[("MAX_CONNECTIONS", "many")])[0].0, "MAX_CONNECTIONS");
+    }
+
+    #[test]
+    fn the_shutdown_deadline_defaults_to_ten_seconds_and_must_be_positive() {
+        assert_eq!(config_ok(&[]).shutdown_deadline, Duration::from_secs(10));
+        assert_eq!(
+            config_ok(&[("SHUTDOWN_DEADLINE_SECS", "2")]).shutdown_deadline,
+            Duration::from_secs(2)
+        );
+        for bad in ["0", "-1", "1.5", "soon"] {
+            assert_eq!(
+                problems(&[("SHUTDOWN_DEADLINE_SECS", bad)]),
+                vec![(
+                    "SHUTDOWN_DEADLINE_SECS",
+                    "must be a whole number of at least 1".to_owned()
+                )],
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct AppState {
     pub gateway_down_since: watch::Receiver<Option<tokio::time::Instant>>,
     /// Readiness grace and the metrics listener's address.
     pub operations: backend::config::OperationsConfig,
+    /// The background tasks' status: panics so far, and the failure the server is stopping for
+    /// (for health and metrics).
+    pub tasks: watch::Receiver<backend::supervisor::TaskStatus>,
 }
 
 const _: fn() = || {

@@ -55,7 +55,7 @@ pub struct TestApp {
     /// A client that keeps cookies and does not follow redirects (so tests can see them).
     pub client: reqwest::Client,
     shutdown: CancellationToken,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    server: Option<tokio::task::JoinHandle<Result<(), server::RunError>>>,
     /// The extra configuration, kept for [`TestApp::restart`].
     extra: Vec<(String, String)>,
     /// The database folder, shared with a restarted server.

@@ -28,6 +28,7 @@ mod room_flow;
 mod rooms;
 mod security_headers;
 mod sessions;
+mod shutdown;
 mod site_config;
 mod stream;
 mod stream_authz;
