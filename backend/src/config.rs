@@ -159,6 +159,13 @@ pub struct Config {
     pub ip_budget: IpBudgetConfig,
     /// What operators watch: readiness and metrics.
     pub operations: OperationsConfig,
+    /// Keeping the gateway session across restarts, and reconnecting.
+    pub gateway: GatewayConfig,
+    /// `SHUTDOWN_DEADLINE_SECS`: how long a graceful shutdown may take, from the signal to the
+    /// process ending. Streams are told to reconnect, requests in flight finish and background
+    /// tasks stop (the gateway saving its session) within it; whatever is still running then (a
+    /// stuck connection, a hung request, a slow task) is dropped.
+    pub shutdown_deadline: Duration,
 }
 
 /// Health and metrics for operators (DESIGN.md §7).
@@ -202,6 +209,10 @@ impl OperationsConfig {
         }
     }
 }
+
+/// `SHUTDOWN_DEADLINE_SECS` when unset: within the 30 s most service managers wait before a
+/// SIGKILL, and ample for streams to hear the reconnect hint.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Per-IP request budgets on the anonymous routes (`/auth/login`, `/auth/callback`,
 /// `/invite/{token}`): what one address may ask of the server (and, through sign-in, of Discord)
@@ -257,6 +268,49 @@ impl IpBudgetConfig {
                         .collect()
                 })
                 .unwrap_or_default(),
+        }
+    }
+}
+
+/// The Discord gateway: how its session is kept across restarts and how fast it reconnects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayConfig {
+    /// `GATEWAY_SAVE_EVERY_SECS`: the session and roster are saved at least this often while
+    /// events arrive (sooner after a roster change), so even a crash resumes.
+    pub save_every: Duration,
+    /// `GATEWAY_RESUME_MAX_AGE_SECS`: a saved session older than this is not resumed (Discord
+    /// keeps a disconnected session only a few minutes); the app identifies afresh instead.
+    pub resume_max_age: Duration,
+    /// `GATEWAY_RECONNECT_MAX_SECS`: the longest wait between reconnect attempts (jittered
+    /// exponential backoff up to it), so the app is back soon after Discord answers again.
+    pub reconnect_max: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            save_every: Duration::from_secs(5),
+            resume_max_age: Duration::from_secs(300),
+            reconnect_max: Duration::from_secs(15),
+        }
+    }
+}
+
+impl GatewayConfig {
+    fn read(reader: &mut Reader<'_>) -> Self {
+        let default = Self::default();
+        let mut seconds = |name: &'static str, default: Duration, max: u64| {
+            Duration::from_secs(reader.parse(name, default.as_secs(), |text| {
+                text.parse::<u64>()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| format!("must be a whole number of seconds from 1 to {max}"))
+            }))
+        };
+        Self {
+            save_every: seconds("GATEWAY_SAVE_EVERY_SECS", default.save_every, 3600),
+            resume_max_age: seconds("GATEWAY_RESUME_MAX_AGE_SECS", default.resume_max_age, 86_400),
+            reconnect_max: seconds("GATEWAY_RECONNECT_MAX_SECS", default.reconnect_max, 300),
         }
     }
 }
@@ -388,6 +442,10 @@ impl Config {
 
         let ip_budget = IpBudgetConfig::read(&mut reader);
         let operations = OperationsConfig::read(&mut reader);
+        let gateway = GatewayConfig::read(&mut reader);
+        let shutdown_deadline = Duration::from_secs(
+            reader.positive("SHUTDOWN_DEADLINE_SECS", DEFAULT_SHUTDOWN_DEADLINE.as_secs()),
+        );
 
         if environment == Environment::Production {
             if dev_open_stream {
@@ -422,6 +480,8 @@ impl Config {
             limits,
             ip_budget,
             operations,
+            gateway,
+            shutdown_deadline,
         })
     }
 }
@@ -1006,6 +1066,25 @@ mod tests {
     }
 
     #[test]
+    fn the_shutdown_deadline_defaults_to_ten_seconds_and_must_be_positive() {
+        assert_eq!(config_ok(&[]).shutdown_deadline, Duration::from_secs(10));
+        assert_eq!(
+            config_ok(&[("SHUTDOWN_DEADLINE_SECS", "2")]).shutdown_deadline,
+            Duration::from_secs(2)
+        );
+        for bad in ["0", "-1", "1.5", "soon"] {
+            assert_eq!(
+                problems(&[("SHUTDOWN_DEADLINE_SECS", bad)]),
+                vec![(
+                    "SHUTDOWN_DEADLINE_SECS",
+                    "must be a whole number of at least 1".to_owned()
+                )],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn secrets_never_print() {
         let config = config_ok(&[
             ("DISCORD_BOT_TOKEN", "very-secret-token"),
@@ -1109,6 +1188,55 @@ mod tests {
             problems(&[("READY_GRACE_SECS", "3601")]).len(),
             1,
             "an hour at most"
+        );
+    }
+
+    #[test]
+    fn gateway_settings_default_and_validate() {
+        assert_eq!(config_ok(&[]).gateway, GatewayConfig::default());
+        assert_eq!(
+            GatewayConfig::default(),
+            GatewayConfig {
+                save_every: Duration::from_secs(5),
+                resume_max_age: Duration::from_secs(300),
+                reconnect_max: Duration::from_secs(15),
+            }
+        );
+        let gateway = config_ok(&[
+            ("GATEWAY_SAVE_EVERY_SECS", "1"),
+            ("GATEWAY_RESUME_MAX_AGE_SECS", "600"),
+            ("GATEWAY_RECONNECT_MAX_SECS", "30"),
+        ])
+        .gateway;
+        assert_eq!(
+            (gateway.save_every, gateway.resume_max_age, gateway.reconnect_max),
+            (
+                Duration::from_secs(1),
+                Duration::from_secs(600),
+                Duration::from_secs(30)
+            )
+        );
+        let found = problems(&[
+            ("GATEWAY_SAVE_EVERY_SECS", "0"),
+            ("GATEWAY_RESUME_MAX_AGE_SECS", "soon"),
+            ("GATEWAY_RECONNECT_MAX_SECS", "301"),
+        ]);
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "GATEWAY_SAVE_EVERY_SECS",
+                    "must be a whole number of seconds from 1 to 3600".to_owned()
+                ),
+                (
+                    "GATEWAY_RESUME_MAX_AGE_SECS",
+                    "must be a whole number of seconds from 1 to 86400".to_owned()
+                ),
+                (
+                    "GATEWAY_RECONNECT_MAX_SECS",
+                    "must be a whole number of seconds from 1 to 300".to_owned()
+                ),
+            ]
         );
     }
 }

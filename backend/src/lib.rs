@@ -14,6 +14,7 @@
 //! * [`session`]: the session store (records encrypted at rest, expired ones swept) and
 //!   [`session::UserSession`], the typed view of a session.
 //! * [`store`]: persistence over SQLite (embedded default) or PostgreSQL.
+//! * [`supervisor`]: [`supervisor::Supervisor`], the one owner of every background task.
 //!
 //! The WASM bundle never depends on this crate, so sqlx (and later twilight) cannot reach it.
 #![warn(missing_docs)]
@@ -28,6 +29,7 @@ pub mod rooms;
 pub mod roster;
 pub mod session;
 pub mod store;
+pub mod supervisor;
 
 pub use config::Config;
 pub use store::Store;

@@ -92,17 +92,21 @@ struct Room {
     members: BTreeMap<UserId, RoomMember>,
     /// Recent frames with their sequence numbers, oldest first.
     log: VecDeque<(u64, Bytes)>,
-    /// The highest sequence number dropped from `log`: replay from before it is impossible.
+    /// The highest sequence number `log` no longer covers: replay from before it is impossible.
+    /// Frames up to it were evicted, or were published before this log began: a room's state is
+    /// dropped (on `room.deleted`, or when nobody watches or occupies it) and recreated by a later
+    /// event, and the new log knows nothing of what the old one held.
     evicted_up_to: u64,
     viewers: broadcast::Sender<LiveFrame>,
 }
 
 impl Room {
-    fn new() -> Self {
+    /// A room whose log begins after sequence number `since` (the last one published so far).
+    fn new(since: u64) -> Self {
         Self {
             members: BTreeMap::new(),
             log: VecDeque::new(),
-            evicted_up_to: 0,
+            evicted_up_to: since,
             viewers: broadcast::channel(VIEWER_BUFFER).0,
         }
     }
@@ -158,7 +162,7 @@ impl Live {
         state.last_seq += 1;
         let seq = state.last_seq;
         let frame = frame(&self.epoch, seq, event.name(), &data);
-        let room = state.rooms.entry(room_id).or_insert_with(Room::new);
+        let room = state.rooms.entry(room_id).or_insert_with(|| Room::new(seq - 1));
         match event {
             AppEvent::VoiceJoined(joined) => {
                 room.members.insert(
@@ -204,7 +208,7 @@ impl Live {
                 .rooms
                 .retain(|_, room| room.viewers.receiver_count() > 0 || !room.members.is_empty());
         }
-        let room = state.rooms.entry(room_id).or_insert_with(Room::new);
+        let room = state.rooms.entry(room_id).or_insert_with(|| Room::new(last_seq));
         let resume_from = last_event_id
             .and_then(|id| id.trim().split_once('.'))
             .filter(|(epoch, _)| *epoch == &*self.epoch)
@@ -401,6 +405,57 @@ mod tests {
         }
         let future = format!("{}.999999", live.epoch);
         assert!(text(&live.subscribe(id(TABLE), Some(&future)).initial[0]).contains("event: snapshot"));
+    }
+
+    #[test]
+    fn a_room_dropped_and_recreated_never_replays_across_what_it_forgot() {
+        type Forget = fn(&Live);
+        let forget_unwatched: Forget = |live| drop(live.subscribe(id(LOUNGE), None));
+        let delete: Forget = |live| {
+            live.publish(&AppEvent::RoomDeleted(RoomDeleted {
+                guild_id: id("2"),
+                channel_id: id(TABLE),
+            }));
+        };
+        for forget in [forget_unwatched, delete] {
+            // Recreated by the reconnecting viewer itself: nothing was published since.
+            let live = Live::new();
+            live.publish(&joined("10", "alice", TABLE));
+            let seen = frame_id(&live.subscribe(id(TABLE), None).initial[0]);
+            live.publish(&left("10", TABLE));
+            forget(&live);
+            let initial = live.subscribe(id(TABLE), Some(&seen)).initial;
+            assert_eq!(initial.len(), 1);
+            assert!(
+                text(&initial[0]).contains("\"members\":[]"),
+                "{}",
+                text(&initial[0])
+            );
+
+            // Recreated by a later event.
+            let live = Live::new();
+            live.publish(&joined("10", "alice", TABLE));
+            let seen = frame_id(&live.subscribe(id(TABLE), None).initial[0]);
+            // While the viewer is away: alice leaves, the room's state is dropped, bob comes.
+            live.publish(&left("10", TABLE));
+            forget(&live);
+            live.publish(&joined("11", "bob", TABLE));
+            let initial = live.subscribe(id(TABLE), Some(&seen)).initial;
+            assert_eq!(initial.len(), 1);
+            let snapshot = text(&initial[0]);
+            assert!(snapshot.contains("event: snapshot"), "{snapshot}");
+            assert!(
+                snapshot.contains("\"bob\"") && !snapshot.contains("\"alice\""),
+                "{snapshot}"
+            );
+
+            // Within the recreated room's own life, replay works as before.
+            let seen = frame_id(&initial[0]);
+            live.publish(&left("11", TABLE));
+            let replay = live.subscribe(id(TABLE), Some(&seen)).initial;
+            assert_eq!(replay.len(), 1);
+            assert!(text(&replay[0]).contains("event: voice.left"));
+        }
     }
 
     #[tokio::test]

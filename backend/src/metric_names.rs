@@ -36,7 +36,7 @@ pub const JANITOR_FAILURES: &str = "spell_coven_janitor_failures_total";
 /// Counter: what the reconciler repaired (orphan channels, unfinished operations, seats).
 pub const RECONCILER_REPAIRS: &str = "spell_coven_reconciler_repairs_total";
 /// Counter: background tasks restarted after they panicked or ended.
-pub const TASK_RESTARTS: &str = "spell_coven_task_restarts_total";
+pub const TASK_PANICS: &str = "spell_coven_task_panics_total";
 
 /// Every metric with its help text, in the order a scrape lists them.
 pub const METRICS: &[(&str, &str)] = &[
@@ -73,5 +73,8 @@ pub const METRICS: &[(&str, &str)] = &[
     (JANITOR_DELETIONS, "Idle rooms deleted."),
     (JANITOR_FAILURES, "Janitor failures (retried at the next sweep)."),
     (RECONCILER_REPAIRS, "Repairs made by the reconciler."),
-    (TASK_RESTARTS, "Background tasks restarted."),
+    (
+        TASK_PANICS,
+        "Background tasks that panicked (the process then stops, to be restarted whole).",
+    ),
 ];

@@ -114,6 +114,25 @@ impl Roster {
         }
     }
 
+    /// Makes the roster the saved one (`members`, as [`Roster::snapshot`] listed them when the
+    /// gateway session was saved) and returns the differences as app events, so viewers start
+    /// from it. Events Discord then replays on RESUME apply on top; those it already reflects
+    /// emit nothing.
+    pub fn restore(&mut self, members: &[VoiceMember]) -> Vec<AppEvent> {
+        let mut truth: HashMap<UserId, ChannelId> = HashMap::new();
+        for member in members {
+            self.profiles.insert(
+                member.user_id,
+                Profile {
+                    username: member.username.clone(),
+                    avatar: member.avatar.clone(),
+                },
+            );
+            truth.insert(member.user_id, member.channel_id);
+        }
+        self.replace_voice(truth)
+    }
+
     /// Who is in `channel_id`, in a stable order (by name, then id).
     pub fn members_of(&self, channel_id: ChannelId) -> Vec<VoiceMember> {
         let mut members: Vec<VoiceMember> = self
@@ -173,7 +192,11 @@ impl Roster {
                 truth.insert(user_id(state.user_id), channel_id_of(channel_id));
             }
         }
+        self.replace_voice(truth)
+    }
 
+    /// Replaces who is where with `truth`, returning the leaves and joins that amounts to.
+    fn replace_voice(&mut self, truth: HashMap<UserId, ChannelId>) -> Vec<AppEvent> {
         let mut events = Vec::new();
         let mut gone: Vec<UserId> = self
             .voice
@@ -542,5 +565,36 @@ mod tests {
             "Discord's own leave after the delete"
         );
         assert!(roster.is_empty());
+    }
+
+    #[test]
+    fn a_restored_roster_is_announced_once_and_replays_it_reflects_emit_nothing() {
+        let mut live = Roster::new(id(GUILD));
+        live.apply(&vsu(GUILD, ALICE, Some(TABLE)));
+        live.apply(&vsu(GUILD, BOB, Some(LOUNGE)));
+        let saved = live.snapshot().members;
+
+        let mut restored = Roster::new(id(GUILD));
+        assert_eq!(
+            restored.restore(&saved),
+            vec![joined(ALICE, TABLE), joined(BOB, LOUNGE)],
+            "viewers of a fresh process learn the saved roster"
+        );
+        assert_eq!(restored.snapshot(), live.snapshot());
+        assert_eq!(
+            restored.apply(&vsu(GUILD, ALICE, Some(TABLE))),
+            vec![],
+            "a replayed join it already reflects"
+        );
+        assert_eq!(
+            restored.apply(&vsu(GUILD, BOB, Some(TABLE))),
+            vec![left(BOB, LOUNGE), joined(BOB, TABLE)],
+            "what happened while the app was down"
+        );
+        assert_eq!(
+            names(&restored, TABLE),
+            ["alice", "bob"],
+            "names survive the restore"
+        );
     }
 }

@@ -87,8 +87,10 @@ macro_rules! on_pool {
     };
 }
 
+mod gateway;
 mod rooms;
 
+pub use gateway::GatewaySessionRecord;
 pub use rooms::{
     Admission, CloseReason, ClosedRoom, Idleness, InviteRecord, PlayerRecord, RemovalRecord, RoomRecord,
 };

@@ -1,14 +1,17 @@
 //! The gateway task against the Discord simulator, with the real twilight shard: the roster follows
 //! Discord's truth through joins, moves, leaves and the chaos scenarios of
-//! `reference/discord-protocol.md` §5, with no lost and no duplicated member.
+//! `reference/discord-protocol.md` §5, with no lost and no duplicated member; across a restart
+//! (graceful or not) the saved session is resumed; and the app reconnects on its own schedule.
 
 #![allow(clippy::unwrap_used, reason = "a failed unwrap in a test is the assertion")]
 
 use std::{collections::BTreeMap, time::Duration};
 
 use backend::{
+    Store,
     bus::{BusMessage, BusSubscription, EventBus},
-    discord::gateway::{self, Gateway, GatewayError, GatewayState, ShardSettings},
+    config::{DatabaseConfig, GatewayConfig},
+    discord::gateway::{self, Gateway, GatewayError, GatewayState, SessionStore, ShardSettings},
     roster::Roster,
 };
 use discord_sim::{DiscordSim, GatewayFault, SimConfig, SimHandle, Snowflake};
@@ -48,16 +51,42 @@ async fn start(config: SimConfig) -> Harness {
 }
 
 fn start_with(sim: SimHandle, token: Option<&str>) -> Harness {
+    start_full(sim, token, None, Duration::from_secs(15))
+}
+
+/// Saving every second, resuming sessions up to the default age.
+const SAVING: GatewayConfig = GatewayConfig {
+    save_every: Duration::from_secs(1),
+    resume_max_age: Duration::from_secs(300),
+    reconnect_max: Duration::from_secs(15),
+};
+
+/// A gateway that saves its session to `store` (and resumes the one saved there).
+fn start_saving(sim: SimHandle, store: &Store) -> Harness {
+    start_full(sim, None, Some((store, SAVING)), Duration::from_secs(15))
+}
+
+fn start_full(
+    sim: SimHandle,
+    token: Option<&str>,
+    store: Option<(&Store, GatewayConfig)>,
+    reconnect_max: Duration,
+) -> Harness {
     let endpoints = sim.endpoints();
     let bus = EventBus::local(1024);
     let events = bus.subscribe();
     let guild: GuildId = endpoints.guild_id.to_string().parse().unwrap();
-    let gateway = Gateway::new(Roster::new(guild), bus);
+    let token = token.map_or(endpoints.bot_token, str::to_owned);
+    let mut gateway = Gateway::new(Roster::new(guild), bus);
+    if let Some((store, config)) = store {
+        gateway = gateway.with_session_store(SessionStore::new(store.clone(), &token, &config));
+    }
     let state = gateway.state();
     let shutdown = CancellationToken::new();
     let settings = ShardSettings {
-        token: token.map_or(endpoints.bot_token, str::to_owned),
+        token,
         gateway_url: endpoints.gateway_url,
+        reconnect_max,
     };
     let task = tokio::spawn(gateway::supervise(
         settings,
@@ -303,4 +332,214 @@ async fn disallowed_intents_close_4014_is_fatal() {
         "{result:?}"
     );
     assert_eq!(*harness.state.borrow(), GatewayState::Fatal(4014));
+}
+
+/// A SQLite store in a folder removed with it.
+struct TempStore {
+    store: Store,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for TempStore {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn temp_store() -> TempStore {
+    let dir = std::env::temp_dir().join(format!("spell-coven-gateway-{}", uuid::Uuid::new_v4()));
+    let store = Store::connect(&DatabaseConfig::Sqlite {
+        path: dir.join("app.db"),
+    })
+    .await
+    .unwrap();
+    TempStore { store, dir }
+}
+
+/// Waits until the saved roster holds `user` (a periodic save happened after their join).
+async fn wait_saved_with(store: &Store, guild: Snowflake, user: Snowflake) {
+    let guild: GuildId = guild.to_string().parse().unwrap();
+    let saved = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(record) = store.gateway_session(guild).await.unwrap()
+                && record
+                    .roster
+                    .iter()
+                    .any(|member| member.user_id.get() == user.get())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(saved.is_ok(), "a periodic save within {WAIT:?}");
+}
+
+#[tokio::test]
+async fn a_graceful_restart_resumes_and_catches_up_on_what_happened_meanwhile() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = DiscordSim::start(fast()).await.unwrap();
+    let db = temp_store().await;
+    let demo = sim.demo();
+    let mut first = start_saving(sim.clone(), &db.store);
+    first.wait_state(GatewayState::Connected).await;
+    let dana = user(&sim, "dana");
+    sim.join_voice(dana, demo.lobby).unwrap();
+    first.converge().await;
+    let closes_before = sim.counters().resumable_closes;
+    first.stop().await;
+    let closed = sim
+        .wait_until(Duration::from_secs(2), |counters, _| {
+            counters.resumable_closes == closes_before + 1
+        })
+        .await;
+    assert!(closed, "the resumable close frame went out");
+
+    // While the app is down: a join, a move.
+    let erin = user(&sim, "erin");
+    sim.join_voice(erin, demo.games).unwrap();
+    sim.move_voice(dana, demo.games).unwrap();
+    let before = sim.counters();
+
+    let mut second = start_saving(sim.clone(), &db.store);
+    second.wait_state(GatewayState::Connected).await;
+    second.converge().await;
+    let after = sim.counters();
+    assert_eq!(after.identifies, before.identifies, "no second IDENTIFY");
+    assert_eq!(after.resumes, before.resumes + 1, "one RESUME");
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_crash_after_a_periodic_save_resumes_too() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = DiscordSim::start(fast()).await.unwrap();
+    let db = temp_store().await;
+    let demo = sim.demo();
+    let mut first = start_saving(sim.clone(), &db.store);
+    first.wait_state(GatewayState::Connected).await;
+    let fern = user(&sim, "fern");
+    sim.join_voice(fern, demo.lobby).unwrap();
+    first.converge().await;
+    wait_saved_with(&db.store, sim.endpoints().guild_id, fern).await;
+    // No graceful shutdown: no close frame, no final save.
+    first.task.abort();
+    let _ = first.task.await;
+
+    sim.leave_voice(fern).unwrap();
+    let before = sim.counters();
+    let mut second = start_saving(sim.clone(), &db.store);
+    second.wait_state(GatewayState::Connected).await;
+    second.converge().await;
+    assert!(!second.seen.contains_key(&fern.get()), "no ghost");
+    let after = sim.counters();
+    assert_eq!(after.identifies, before.identifies, "no second IDENTIFY");
+    assert_eq!(after.resumes, before.resumes + 1, "one RESUME");
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_resume_identifies_and_corrects_the_saved_roster() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let old = DiscordSim::start(fast()).await.unwrap();
+    let db = temp_store().await;
+    let mut first = start_saving(old.clone(), &db.store);
+    first.wait_state(GatewayState::Connected).await;
+    let gail = user(&old, "gail");
+    old.join_voice(gail, old.demo().lobby).unwrap();
+    first.converge().await;
+    first.stop().await;
+    old.shutdown();
+
+    // A Discord that does not know the saved session (same bot, same guild): op 9 false.
+    let new = DiscordSim::start(fast()).await.unwrap();
+    let mut second = start_saving(new.clone(), &db.store);
+    second.wait_state(GatewayState::Connected).await;
+    second.converge().await;
+    let counters = new.counters();
+    assert!(
+        counters.invalid_sessions >= 1,
+        "the saved session was tried: {counters:?}"
+    );
+    assert_eq!(counters.identifies, 1, "then identified once");
+    second.stop().await;
+}
+
+/// twilight 0.17 alone waits 1, 2, 4, 8 … s between failed connects: after three refusals the
+/// next try would be 8 s away. The app's own schedule (capped at 1 s here) comes back at once.
+#[tokio::test]
+async fn reconnects_on_the_apps_schedule_not_twilights() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = DiscordSim::start(fast()).await.unwrap();
+    let mut harness = start_full(sim.clone(), None, None, Duration::from_secs(1));
+    harness.wait_state(GatewayState::Connected).await;
+    sim.set_refuse_gateway(true);
+    harness.fault(&GatewayFault::Drop);
+    let refused = sim
+        .wait_until(WAIT, |counters, _| counters.refused_upgrades >= 3)
+        .await;
+    assert!(refused, "three refused connects");
+    sim.set_refuse_gateway(false);
+    let back = sim
+        .wait_until(Duration::from_secs(4), |counters, _| counters.resumes >= 1)
+        .await;
+    assert!(back, "resumed within 4 s of the gateway answering again");
+    harness.wait_state(GatewayState::Connected).await;
+    harness.stop().await;
+}
+
+/// A quiet guild sends no dispatches for minutes; the saved session must not look older than it
+/// is, or a restart after a quiet spell would identify again.
+#[tokio::test]
+async fn a_quiet_session_stays_young_enough_to_resume() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = DiscordSim::start(fast()).await.unwrap();
+    let db = temp_store().await;
+    let config = GatewayConfig {
+        resume_max_age: Duration::from_secs(2),
+        ..SAVING
+    };
+    let mut first = start_full(
+        sim.clone(),
+        None,
+        Some((&db.store, config)),
+        Duration::from_secs(15),
+    );
+    first.wait_state(GatewayState::Connected).await;
+    first.converge().await;
+    let guild: GuildId = sim.endpoints().guild_id.to_string().parse().unwrap();
+    // Quiet for longer than the maximum age, with the session still alive.
+    let mut first_saved = None;
+    let refreshed = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(record) = db.store.gateway_session(guild).await.unwrap() {
+                let since = *first_saved.get_or_insert(record.saved_at_ms);
+                if record.saved_at_ms > since + 2500 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(refreshed.is_ok(), "the saved session is refreshed while quiet");
+    first.task.abort();
+    let _ = first.task.await;
+
+    let before = sim.counters();
+    let mut second = start_full(
+        sim.clone(),
+        None,
+        Some((&db.store, config)),
+        Duration::from_secs(15),
+    );
+    second.wait_state(GatewayState::Connected).await;
+    second.converge().await;
+    assert_eq!(
+        sim.counters().identifies,
+        before.identifies,
+        "resumed after the quiet spell"
+    );
+    second.stop().await;
 }

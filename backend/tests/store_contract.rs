@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use backend::{
     Store,
     config::DatabaseConfig,
-    store::{Admission, CloseReason, Idleness, RoomRecord, UserRecord},
+    roster::VoiceMember,
+    store::{Admission, CloseReason, GatewaySessionRecord, Idleness, RoomRecord, UserRecord},
 };
 use model::ids::UserId;
 use secrecy::SecretString;
@@ -487,6 +488,67 @@ async fn idle_time_is_remembered_and_paused_for_open_rooms(store: &Store) {
     );
 }
 
+fn voice(user: &str, channel: &str, name: &str) -> VoiceMember {
+    VoiceMember {
+        user_id: user.parse().unwrap(),
+        channel_id: channel.parse().unwrap(),
+        username: name.to_owned(),
+        avatar: None,
+    }
+}
+
+async fn a_gateway_session_is_saved_with_its_roster_and_replaced_whole(store: &Store) {
+    let guild = "2000000000000000001".parse().unwrap();
+    assert_eq!(store.gateway_session(guild).await.unwrap(), None);
+    let mut record = GatewaySessionRecord {
+        guild_id: guild,
+        session_id: "8b5e3c1f0a9d4e2b".to_owned(),
+        sequence: 41,
+        resume_url: Some("wss://gateway-us-east1-b.discord.gg".to_owned()),
+        token_hash: "ab".repeat(32),
+        intents: 129,
+        saved_at_ms: 1_764_000_000_000,
+        roster: vec![
+            voice("3000000000000000001", "4000000000000000001", "alice"),
+            VoiceMember {
+                avatar: Some("a_1269e74af4df7417b13759eae50c83dc".to_owned()),
+                ..voice("3000000000000000002", "4000000000000000002", "bob")
+            },
+        ],
+    };
+    store.save_gateway_session(&record).await.unwrap();
+    assert_eq!(store.gateway_session(guild).await.unwrap(), Some(record.clone()));
+
+    // The next save replaces session and roster together: nobody who left lingers.
+    record.sequence = u64::from(u32::MAX) + 7;
+    record.resume_url = None;
+    record.roster = vec![voice("3000000000000000003", "4000000000000000001", "carol")];
+    store.save_gateway_session(&record).await.unwrap();
+    assert_eq!(store.gateway_session(guild).await.unwrap(), Some(record.clone()));
+    record.roster.clear();
+    store.save_gateway_session(&record).await.unwrap();
+    assert_eq!(store.gateway_session(guild).await.unwrap(), Some(record.clone()));
+    let other = "2000000000000000009".parse().unwrap();
+    assert_eq!(store.gateway_session(other).await.unwrap(), None, "per guild");
+
+    // A quiet session is kept young without rewriting it; another session's id touches nothing.
+    assert!(
+        store
+            .touch_gateway_session(guild, &record.session_id, record.saved_at_ms + 5000)
+            .await
+            .unwrap()
+    );
+    assert!(!store.touch_gateway_session(guild, "another", 0).await.unwrap());
+    assert!(
+        !store
+            .touch_gateway_session(other, &record.session_id, 0)
+            .await
+            .unwrap()
+    );
+    record.saved_at_ms += 5000;
+    assert_eq!(store.gateway_session(guild).await.unwrap(), Some(record));
+}
+
 /// Runs each contract function once per engine, as `sqlite::name` and `postgres::name`.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -522,6 +584,7 @@ contract!(
     removals_go_with_their_room,
     a_closed_room_is_a_record_that_no_open_room_query_finds,
     idle_time_is_remembered_and_paused_for_open_rooms,
+    a_gateway_session_is_saved_with_its_roster_and_replaced_whole,
 );
 
 #[tokio::test]

@@ -45,6 +45,9 @@ pub struct Counters {
     pub rest_requests: u64,
     /// 429 responses sent.
     pub rate_limited: u64,
+    /// Close frames from clients with a code that keeps the session (not 1000/1001): a client
+    /// stopping so that it can resume later.
+    pub resumable_closes: u64,
 }
 
 /// A message from the simulator to one connection's task.

@@ -24,5 +24,5 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 
-pub use startup::{Application, StartupError, route_table};
+pub use startup::{Application, RunError, StartupError, route_table};
 pub use state::AppState;

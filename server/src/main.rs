@@ -1,13 +1,24 @@
 //! The server binary: configuration → telemetry → `Application` → serve until a signal.
+//!
+//! Exits 0 after a requested shutdown, 2 on invalid configuration, 1 on any other failure
+//! (a background task that panicked among them, for the service manager to restart it).
 
-use std::process::ExitCode;
+use std::{process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use backend::Config;
 use server::{Application, shutdown, telemetry};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
+fn main() -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let outcome = runtime.block_on(run());
+    // Blocking work still running (a DNS lookup that hangs, say) must not hold the process open
+    // past the shutdown deadline, as dropping the runtime would.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    outcome
+}
+
+async fn run() -> anyhow::Result<ExitCode> {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {

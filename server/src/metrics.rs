@@ -37,7 +37,7 @@ pub use backend::metric_names::METRICS;
 use backend::metric_names::{
     APP_EVENTS, DISPATCH_TO_WRITE, GATEWAY_RECONNECTS, GATEWAY_SESSIONS, GATEWAY_STATE, JANITOR_DELETIONS,
     JANITOR_FAILURES, JANITOR_WARNINGS, RATE_LIMITED, RECONCILER_REPAIRS, SERVER_FN_CALLS, STREAM_DELIVERIES,
-    STREAM_RESYNCS, STREAMS_OPEN, TASK_RESTARTS,
+    STREAM_RESYNCS, STREAMS_OPEN, TASK_PANICS,
 };
 
 /// Buckets of [`DISPATCH_TO_WRITE`]: the aim is single-digit milliseconds on loopback (DESIGN.md
@@ -105,7 +105,7 @@ fn register() {
         JANITOR_DELETIONS,
         JANITOR_FAILURES,
         RECONCILER_REPAIRS,
-        TASK_RESTARTS,
+        TASK_PANICS,
     ] {
         metrics::counter!(name).increment(0);
     }

@@ -12,6 +12,12 @@
 //! once (the next gets a short 503, written without blocking the loop, and is closed), and when
 //! accepting fails for want of file descriptors the loop backs off and says so once in a while,
 //! instead of spinning on a listener that stays ready.
+//!
+//! Shutdown has two steps. When `shutdown` is cancelled, no connection is accepted any more,
+//! idle connections and those that have not sent a request yet are closed, streams end (with a
+//! reconnect hint) and requests in flight may finish. When `hard_stop` is cancelled (the
+//! shutdown deadline), every connection still open is dropped, whatever it was doing: nothing a
+//! client does can hold the server past the deadline.
 
 mod lean;
 
@@ -45,8 +51,14 @@ const BUSY_BODY: &str = "The server is busy; try again shortly.\n";
 const REFUSE_WITHIN: Duration = Duration::from_secs(1);
 
 /// Serves `router` on `listener` until `shutdown`, then waits for open connections to finish
-/// (streams end on the same token), at most `limits.stream_write_timeout`.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken, limits: LimitsConfig) {
+/// (streams end on the same token) until `hard_stop`, when the rest are dropped.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    hard_stop: CancellationToken,
+    limits: LimitsConfig,
+) {
     let graceful = GracefulShutdown::new();
     let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
@@ -76,17 +88,22 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             },
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            connections.spawn(refuse(stream));
+            connections.spawn(until(hard_stop.clone(), refuse(stream)));
             continue;
         };
         let router = router.clone();
         let watcher = graceful.watcher();
         let shutdown = shutdown.clone();
         let write_within = limits.stream_write_timeout;
-        connections.spawn(async move {
+        connections.spawn(until(hard_stop.clone(), async move {
             // Held for the connection's life.
             let _slot = slot;
-            if starts_a_stream(&stream).await {
+            let is_stream = tokio::select! {
+                is_stream = starts_a_stream(&stream) => is_stream,
+                // Nothing was asked (a browser's speculative connection, say): just close.
+                () = shutdown.cancelled() => return,
+            };
+            if is_stream {
                 lean::serve_stream(stream, peer, router, shutdown, write_within).await;
                 return;
             }
@@ -103,21 +120,31 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             if let Err(err) = watcher.watch(connection).await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
-        });
+        }));
     }
     drop(listener);
     connections.close();
-    let drained = tokio::time::timeout(limits.stream_write_timeout, async {
-        graceful.shutdown().await;
-        connections.wait().await;
-    })
-    .await;
-    if drained.is_err() {
-        // A client that stopped reading holds its connection open; it is not waited for.
-        tracing::warn!(
-            open = connections.len(),
-            "connections still open after the write timeout; stopping without them"
-        );
+    tokio::select! {
+        () = async {
+            graceful.shutdown().await;
+            connections.wait().await;
+        } => {}
+        () = hard_stop.cancelled() => {
+            tracing::warn!(
+                open = connections.len(),
+                "connections still open at the shutdown deadline; dropping them"
+            );
+            // Each connection's task ends at the hard stop, closing its socket.
+            connections.wait().await;
+        }
+    }
+}
+
+/// Runs `connection` until it ends or `hard_stop`, when it is dropped (closing its socket).
+async fn until(hard_stop: CancellationToken, connection: impl Future<Output = ()>) {
+    tokio::select! {
+        () = hard_stop.cancelled() => {}
+        () = connection => {}
     }
 }
 
@@ -207,7 +234,88 @@ async fn starts_a_stream(stream: &TcpStream) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use axum::routing::get;
+
     use super::*;
+
+    /// A connection to `address` that has written `bytes`.
+    async fn connect(address: std::net::SocketAddr, bytes: &str) -> TcpStream {
+        let mut connection = TcpStream::connect(address).await.unwrap();
+        connection.write_all(bytes.as_bytes()).await.unwrap();
+        connection
+    }
+
+    /// Whether the server closed `connection` (it reads to the end within 10 s).
+    async fn closed(connection: &mut TcpStream) -> bool {
+        let mut sink = [0_u8; 1024];
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match connection.read(&mut sink).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    #[tokio::test]
+    async fn shutdown_closes_unasked_connections_and_the_deadline_drops_the_rest() {
+        let (hung, hang_started) = tokio::sync::mpsc::channel::<()>(1);
+        let router = Router::new().route(
+            "/hang",
+            get(move || {
+                let hung = hung.clone();
+                async move {
+                    let _ = hung.send(()).await;
+                    std::future::pending::<()>().await;
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let hard_stop = CancellationToken::new();
+        let server = tokio::spawn(serve(
+            listener,
+            router,
+            shutdown.clone(),
+            hard_stop.clone(),
+            LimitsConfig::default(),
+        ));
+
+        let mut hang_started = hang_started;
+        let mut hanging = connect(address, "GET /hang HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        tokio::time::timeout(Duration::from_secs(10), hang_started.recv())
+            .await
+            .expect("the handler runs");
+        let mut silent = connect(address, "").await;
+        let mut half_stream = connect(address, "GET /api/stream?room=1 HTTP/1.1\r\nHost").await;
+        let mut half_page = connect(address, "GET / HTTP/1.1\r\nHost: x\r\nAcc").await;
+
+        shutdown.cancel();
+        assert!(
+            closed(&mut silent).await,
+            "a connection that asked nothing is closed"
+        );
+        assert!(
+            closed(&mut half_stream).await,
+            "a stream request still arriving is closed"
+        );
+        assert!(!server.is_finished(), "the hung request is still waited for");
+
+        hard_stop.cancel();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("serve returns at the deadline")
+            .unwrap();
+        assert!(
+            closed(&mut hanging).await,
+            "the hung request's connection is dropped"
+        );
+        assert!(closed(&mut half_page).await);
+    }
 
     #[test]
     fn failed_accepts_pause_longer_and_longer_up_to_a_second_and_warn_rarely() {

@@ -1,6 +1,9 @@
 //! Building and running the server: `Application::build` → `port()` → `run_until_stopped()`.
 //!
 //! Tests start the app exactly like `main` does, on port 0, and read the real port back.
+//!
+//! `build` prepares everything, background tasks included, without starting any; they all start
+//! in `run_until_stopped`, under one [`Supervisor`], and stop with the server.
 
 use std::net::SocketAddr;
 
@@ -20,7 +23,7 @@ use backend::{
     Config, Store,
     bus::{self, EventBus},
     config::Environment,
-    discord::gateway::{self, Gateway, GatewayState, ShardSettings},
+    discord::gateway::{self, Gateway, GatewayState, SessionStore, ShardSettings},
     discord::oauth::{DiscordOAuth, OAuthError, OAuthSettings},
     discord::rest::{self, DiscordRest, RestSettings},
     live::{self, Live},
@@ -29,6 +32,7 @@ use backend::{
     roster::{Roster, RosterSource},
     session::{self, SessionBackend, SessionSetupError, keys::SessionKeys},
     store::StoreError,
+    supervisor::{Supervisor, TaskFailure},
 };
 use discord_sim::{DiscordSim, SimConfig, SimHandle};
 use leptos::{config::LeptosOptions, context::provide_context};
@@ -38,7 +42,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use twilight_gateway::queue::InMemoryQueue;
 use url::Url;
@@ -96,16 +100,29 @@ pub enum StartupError {
     },
 }
 
+/// Why a running server stopped other than by being asked to.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The listener's address could not be read.
+    #[error("cannot read the listening address")]
+    Listener(#[from] std::io::Error),
+    /// A background task panicked; the server shut down because of it (see `supervisor`).
+    #[error("the background task `{}` panicked: {}", .0.task, .0.message)]
+    TaskFailed(TaskFailure),
+}
+
 /// A built server: bound, connected and migrated, not yet serving.
 pub struct Application {
     listener: TcpListener,
     port: u16,
     router: Router,
     state: AppState,
-    /// Swept for expired sessions while the server runs.
-    sessions: SessionBackend,
-    /// Serves Prometheus metrics when `METRICS_ADDR` is set.
-    metrics: Option<MetricsListener>,
+    /// The background tasks, registered by `build`, started by `run_until_stopped`.
+    tasks: Supervisor,
+    /// `SHUTDOWN_DEADLINE_SECS`: from shutdown's start to `run_until_stopped` returning.
+    shutdown_deadline: std::time::Duration,
+    /// The port Prometheus metrics are served on, when `METRICS_ADDR` is set.
+    metrics_port: Option<u16>,
 }
 
 impl Application {
@@ -125,16 +142,20 @@ impl Application {
             .port();
 
         let shutdown = CancellationToken::new();
+        let mut tasks = Supervisor::new(shutdown.clone());
         let bus = EventBus::local(bus::DEFAULT_CAPACITY);
         let live = Live::new();
         let subscription = bus.subscribe();
-        let discord = connect_discord(&config, bus.clone(), shutdown.clone()).await?;
-        tokio::spawn(live::run_fanout(
-            subscription,
-            live.clone(),
-            Some(discord.roster_source.clone()),
-            shutdown.clone(),
-        ));
+        let discord = connect_discord(&config, &store, bus.clone(), shutdown.clone(), &mut tasks).await?;
+        tasks.add(
+            "fanout",
+            live::run_fanout(
+                subscription,
+                live.clone(),
+                Some(discord.roster_source.clone()),
+                shutdown.clone(),
+            ),
+        );
 
         if let Some(simulator) = &discord.simulator {
             let ip = addr.ip();
@@ -145,9 +166,16 @@ impl Application {
         }
         let oauth = oauth_client(&config, discord.simulator.as_ref(), addr.ip(), port)?;
         let (sessions, session_store) = session_layer(&config, &store).await?;
+        tasks.add(
+            "session_sweeper",
+            session_store.run_sweeper(session::SWEEP_EVERY, shutdown.clone()),
+        );
         let guards = Guards::new(&config, &leptos_options);
         let rooms = Rooms::new(store.clone(), discord.rest, live.clone(), discord.guild_id);
-        tokio::spawn(Janitor::new(rooms.clone(), bus.clone(), discord.gateway.clone()).run(shutdown.clone()));
+        tasks.add(
+            "janitor",
+            Janitor::new(rooms.clone(), bus.clone(), discord.gateway.clone()).run(shutdown.clone()),
+        );
         let state = AppState {
             leptos_options,
             store,
@@ -164,6 +192,7 @@ impl Application {
             simulator: discord.simulator,
             gateway_down_since: discord.gateway_down_since,
             operations: config.operations,
+            tasks: tasks.status(),
         };
         let metrics = match config.operations.metrics_addr {
             Some(addr) => MetricsListener::bind(addr)
@@ -171,19 +200,25 @@ impl Application {
                 .map_err(|source| StartupError::MetricsBind { addr, source })?,
             None => None,
         };
+        let metrics_port = metrics.as_ref().and_then(|metrics| metrics.port().ok());
+        if let Some(metrics) = metrics {
+            // Stops with the server (same token); a scrape never holds shutdown up.
+            tasks.add("metrics", metrics.serve(state.clone(), state.shutdown.clone()));
+        }
         Ok(Self {
             listener,
             port,
             router: router(state.clone(), sessions, guards),
             state,
-            sessions: session_store,
-            metrics,
+            tasks,
+            shutdown_deadline: config.shutdown_deadline,
+            metrics_port,
         })
     }
 
     /// The port Prometheus metrics are served on (`GET /metrics`), when `METRICS_ADDR` is set.
     pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics.as_ref().and_then(|metrics| metrics.port().ok())
+        self.metrics_port
     }
 
     /// The port the server listens on (the real one when the configuration asked for port 0).
@@ -196,36 +231,75 @@ impl Application {
         self.state.clone()
     }
 
+    /// Adds a background task, owned by the same supervisor as the server's own: started by
+    /// [`Application::run_until_stopped`], expected to end soon after the shutdown token is
+    /// cancelled; its panic stops the server (see `backend::supervisor`).
+    pub fn add_task(&mut self, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.add(name, task);
+    }
+
     /// Cancelling this token stops the server gracefully: no new connections, open requests and
     /// streams end, the database closes.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.state.shutdown.clone()
     }
 
-    /// Serves until the shutdown token is cancelled, then closes the database.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tracing::info!(
-            port = self.port,
-            "listening on http://{}",
-            self.listener.local_addr()?
-        );
-        let sweeper = spawn_session_sweeper(self.sessions, self.state.shutdown.clone());
-        // Metrics stop with the server (same token); a scrape never holds shutdown up.
-        if let Some(metrics) = self.metrics {
-            tokio::spawn(metrics.serve(self.state.clone(), self.state.shutdown.clone()));
+    /// Starts the background tasks and serves until the shutdown token is cancelled (by a
+    /// signal, a test, or a task that failed), then stops within the shutdown deadline: streams
+    /// are told to reconnect, requests in flight and the tasks finish, the database closes.
+    /// Whatever is still running at the deadline is dropped.
+    pub async fn run_until_stopped(self) -> Result<(), RunError> {
+        let Self {
+            listener,
+            port,
+            router,
+            state,
+            mut tasks,
+            shutdown_deadline,
+            metrics_port: _,
+        } = self;
+        tracing::info!(port, "listening on http://{}", listener.local_addr()?);
+        let shutdown = state.shutdown.clone();
+        let hard_stop = CancellationToken::new();
+        let deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(shutdown_deadline).await;
+            hard_stop.cancel();
+        };
+        let stopped = async {
+            tasks.start();
+            let ((), failure) = tokio::join!(
+                crate::serve::serve(
+                    listener,
+                    router,
+                    shutdown.clone(),
+                    hard_stop.clone(),
+                    state.limits
+                ),
+                // The tasks stop on the same token. The gateway's is where the Discord session is
+                // saved for the next start to resume: it does so before its task ends, so this
+                // waits for it (within the deadline), and the database is still open meanwhile.
+                tasks.run(&hard_stop),
+            );
+            tokio::select! {
+                () = state.store.close() => {}
+                () = hard_stop.cancelled() => tracing::warn!("the database did not close before the shutdown deadline"),
+            }
+            failure
+        };
+        tokio::pin!(deadline, stopped);
+        let failure = tokio::select! {
+            failure = &mut stopped => failure,
+            // Everything still running ends at the hard stop, promptly.
+            () = &mut deadline => stopped.await,
+        };
+        match failure {
+            None => {
+                tracing::info!("stopped");
+                Ok(())
+            }
+            Some(failure) => Err(RunError::TaskFailed(failure)),
         }
-        crate::serve::serve(
-            self.listener,
-            self.router,
-            self.state.shutdown.clone(),
-            self.state.limits,
-        )
-        .await;
-        // The sweeper uses the database, so it stops (on the same token) before the database closes.
-        let _ = sweeper.await;
-        self.state.store.close().await;
-        tracing::info!("stopped");
-        Ok(())
     }
 }
 
@@ -233,7 +307,7 @@ impl Application {
 struct DiscordLink {
     guild_id: GuildId,
     gateway: watch::Receiver<GatewayState>,
-    gateway_down_since: watch::Receiver<Option<std::time::Instant>>,
+    gateway_down_since: watch::Receiver<Option<tokio::time::Instant>>,
     roster_source: RosterSource,
     rest: DiscordRest,
     simulator: Option<SimHandle>,
@@ -243,8 +317,10 @@ struct DiscordLink {
 /// a simulator started in-process with its demo guild (the embedded default).
 async fn connect_discord(
     config: &Config,
+    store: &Store,
     bus: EventBus,
     shutdown: CancellationToken,
+    tasks: &mut Supervisor,
 ) -> Result<DiscordLink, StartupError> {
     // twilight builds a TLS connector even for ws://; one process-wide provider must exist.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -259,6 +335,7 @@ async fn connect_discord(
                     .as_str()
                     .trim_end_matches('/')
                     .to_owned(),
+                reconnect_max: config.gateway.reconnect_max,
             };
             let rest = DiscordRest::new(RestSettings {
                 token: token.expose_secret().to_owned(),
@@ -288,14 +365,20 @@ async fn connect_discord(
             let settings = ShardSettings {
                 token: endpoints.bot_token,
                 gateway_url: endpoints.gateway_url,
+                reconnect_max: config.gateway.reconnect_max,
             };
             (settings, guild_id, rest, Some(simulator))
         };
-    let gateway = Gateway::new(Roster::new(guild_id), bus);
+    let mut gateway = Gateway::new(Roster::new(guild_id), bus);
+    if simulator.is_none() {
+        // Only real Discord outlives this process; an embedded simulator's sessions die with it.
+        gateway =
+            gateway.with_session_store(SessionStore::new(store.clone(), &settings.token, &config.gateway));
+    }
     let state = gateway.state();
     let gateway_down_since = gateway.down_since();
     let roster_source = gateway.roster_source();
-    tokio::spawn(async move {
+    tasks.add("gateway", async move {
         if let Err(err) = gateway::supervise(settings, InMemoryQueue::default(), gateway, shutdown).await {
             tracing::error!(error = %err, "the Discord gateway has stopped");
         }
@@ -368,24 +451,6 @@ async fn session_layer(
         .with_secure(config.environment == Environment::Production)
         .with_expiry(Expiry::OnInactivity(session::SIGNED_IN_LIFETIME));
     Ok((layer, backend))
-}
-
-/// Deletes expired sessions every [`session::SWEEP_EVERY`] until `shutdown`. The returned task
-/// ends when the sweeper does, having logged how (a panic is an error: nothing sweeps after it).
-fn spawn_session_sweeper(
-    sessions: SessionBackend,
-    shutdown: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    let sweeper = tokio::spawn(sessions.run_sweeper(session::SWEEP_EVERY, shutdown));
-    tokio::spawn(async move {
-        match sweeper.await {
-            Ok(()) => tracing::debug!("the session sweeper stopped"),
-            Err(err) => tracing::error!(
-                error = %err,
-                "the session sweeper failed; expired sessions are no longer deleted"
-            ),
-        }
-    })
 }
 
 /// The span of one request names its route template (`/invite/{token}`), never the URI itself:
@@ -462,6 +527,24 @@ pub fn route_table() -> Vec<(Method, String)> {
     table
 }
 
+/// A handler that panics answers 500 (`AppError::Internal`, the panic logged) instead of
+/// dropping the connection; the layers outside (security headers, tracing) still apply to it.
+fn catch_panics<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(CatchPanicLayer::custom(
+        |panic: Box<dyn std::any::Any + Send + 'static>| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %message, "a request handler panicked");
+            axum::response::IntoResponse::into_response(crate::error::HttpError(
+                model::error::AppError::Internal,
+            ))
+        },
+    ))
+}
+
 /// The whole HTTP surface: operational routes, then the Leptos pages, then static files and the
 /// 404 page for everything else.
 fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>, guards: Guards) -> Router {
@@ -502,9 +585,45 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>, guards
         ))
         .layer(axum::middleware::from_fn(server_fn_status::status_from_app_error))
         .layer(sessions);
+    let unguarded = catch_panics(unguarded);
     // Outside the sessions (a refused request never loads or creates one), inside the tracing.
     guards
         .around(unguarded)
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, http::Request, routing::get};
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_the_app_error() {
+        async fn boom() -> &'static str {
+            panic!("a bug in a handler")
+        }
+        let router = catch_panics(
+            Router::new()
+                .route("/boom", get(boom))
+                .route("/fine", get(|| async { "ok" })),
+        );
+        let response = router
+            .clone()
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 500);
+        let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(body, r#"{"error":"internal"}"#);
+        assert!(!body.contains("a bug"), "the panic stays in the log: {body}");
+        let response = router
+            .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "the router keeps serving");
+    }
 }

@@ -46,9 +46,12 @@ pub struct AppState {
     pub simulator: Option<SimHandle>,
     /// When the gateway stopped being connected (`None` while it is): readiness counts its grace
     /// period from here.
-    pub gateway_down_since: watch::Receiver<Option<std::time::Instant>>,
+    pub gateway_down_since: watch::Receiver<Option<tokio::time::Instant>>,
     /// Readiness grace and the metrics listener's address.
     pub operations: backend::config::OperationsConfig,
+    /// The background tasks' status: panics so far, and the failure the server is stopping for
+    /// (for health and metrics).
+    pub tasks: watch::Receiver<backend::supervisor::TaskStatus>,
 }
 
 const _: fn() = || {

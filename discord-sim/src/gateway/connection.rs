@@ -118,9 +118,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Connection<S> {
                     let Some(Ok(message)) = message else { return End::Keep };
                     if let Some((code, _)) = message.as_close() {
                         let code = u16::from(code);
+                        let resumable = code != 1000 && code != 1001;
+                        if resumable {
+                            self.core.lock().counters.resumable_closes += 1;
+                        }
                         // Complete the closing handshake (tokio-websockets queued the echo).
                         let _ = tokio::time::timeout(CLOSE_FLUSH, self.ws.close()).await;
-                        return if code == 1000 || code == 1001 { End::Destroy } else { End::Keep };
+                        return if resumable { End::Keep } else { End::Destroy };
                     }
                     if (message.is_text() || message.is_binary())
                         && let Some(end) = self.on_client_frame(message.as_payload()).await

@@ -10,14 +10,12 @@
 //! reconnect takes seconds and every instance would be in the same outage; beyond the grace, with
 //! the database down, with the gateway `FATAL` (an operator must act) or while shutting down, 503.
 
-use std::{
-    collections::BTreeMap,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, time::Duration};
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use backend::discord::gateway::GatewayState;
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::state::AppState;
 use model::health::{HealthReport, PartHealth, PartStatus};
@@ -66,7 +64,9 @@ pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let database_up = database(&state).await.status == PartStatus::Up;
     let gateway = *state.gateway.borrow();
     let down_since = *state.gateway_down_since.borrow();
+    let task_failed = state.tasks.borrow().failed.as_ref().map(|failure| failure.task);
     let verdict = readiness(&Inputs {
+        task_failed,
         shutting_down: state.shutdown.is_cancelled(),
         database_up,
         gateway,
@@ -84,6 +84,8 @@ pub(crate) async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 /// What readiness is decided from, sampled once per request.
 #[derive(Debug, Clone, Copy)]
 struct Inputs {
+    /// The background task whose panic is stopping the process, if one did.
+    task_failed: Option<&'static str>,
     shutting_down: bool,
     database_up: bool,
     gateway: GatewayState,
@@ -124,6 +126,12 @@ fn readiness(inputs: &Inputs) -> Readiness {
         gateway,
         gateway_down_secs: down_secs,
     };
+    if let Some(task) = inputs.task_failed {
+        return verdict(
+            Status::Unavailable,
+            Some(format!("the background task `{task}` failed; shutting down")),
+        );
+    }
     if inputs.shutting_down {
         return verdict(Status::Unavailable, Some("shutting down".to_owned()));
     }
@@ -175,6 +183,7 @@ mod tests {
 
     fn inputs(gateway: GatewayState, down_for: Option<u64>) -> Inputs {
         Inputs {
+            task_failed: None,
             shutting_down: false,
             database_up: true,
             gateway,
@@ -185,6 +194,17 @@ mod tests {
 
     fn status(inputs: &Inputs) -> Status {
         readiness(inputs).status
+    }
+
+    #[test]
+    fn a_failed_background_task_takes_the_instance_out_and_is_named() {
+        let verdict = readiness(&Inputs {
+            task_failed: Some("janitor"),
+            shutting_down: true,
+            ..inputs(GatewayState::Connected, None)
+        });
+        assert_eq!(verdict.status, Status::Unavailable);
+        assert!(verdict.reason.unwrap().contains("`janitor`"));
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! keep the connection open. Frames are formatted once per event by [`Live`] and shared by every
 //! viewer; a viewer that falls behind its buffer gets a fresh snapshot instead of what it missed.
 //!
+//! At shutdown every stream ends with a `retry:` hint: the browser's `EventSource` reconnects
+//! by itself (sending `Last-Event-ID`) after that many milliseconds, spread over a few seconds
+//! so a restarted server is not met by every viewer at once; across a restart the new server's
+//! answer is a fresh snapshot.
+//!
 //! The right to watch is checked when the stream opens and kept for as long as it is open: each
 //! stream is registered in [`live::Watchers`], and ends as soon as its viewer is removed from the room,
 //! leaves it, the room closes, or the session it was opened with signs out. One user may hold
@@ -37,6 +42,10 @@ pub const PING_EVERY: Duration = Duration::from_secs(15);
 /// What a user over their stream cap is told to wait: streams are long-lived, so soon is useless.
 const RETRY_STREAM_AFTER_MS: u64 = 5_000;
 const PING: &[u8] = b": ping\n\n";
+/// The soonest a viewer reconnects after the server shut its stream down…
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+/// …and the spread added to it, at random per stream.
+const RECONNECT_SPREAD: Duration = Duration::from_secs(4);
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct StreamQuery {
@@ -95,7 +104,13 @@ pub(crate) async fn stream(
             }
         })?;
     let subscription = state.live.subscribe(room, last_event_id);
-    let body = Body::from_stream(room_stream(state.live.clone(), room, subscription, watch));
+    let body = Body::from_stream(room_stream(
+        state.live.clone(),
+        room,
+        subscription,
+        watch,
+        state.shutdown.clone(),
+    ));
     Ok((
         [
             (
@@ -118,12 +133,14 @@ pub(crate) async fn stream(
 }
 
 /// One viewer's stream of SSE bytes; ends when the room is deleted, or when `watch` ends (the
-/// viewer may no longer watch, or the server shuts down). Dropping the stream unregisters it.
+/// viewer may no longer watch, or `shutdown`: then after a reconnect hint). Dropping the stream
+/// unregisters it.
 pub fn room_stream(
     live: Live,
     room: ChannelId,
     subscription: RoomSubscription,
     watch: Watch,
+    shutdown: tokio_util::sync::CancellationToken,
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     let viewer = Viewer {
         live,
@@ -132,6 +149,7 @@ pub fn room_stream(
         receiver: subscription.receiver,
         ping_at: Instant::now() + PING_EVERY,
         watch,
+        shutdown,
         closing: false,
         metrics: crate::metrics::StreamMetrics::new(),
     };
@@ -150,6 +168,8 @@ struct Viewer {
     ping_at: Instant,
     /// This stream's registration in [`live::Watchers`].
     watch: Watch,
+    /// The server's shutdown: a stream it ends is told to reconnect.
+    shutdown: tokio_util::sync::CancellationToken,
     /// The watch has ended: `pending` holds the last frames, and the stream ends after them.
     closing: bool,
     /// Deliveries, their latency and resyncs, counted on handles taken once per stream.
@@ -165,6 +185,9 @@ impl Viewer {
                 self.closing = true;
                 while let Ok(frame) = self.receiver.try_recv() {
                     self.pending.push_back(frame.bytes);
+                }
+                if self.shutdown.is_cancelled() {
+                    self.pending.push_back(reconnect_hint());
                 }
             }
             if let Some(frame) = self.pending.pop_front() {
@@ -202,6 +225,19 @@ impl Viewer {
     }
 }
 
+/// The SSE `retry:` field (no event is dispatched for it) that sets how long the browser waits
+/// before reconnecting: [`RECONNECT_AFTER`] plus a random part of [`RECONNECT_SPREAD`].
+fn reconnect_hint() -> Bytes {
+    use std::hash::{BuildHasher as _, RandomState};
+
+    let spread = u64::try_from(RECONNECT_SPREAD.as_millis()).unwrap_or(1).max(1);
+    let jitter = RandomState::new().hash_one(Instant::now()) % spread;
+    let after = u64::try_from(RECONNECT_AFTER.as_millis()).unwrap_or(0) + jitter;
+    Bytes::from(format!(
+        ": the server is shutting down; reconnect\nretry: {after}\n\n"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use futures::StreamExt;
@@ -232,7 +268,13 @@ mod tests {
             room,
         };
         let watch = live.watchers().open(viewer, 8, &shutdown).unwrap();
-        Box::pin(room_stream(live.clone(), room, live.subscribe(room, None), watch))
+        Box::pin(room_stream(
+            live.clone(),
+            room,
+            live.subscribe(room, None),
+            watch,
+            shutdown,
+        ))
     }
 
     fn text(item: Option<Result<Bytes, Infallible>>) -> String {
@@ -301,12 +343,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn shutdown_ends_the_stream() {
+    async fn shutdown_tells_the_viewer_when_to_reconnect_then_ends_the_stream() {
         let live = Live::new();
         let shutdown = CancellationToken::new();
         let mut events = open(&live, shutdown.clone());
         events.next().await;
         shutdown.cancel();
+        let hint = text(events.next().await);
+        let after: u64 = hint
+            .lines()
+            .find_map(|line| line.strip_prefix("retry: "))
+            .expect("a retry field")
+            .parse()
+            .unwrap();
+        assert!(
+            (1_000..5_000).contains(&after),
+            "between one and five seconds: {hint}"
+        );
+        assert!(
+            hint.ends_with("\n\n") && !hint.contains("data:"),
+            "no event: {hint}"
+        );
         assert!(events.next().await.is_none());
     }
 }

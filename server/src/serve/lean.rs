@@ -13,8 +13,13 @@
 //!   ends when the connection closes (§6.3, last rule). The status line says `HTTP/1.1`, this
 //!   server's version (RFC 9110 §6.2); a 1.0 client reads it as 1.0.
 //! * A response of known length (an error) has `Content-Length`, which every version reads.
-//! * Every write waits at most the stream write timeout for a client that stopped reading, and
-//!   never past shutdown: a stalled reader is dropped and cannot hold the server up.
+//! * Every write waits at most the stream write timeout for a client that stopped reading: a
+//!   stalled reader is dropped. At shutdown the stream's last frames (a reconnect hint) and its
+//!   end are still written, so the browser reconnects when the hint says rather than after a
+//!   broken connection; the shutdown deadline (enforced by `serve`, which drops the connection)
+//!   bounds that.
+//! * A connection that has not sent its whole request head when shutdown begins is closed:
+//!   nothing was asked yet.
 
 use std::{io, net::SocketAddr, time::Duration};
 
@@ -63,24 +68,18 @@ enum Framing {
 struct Deadlines {
     /// The longest one write may wait for the client to read.
     write_within: Duration,
-    /// The server's shutdown: no write outlasts it.
-    shutdown: CancellationToken,
 }
 
 impl Deadlines {
     async fn write(&self, writer: &mut WriteHalf<'_>, bytes: &[u8]) -> io::Result<()> {
-        tokio::select! {
-            written = tokio::time::timeout(self.write_within, writer.write_all(bytes)) => {
-                written.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))?
-            }
-            () = self.shutdown.cancelled() => {
-                Err(io::Error::new(io::ErrorKind::Interrupted, "shutting down mid-write"))
-            }
-        }
+        tokio::time::timeout(self.write_within, writer.write_all(bytes))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))?
     }
 }
 
-/// Serves one live-stream connection, start to end. `write_within` bounds every write.
+/// Serves one live-stream connection, start to end. `write_within` bounds every write; a request
+/// head still incomplete at `shutdown` is not waited for.
 pub(super) async fn serve_stream(
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -90,7 +89,11 @@ pub(super) async fn serve_stream(
 ) {
     // Frames are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
-    let (response, version) = match read_request(&mut stream).await {
+    let request = tokio::select! {
+        request = read_request(&mut stream) => request,
+        () = shutdown.cancelled() => return,
+    };
+    let (response, version) = match request {
         Ok(mut request) => {
             let version = request.version();
             // Handlers see the peer as axum's `ConnectInfo`, as on the hyper path.
@@ -103,10 +106,7 @@ pub(super) async fn serve_stream(
         // Its version is unknown, but `plain` responses have a length, which every version reads.
         Err(status) => (plain(status), Version::HTTP_11),
     };
-    let deadlines = Deadlines {
-        write_within,
-        shutdown,
-    };
+    let deadlines = Deadlines { write_within };
     let (mut reader, mut writer) = stream.split();
     if let Err(err) = write_response(&mut reader, &mut writer, response, version, &deadlines).await {
         tracing::debug!(error = %err, "live stream connection ended");
@@ -219,8 +219,8 @@ fn response_head(parts: &axum::http::response::Parts, framing: Framing) -> Vec<u
     head
 }
 
-/// Writes the head, then each body frame as soon as it exists, until the body ends, the client
-/// goes away, a write times out, or the server shuts down.
+/// Writes the head, then each body frame as soon as it exists, until the body ends (a stream's
+/// does at shutdown, after its reconnect hint), the client goes away, or a write times out.
 async fn write_response(
     reader: &mut ReadHalf<'_>,
     writer: &mut WriteHalf<'_>,
@@ -267,7 +267,6 @@ async fn write_response(
             },
             // A client that closes its side (or sends anything) is done with the stream.
             _ = reader.read(&mut probe) => return Ok(()),
-            () = deadlines.shutdown.cancelled() => break,
         }
     }
     if framing == Framing::Chunked {

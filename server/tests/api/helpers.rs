@@ -55,7 +55,7 @@ pub struct TestApp {
     /// A client that keeps cookies and does not follow redirects (so tests can see them).
     pub client: reqwest::Client,
     shutdown: CancellationToken,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    server: Option<tokio::task::JoinHandle<Result<(), server::RunError>>>,
     /// The extra configuration, kept for [`TestApp::restart`].
     extra: Vec<(String, String)>,
     /// The database folder, shared with a restarted server.
@@ -252,6 +252,28 @@ impl TestApp {
     /// client (and its cookies): what a deploy or a crash-restart looks like to a user.
     pub async fn restart(mut self) -> TestApp {
         self.halt().await;
+        let external = self.external_discord.then(|| self.discord.clone());
+        start(
+            self.data.clone(),
+            std::mem::take(&mut self.extra),
+            self.client.clone(),
+            external,
+        )
+        .await
+    }
+}
+
+impl TestApp {
+    /// Stops this server, runs `while_down` against its Discord, and starts a new one on the same
+    /// database. Graceful unless `crash`: then the server task is aborted, so nothing it would do
+    /// on the way out (closing the gateway, saving its session) happens.
+    pub async fn restart_after(mut self, crash: bool, while_down: impl FnOnce(&SimHandle)) -> TestApp {
+        if crash && let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
+        self.halt().await;
+        while_down(&self.discord);
         let external = self.external_discord.then(|| self.discord.clone());
         start(
             self.data.clone(),

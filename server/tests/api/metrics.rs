@@ -136,7 +136,7 @@ async fn every_metric_is_scraped_and_moves_with_joins_calls_and_429s() {
     // Registered before anything happened to them.
     for series in [
         "spell_coven_reconciler_repairs_total",
-        "spell_coven_task_restarts_total",
+        "spell_coven_task_panics_total",
         "spell_coven_janitor_failures_total",
         r#"spell_coven_gateway_sessions_total{how="resume"}"#,
     ] {

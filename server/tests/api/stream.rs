@@ -199,3 +199,44 @@ async fn stream_requests_the_stream_path_cannot_serve_are_refused_plainly() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_room_forgotten_while_its_viewer_was_away_reconnects_it_with_a_snapshot() {
+    let app = spawn_app().await;
+    let room = TABLE.parse().unwrap();
+    let mut first = open(&app, TABLE, None).await;
+    first.next_event().await;
+    app.bus.publish(joined("10", "alice", TABLE));
+    let seen = first.next_event().await.id.unwrap();
+    drop(first);
+
+    // While the viewer is away, alice leaves; with nobody in or watching the room, the server
+    // forgets it (here when someone opens another room), and bob's arrival starts it afresh.
+    app.bus.publish(left("10", TABLE));
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while app.live.viewer_count(room) > 0 || !app.live.members_of(room).is_empty() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("alice's leave is applied and the viewer is gone");
+    let mut lounge = open(&app, LOUNGE, None).await;
+    lounge.next_event().await;
+    app.bus.publish(joined("11", "bob", TABLE));
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while app.live.members_of(room).is_empty() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("bob's join is applied");
+
+    let mut again = open(&app, TABLE, Some(&seen)).await;
+    let frame = again.next_event().await;
+    assert_eq!(frame.event.as_deref(), Some("snapshot"), "{}", frame.raw);
+    assert!(
+        frame.data.contains("bob") && !frame.data.contains("alice"),
+        "no ghost of alice: {}",
+        frame.data
+    );
+}
