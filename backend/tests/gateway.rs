@@ -360,7 +360,10 @@ async fn temp_store() -> TempStore {
 async fn wait_saved_with(store: &Store, guild: Snowflake, user: Snowflake) {
     let guild: GuildId = guild.to_string().parse().unwrap();
     let saved = tokio::time::timeout(WAIT, async {
+        // Polled: the database has no change notification to wait on.
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
         loop {
+            poll.tick().await;
             if let Some(record) = store.gateway_session(guild).await.unwrap()
                 && record
                     .roster
@@ -369,7 +372,6 @@ async fn wait_saved_with(store: &Store, guild: Snowflake, user: Snowflake) {
             {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await;
@@ -512,14 +514,16 @@ async fn a_quiet_session_stays_young_enough_to_resume() {
     // Quiet for longer than the maximum age, with the session still alive.
     let mut first_saved = None;
     let refreshed = tokio::time::timeout(WAIT, async {
+        // Polled: the database has no change notification to wait on.
+        let mut poll = tokio::time::interval(Duration::from_millis(100));
         loop {
+            poll.tick().await;
             if let Some(record) = db.store.gateway_session(guild).await.unwrap() {
                 let since = *first_saved.get_or_insert(record.saved_at_ms);
                 if record.saved_at_ms > since + 2500 {
                     return;
                 }
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
     .await;

@@ -62,14 +62,16 @@ async fn restart_resumes_and_viewers_see_discords_truth(crash: bool) {
         // The last periodic save holds alice in the room.
         let guild = app.discord.endpoints().guild_id.to_string().parse().unwrap();
         let saved = tokio::time::timeout(Duration::from_secs(10), async {
+            // Polled: the database has no change notification to wait on.
+            let mut poll = tokio::time::interval(Duration::from_millis(50));
             loop {
+                poll.tick().await;
                 let record = app.store.gateway_session(guild).await.unwrap();
                 if record
                     .is_some_and(|record| record.roster.iter().any(|m| m.user_id.get() == demo.alice.get()))
                 {
                     return;
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
         .await;
