@@ -121,6 +121,23 @@ pub struct Idleness {
 const ROOM_COLUMNS: &str = "rooms.channel_id, rooms.guild_id, rooms.owner_id, rooms.name, rooms.created_at";
 
 impl Store {
+    /// Runs `sql`, which names the room as `$1` and a user as `$2`; returns the rows it changed.
+    async fn change_for(
+        &self,
+        sql: &'static str,
+        channel: ChannelId,
+        user: UserId,
+    ) -> Result<u64, StoreError> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(channel.to_string())
+                .bind(user.to_string())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+
     /// Stores a new room with its owner as the first player. An open room on the same channel is
     /// a conflict (the insert fails and nothing changes); a *closed* room's record there gives way:
     /// Discord never reuses a snowflake, so only a simulator restarted without its world can hand
@@ -445,15 +462,7 @@ impl Store {
     /// rooms: it also undoes a seat reserved by a join that failed while the room was closing.
     pub async fn remove_player(&self, channel: ChannelId, user: UserId) -> Result<bool, StoreError> {
         const SQL: &str = "DELETE FROM memberships WHERE channel_id = $1 AND user_id = $2";
-        let done = on_pool!(self, pool => {
-            sqlx::query(SQL)
-                .bind(channel.to_string())
-                .bind(user.to_string())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(done > 0)
+        Ok(self.change_for(SQL, channel, user).await? > 0)
     }
 
     /// Records that `by` (the owner) removed `user` from the room, so that its invite no longer
@@ -522,15 +531,7 @@ impl Store {
     /// Returns whether they were removed.
     pub async fn lift_removal(&self, channel: ChannelId, user: UserId) -> Result<bool, StoreError> {
         const SQL: &str = "DELETE FROM room_removals WHERE channel_id = $1 AND user_id = $2";
-        let done = on_pool!(self, pool => {
-            sqlx::query(SQL)
-                .bind(channel.to_string())
-                .bind(user.to_string())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(done > 0)
+        Ok(self.change_for(SQL, channel, user).await? > 0)
     }
 
     /// Makes `token_hash` the room's one invite, replacing any earlier one (which stops working).

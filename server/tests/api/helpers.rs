@@ -250,20 +250,10 @@ impl TestApp {
 
     /// Stops this server gracefully and starts a new one on the same database, keeping the
     /// client (and its cookies): what a deploy or a crash-restart looks like to a user.
-    pub async fn restart(mut self) -> TestApp {
-        self.halt().await;
-        let external = self.external_discord.then(|| self.discord.clone());
-        start(
-            self.data.clone(),
-            std::mem::take(&mut self.extra),
-            self.client.clone(),
-            external,
-        )
-        .await
+    pub async fn restart(self) -> TestApp {
+        self.restart_after(false, |_| {}).await
     }
-}
 
-impl TestApp {
     /// Stops this server, runs `while_down` against its Discord, and starts a new one on the same
     /// database. Graceful unless `crash`: then the server task is aborted, so nothing it would do
     /// on the way out (closing the gateway, saving its session) happens.
