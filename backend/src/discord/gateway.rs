@@ -435,28 +435,39 @@ impl Gateway {
         })
     }
 
-    /// Saves the shard's session (see [`resume_of`]) with the roster as it is now, which reflects
-    /// exactly the dispatches up to the session's sequence (the shard is not polled while this
-    /// runs).
+    /// Saves the shard's session (see [`resume_of`]) with the roster as it is now, and waits for
+    /// the write: the last save, at shutdown.
     async fn save(&mut self, current: Option<Resume>) {
+        if let Some(write) = self.begin_save(current) {
+            let outcome = write.await;
+            self.saved(outcome);
+        }
+    }
+
+    /// Takes what is to be saved now — the session with the roster as it is, which reflects
+    /// exactly the dispatches up to the session's sequence — and returns the write, which owns
+    /// everything it needs. [`run`] keeps applying dispatches while it runs: a database that takes
+    /// tens of milliseconds to commit must not hold up the live roster.
+    fn begin_save(&mut self, current: Option<Resume>) -> Option<SaveWrite> {
         self.save_due = None;
         let (Some(saved), Some(Resume { session, url })) = (&self.saved, current) else {
-            return;
+            return None;
         };
-        let connected = *self.state.borrow() == GatewayState::Connected;
         let key = (session.id().to_owned(), session.sequence());
+        let store = saved.store.clone();
         if self.saved_sequence.as_ref() == Some(&key) {
-            if connected {
-                // Nothing new, but the session is alive: keep its age honest for the next start.
-                let touch = saved
-                    .store
-                    .touch_gateway_session(self.roster.guild_id(), &key.0, unix_millis());
+            if *self.state.borrow() != GatewayState::Connected {
+                return None;
+            }
+            // Nothing new, but the session is alive: keep its age honest for the next start.
+            let guild = self.roster.guild_id();
+            return Some(Box::pin(async move {
+                let touch = store.touch_gateway_session(guild, &key.0, unix_millis());
                 if let Ok(Err(err)) = tokio::time::timeout(SAVE_TIMEOUT, touch).await {
                     tracing::warn!(error = %err, "cannot refresh the saved gateway session");
                 }
-                self.save_due = Some(Instant::now() + saved.save_every);
-            }
-            return;
+                SaveOutcome::Touched
+            }));
         }
         let record = GatewaySessionRecord {
             guild_id: self.roster.guild_id(),
@@ -468,21 +479,38 @@ impl Gateway {
             saved_at_ms: unix_millis(),
             roster: self.roster.snapshot().members,
         };
-        match tokio::time::timeout(SAVE_TIMEOUT, saved.store.save_gateway_session(&record)).await {
-            Ok(Ok(())) => {
-                tracing::debug!(sequence = key.1, "gateway session saved");
-                self.saved_sequence = Some(key);
-                if connected {
-                    self.save_due = Some(Instant::now() + saved.save_every);
+        Some(Box::pin(async move {
+            match tokio::time::timeout(SAVE_TIMEOUT, store.save_gateway_session(&record)).await {
+                Ok(Ok(())) => {
+                    tracing::debug!(sequence = key.1, "gateway session saved");
+                    SaveOutcome::Saved(key)
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "cannot save the gateway session; retrying");
+                    SaveOutcome::Failed
+                }
+                Err(_) => {
+                    tracing::warn!("saving the gateway session timed out; retrying");
+                    SaveOutcome::Failed
                 }
             }
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, "cannot save the gateway session; retrying");
-                self.save_due = Some(Instant::now() + saved.save_every);
+        }))
+    }
+
+    /// Books a finished write and schedules the next save.
+    fn saved(&mut self, outcome: SaveOutcome) {
+        let Some(saved) = &self.saved else { return };
+        let next = Instant::now() + saved.save_every;
+        match outcome {
+            SaveOutcome::Saved(key) => {
+                self.saved_sequence = Some(key);
+                if *self.state.borrow() == GatewayState::Connected {
+                    self.save_due = Some(self.save_due.map_or(next, |due| due.min(next)));
+                }
             }
-            Err(_) => {
-                tracing::warn!("saving the gateway session timed out; retrying");
-                self.save_due = Some(Instant::now() + saved.save_every);
+            // A change that arrived during the write has already asked for a save sooner.
+            SaveOutcome::Touched | SaveOutcome::Failed => {
+                self.save_due = Some(self.save_due.map_or(next, |due| due.min(next)));
             }
         }
     }
@@ -510,6 +538,28 @@ fn close_reason(code: CloseCode) -> &'static str {
     }
 }
 
+/// A save's database write, run beside the event loop (see [`Gateway::begin_save`]).
+type SaveWrite = std::pin::Pin<Box<dyn Future<Output = SaveOutcome> + Send>>;
+
+/// How a save's write ended.
+#[derive(Debug)]
+enum SaveOutcome {
+    /// The session and roster at this (session id, sequence) are stored.
+    Saved((String, u64)),
+    /// Nothing new: only the saved session's age was refreshed (or trying to failed).
+    Touched,
+    /// The write failed or timed out; the next save retries.
+    Failed,
+}
+
+/// Waits for the write in flight, if there is one.
+async fn write_finished(write: &mut Option<SaveWrite>) -> SaveOutcome {
+    match write {
+        Some(write) => write.await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Polls `shard` until shutdown (then closes it resumably, lets the close frame go out and saves
 /// the session) or until it ends. A connection that cannot be opened ends it with
 /// [`GatewayError::Unreachable`], for [`supervise`] to retry on its own schedule.
@@ -519,10 +569,15 @@ pub async fn run<Q: Queue + Unpin>(
     shutdown: &CancellationToken,
 ) -> Result<(), GatewayError> {
     gateway.set_state(GatewayState::Connecting);
+    // At most one write at a time, so saves land in the order they were taken.
+    let mut writing: Option<SaveWrite> = None;
     loop {
-        let save_due = gateway.save_due;
+        let save_due = if writing.is_some() { None } else { gateway.save_due };
         let item = tokio::select! {
             () = shutdown.cancelled() => {
+                if let Some(write) = writing.take() {
+                    gateway.saved(write.await);
+                }
                 close_resumably(shard, gateway).await;
                 gateway.save(resume_of(shard)).await;
                 gateway.set_state(GatewayState::Disconnected);
@@ -532,8 +587,13 @@ pub async fn run<Q: Queue + Unpin>(
                 let _ = reply.send(gateway.roster.snapshot());
                 continue;
             }
+            outcome = write_finished(&mut writing) => {
+                writing = None;
+                gateway.saved(outcome);
+                continue;
+            }
             () = sleep_until_some(save_due) => {
-                gateway.save(resume_of(shard)).await;
+                writing = gateway.begin_save(resume_of(shard));
                 continue;
             }
             item = shard.next_event(EVENT_TYPES) => item,
