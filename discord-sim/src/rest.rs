@@ -9,7 +9,9 @@ mod delete_channel;
 mod edit_permission;
 mod error;
 mod gateway_bot;
+mod get_channel;
 mod get_member;
+mod guild_channels;
 mod limits;
 mod modify_member;
 mod users_me;
@@ -20,7 +22,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post, put};
 
 pub(crate) use self::auth::{Bot, Caller};
 pub(crate) use self::error::RestError;
@@ -32,8 +34,14 @@ pub(crate) fn router(core: Arc<Core>) -> Router<Arc<Core>> {
         .route("/gateway/bot", get(gateway_bot::get))
         .route("/users/@me", get(users_me::get))
         .route("/users/@me/guilds", get(users_me_guilds::get))
-        .route("/guilds/{guild}/channels", post(create_channel::post))
-        .route("/channels/{channel}", delete(delete_channel::delete))
+        .route(
+            "/guilds/{guild}/channels",
+            get(guild_channels::get).post(create_channel::post),
+        )
+        .route(
+            "/channels/{channel}",
+            get(get_channel::get).delete(delete_channel::delete),
+        )
         .route(
             "/channels/{channel}/permissions/{overwrite}",
             put(edit_permission::put).delete(edit_permission::delete),
@@ -48,6 +56,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router<Arc<Core>> {
         .route("/guilds/{guild}/voice-states/{user}", get(voice_state::get))
         .merge(crate::oauth::api_router())
         .fallback(|| async { RestError::NotFound })
+        .method_not_allowed_fallback(|| async { RestError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(core, limits::layer))
 }
 

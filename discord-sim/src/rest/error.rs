@@ -16,6 +16,9 @@ pub(crate) enum RestError {
     /// 404, code 0 (no such route).
     #[error("404: Not Found")]
     NotFound,
+    /// 405, code 0 (a route that exists, with another method).
+    #[error("405: Method Not Allowed")]
+    MethodNotAllowed,
     /// 404, 10003.
     #[error("Unknown Channel")]
     UnknownChannel,
@@ -56,6 +59,7 @@ impl RestError {
         match self {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, 0),
             Self::NotFound => (StatusCode::NOT_FOUND, 0),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 0),
             Self::UnknownChannel => (StatusCode::NOT_FOUND, 10_003),
             Self::UnknownGuild => (StatusCode::NOT_FOUND, 10_004),
             Self::UnknownMember => (StatusCode::NOT_FOUND, 10_007),

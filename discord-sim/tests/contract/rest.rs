@@ -378,3 +378,47 @@ async fn an_enforced_bucket_answers_bursts_with_429s_that_twilight_waits_out() {
         "the burst hit the bucket: {counters:?}"
     );
 }
+
+#[tokio::test]
+async fn channels_read_back_one_by_one_and_as_the_guild_list_agree() {
+    let sim = start_sim(HEARTBEAT).await;
+    let client = bot_http(&sim);
+    let guild = Id::new(sim.endpoints().guild_id.get());
+    let lobby = Id::new(sim.demo().lobby.get());
+    let listed = client.guild_channels(guild).await.unwrap().model().await.unwrap();
+    let one = client.channel(lobby).await.unwrap().model().await.unwrap();
+    assert_eq!(one.kind, ChannelType::GuildVoice);
+    assert_eq!(
+        listed.iter().find(|channel| channel.id == lobby),
+        Some(&one),
+        "the list holds each channel as GET /channels/{{id}} answers it"
+    );
+    assert_eq!(
+        listed.len(),
+        sim.world().channels.len(),
+        "every channel of the guild"
+    );
+
+    let unknown = client.channel(Id::new(1)).await.unwrap_err();
+    assert_eq!(api_code(&unknown), Some((404, 10_003)));
+    let other_guild = client.guild_channels(Id::new(1)).await.unwrap_err();
+    assert_eq!(api_code(&other_guild), Some((404, 10_004)));
+}
+
+#[tokio::test]
+async fn a_route_called_with_another_method_answers_405_with_discords_body() {
+    let sim = start_sim(HEARTBEAT).await;
+    let endpoints = sim.endpoints();
+    let response = reqwest::Client::new()
+        .delete(format!("{}/gateway/bot", endpoints.api_base))
+        .header("authorization", format!("Bot {}", sim.bot_token()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"message": "405: Method Not Allowed", "code": 0})
+    );
+}
