@@ -24,11 +24,11 @@ use std::{
 
 use bytes::Bytes;
 use model::{
-    event::{AppEvent, RoomDeleted},
+    event::{AppEvent, DiscordStatus, RoomDeleted, RosterStatus},
     ids::{ChannelId, GuildId, UserId},
     stream::{RoomMember, RoomSnapshot, SNAPSHOT_EVENT},
 };
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 mod fanout;
 mod watchers;
@@ -78,6 +78,9 @@ pub struct Live {
     epoch: Arc<str>,
     /// The open streams, so that losing the right to watch ends them.
     watchers: Watchers,
+    /// Whether the roster follows Discord, as the last `discord.status` said: seat checks and the
+    /// janitor trust the members only while it does.
+    status: Arc<watch::Sender<RosterStatus>>,
 }
 
 #[derive(Debug, Default)]
@@ -85,6 +88,8 @@ struct State {
     /// The sequence number of the last event published (0: none yet).
     last_seq: u64,
     rooms: HashMap<ChannelId, Room>,
+    /// The roster's status, as every snapshot reports it (connecting until the gateway says).
+    status: RosterStatus,
 }
 
 #[derive(Debug)]
@@ -112,6 +117,23 @@ impl Room {
     }
 }
 
+impl Room {
+    /// Logs the frame for replay and sends it to the room's viewers.
+    fn send(&mut self, seq: u64, frame: Bytes) {
+        if self.log.len() == REPLAY_LOG_LEN
+            && let Some((evicted, _)) = self.log.pop_front()
+        {
+            self.evicted_up_to = evicted;
+        }
+        self.log.push_back((seq, frame.clone()));
+        // No viewers is fine: the frame stays in the log for whoever comes next.
+        let _ = self.viewers.send(LiveFrame {
+            bytes: frame,
+            published_at: std::time::Instant::now(),
+        });
+    }
+}
+
 impl Default for Live {
     fn default() -> Self {
         Self::new()
@@ -126,7 +148,18 @@ impl Live {
             inner: Arc::new(Mutex::new(State::default())),
             epoch: epoch.into(),
             watchers: Watchers::new(),
+            status: Arc::new(watch::channel(RosterStatus::Connecting).0),
         }
+    }
+
+    /// Whether the members are Discord's truth now (see [`RosterStatus`]).
+    pub fn roster_status(&self) -> RosterStatus {
+        *self.status.borrow()
+    }
+
+    /// Follows [`Live::roster_status`].
+    pub fn watch_roster_status(&self) -> watch::Receiver<RosterStatus> {
+        self.status.subscribe()
     }
 
     /// The open streams: register one with [`Watchers::open`], end them with `end_*`.
@@ -143,15 +176,22 @@ impl Live {
     }
 
     /// Applies one event: updates the room's members, formats the frame once, logs it and sends it
-    /// to the room's viewers. A `room.deleted` ends the room (its viewers' streams then close).
+    /// to the room's viewers. A `room.deleted` ends the room (its viewers' streams then close); a
+    /// `discord.status` goes to every room.
     pub fn publish(&self, event: &AppEvent) {
-        let room_id = event.channel_id();
+        let Some(room_id) = event.channel_id() else {
+            if let AppEvent::DiscordStatus(status) = event {
+                self.publish_status(status);
+            }
+            return;
+        };
         let data = match event {
             AppEvent::VoiceJoined(payload) => serde_json::to_string(payload),
             AppEvent::VoiceLeft(payload) => serde_json::to_string(payload),
             AppEvent::RoomCreated(payload) => serde_json::to_string(payload),
             AppEvent::RoomDeleted(payload) => serde_json::to_string(payload),
             AppEvent::RoomInactive(payload) => serde_json::to_string(payload),
+            AppEvent::DiscordStatus(payload) => serde_json::to_string(payload),
         };
         let Ok(data) = data else {
             tracing::error!(event = event.name(), "cannot serialise an app event; dropped");
@@ -177,22 +217,35 @@ impl Live {
             AppEvent::VoiceLeft(left) => {
                 room.members.remove(&left.user_id);
             }
-            AppEvent::RoomCreated(_) | AppEvent::RoomDeleted(_) | AppEvent::RoomInactive(_) => {}
+            AppEvent::RoomCreated(_)
+            | AppEvent::RoomDeleted(_)
+            | AppEvent::RoomInactive(_)
+            | AppEvent::DiscordStatus(_) => {}
         }
-        if room.log.len() == REPLAY_LOG_LEN
-            && let Some((evicted, _)) = room.log.pop_front()
-        {
-            room.evicted_up_to = evicted;
-        }
-        room.log.push_back((seq, frame.clone()));
-        // No viewers is fine: the frame stays in the log for whoever comes next.
-        let _ = room.viewers.send(LiveFrame {
-            bytes: frame,
-            published_at: std::time::Instant::now(),
-        });
+        room.send(seq, frame);
         if matches!(event, AppEvent::RoomDeleted(_)) {
             state.rooms.remove(&room_id);
         }
+    }
+
+    /// A `discord.status`: remembered for snapshots and seat checks, and sent (formatted once) to
+    /// every room's viewers and replay log. A status that changes nothing is not sent.
+    fn publish_status(&self, payload: &DiscordStatus) {
+        let status = payload.status;
+        let mut state = self.state();
+        if state.status == status {
+            return;
+        }
+        state.status = status;
+        state.last_seq += 1;
+        let seq = state.last_seq;
+        // Plain enums and ids cannot fail to serialise.
+        let data = serde_json::to_string(payload).unwrap_or_default();
+        let frame = frame(&self.epoch, seq, "discord.status", &data);
+        for room in state.rooms.values_mut() {
+            room.send(seq, frame.clone());
+        }
+        self.status.send_replace(status);
     }
 
     /// Subscribes to `room`: with a `Last-Event-ID` from this process that is still covered by the
@@ -208,6 +261,7 @@ impl Live {
                 .rooms
                 .retain(|_, room| room.viewers.receiver_count() > 0 || !room.members.is_empty());
         }
+        let status = state.status;
         let room = state.rooms.entry(room_id).or_insert_with(|| Room::new(last_seq));
         let resume_from = last_event_id
             .and_then(|id| id.trim().split_once('.'))
@@ -221,7 +275,7 @@ impl Live {
                 .filter(|(seq, _)| *seq > seen)
                 .map(|(_, frame)| frame.clone())
                 .collect(),
-            None => vec![snapshot_frame(&self.epoch, last_seq, room_id, room)],
+            None => vec![snapshot_frame(&self.epoch, last_seq, room_id, room, status)],
         };
         RoomSubscription {
             initial,
@@ -263,10 +317,14 @@ impl Live {
     }
 }
 
-fn snapshot_frame(epoch: &str, seq: u64, channel_id: ChannelId, room: &Room) -> Bytes {
+fn snapshot_frame(epoch: &str, seq: u64, channel_id: ChannelId, room: &Room, discord: RosterStatus) -> Bytes {
     let mut members: Vec<RoomMember> = room.members.values().cloned().collect();
     members.sort_by(|a, b| a.username.cmp(&b.username).then(a.user_id.cmp(&b.user_id)));
-    let snapshot = RoomSnapshot { channel_id, members };
+    let snapshot = RoomSnapshot {
+        channel_id,
+        members,
+        discord,
+    };
     // Serialising plain strings and ids cannot fail.
     let data = serde_json::to_string(&snapshot).unwrap_or_default();
     frame(epoch, seq, SNAPSHOT_EVENT, &data)
@@ -330,6 +388,37 @@ mod tests {
             .to_owned()
     }
 
+    fn status(status: RosterStatus) -> AppEvent {
+        AppEvent::DiscordStatus(DiscordStatus {
+            guild_id: id("2"),
+            status,
+        })
+    }
+
+    #[test]
+    fn a_status_change_reaches_every_room_once_and_every_later_snapshot() {
+        let live = Live::new();
+        live.publish(&joined("10", "alice", TABLE));
+        let mut table = live.subscribe(id(TABLE), None);
+        let mut lounge = live.subscribe(id(LOUNGE), None);
+        assert!(text(&table.initial[0]).contains(r#""discord":"connecting""#));
+        live.publish(&status(RosterStatus::Ready));
+        live.publish(&status(RosterStatus::Ready));
+        assert_eq!(live.roster_status(), RosterStatus::Ready);
+        for viewer in [&mut table, &mut lounge] {
+            let frame = viewer.receiver.try_recv().unwrap();
+            let frame = text(&frame);
+            assert!(frame.contains("\nevent: discord.status\n"), "{frame}");
+            assert!(frame.contains(r#""status":"ready""#), "{frame}");
+            assert!(
+                viewer.receiver.try_recv().is_err(),
+                "an unchanged status is not sent again"
+            );
+        }
+        let later = live.subscribe(id(TABLE), None);
+        assert!(text(&later.initial[0]).contains(r#""discord":"ready""#));
+    }
+
     #[test]
     fn first_subscription_opens_with_a_snapshot_of_the_room() {
         let live = Live::new();
@@ -342,7 +431,7 @@ mod tests {
         assert!(snapshot.contains("\nevent: snapshot\n"), "{snapshot}");
         assert!(
             snapshot.contains(&format!(
-                r#"data: {{"channelId":"{TABLE}","members":[{{"userId":"10","username":"alice","avatar":null}},{{"userId":"11","username":"bob","avatar":null}}]}}"#
+                r#"data: {{"channelId":"{TABLE}","members":[{{"userId":"10","username":"alice","avatar":null}},{{"userId":"11","username":"bob","avatar":null}}],"discord":"connecting"}}"#
             )),
             "{snapshot}"
         );

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use model::{
-    event::{AppEvent, RoomCreated, RoomDeleted, VoiceJoined, VoiceLeft},
+    event::{AppEvent, DiscordStatus, RoomCreated, RoomDeleted, RosterStatus, VoiceJoined, VoiceLeft},
     ids::{ChannelId, GuildId, UserId},
 };
 use twilight_model::{
@@ -45,6 +45,8 @@ pub struct RosterSnapshot {
     pub guild_id: GuildId,
     /// Everyone in voice, ordered by user id.
     pub members: Vec<VoiceMember>,
+    /// Whether `members` is Discord's truth now.
+    pub status: RosterStatus,
 }
 
 /// Asks the roster's owner (the gateway task) for a [`RosterSnapshot`]; cheap to clone.
@@ -86,6 +88,12 @@ pub struct Roster {
     /// Names and avatars of members seen so far, so a voice state without a member (as in
     /// `GUILD_CREATE`) still gets a name.
     profiles: HashMap<UserId, Profile>,
+    /// Whether the roster follows Discord now; announced as `discord.status` when it changes.
+    status: RosterStatus,
+    /// Whether `voice` is a truth a RESUME can build on: it came from a `GUILD_CREATE` of this
+    /// session, or was saved with the session being resumed. A new session (`READY`) starts from
+    /// nothing until its `GUILD_CREATE`.
+    grounded: bool,
 }
 
 impl Roster {
@@ -95,6 +103,8 @@ impl Roster {
             guild_id,
             voice: HashMap::new(),
             profiles: HashMap::new(),
+            status: RosterStatus::Connecting,
+            grounded: false,
         }
     }
 
@@ -104,14 +114,48 @@ impl Roster {
     }
 
     /// Applies one gateway event and returns the app events it amounts to (often none).
+    ///
+    /// It also follows whether the roster is Discord's truth: not after a `READY` until the
+    /// guild's `GUILD_CREATE` (whose differences are announced first), again after a `RESUMED` on a
+    /// grounded roster, and not while the guild is unavailable.
     pub fn apply(&mut self, event: &Event) -> Vec<AppEvent> {
         match event {
             Event::GuildCreate(guild) => self.apply_guild_create(guild),
+            Event::GuildDelete(guild) if guild_id(guild.id) == self.guild_id => {
+                self.set_status(RosterStatus::Connecting).into_iter().collect()
+            }
             Event::VoiceStateUpdate(update) => self.apply_voice_state(&update.0),
             Event::ChannelCreate(channel) => self.room_created(&channel.0).into_iter().collect(),
             Event::ChannelDelete(channel) => self.apply_channel_delete(&channel.0),
+            Event::Ready(_) => {
+                self.grounded = false;
+                self.set_status(RosterStatus::Connecting).into_iter().collect()
+            }
+            Event::Resumed if self.grounded => self.set_status(RosterStatus::Ready).into_iter().collect(),
             _ => Vec::new(),
         }
+    }
+
+    /// The connection to Discord is lost (or not yet open): the roster stops being the truth until
+    /// a `RESUMED` or a new `GUILD_CREATE`. Returns the `discord.status` to announce, if it changed.
+    pub fn lost(&mut self) -> Option<AppEvent> {
+        self.set_status(RosterStatus::Connecting)
+    }
+
+    /// Whether the roster follows Discord now.
+    pub fn status(&self) -> RosterStatus {
+        self.status
+    }
+
+    fn set_status(&mut self, status: RosterStatus) -> Option<AppEvent> {
+        if self.status == status {
+            return None;
+        }
+        self.status = status;
+        Some(AppEvent::DiscordStatus(DiscordStatus {
+            guild_id: self.guild_id,
+            status,
+        }))
     }
 
     /// Makes the roster the saved one (`members`, as [`Roster::snapshot`] listed them when the
@@ -130,6 +174,8 @@ impl Roster {
             );
             truth.insert(member.user_id, member.channel_id);
         }
+        // The saved roster is the truth at the saved sequence: a RESUME from there is grounded.
+        self.grounded = true;
         self.replace_voice(truth)
     }
 
@@ -157,6 +203,7 @@ impl Roster {
         RosterSnapshot {
             guild_id: self.guild_id,
             members,
+            status: self.status,
         }
     }
 
@@ -177,12 +224,13 @@ impl Roster {
     /// A full guild: the truth replaces what we had, and the differences become events, so that a
     /// re-identify after missed events corrects every viewer without ghosts or duplicates.
     fn apply_guild_create(&mut self, guild: &GuildCreate) -> Vec<AppEvent> {
-        let GuildCreate::Available(guild) = guild else {
-            return Vec::new();
+        let guild = match guild {
+            GuildCreate::Available(guild) if guild_id(guild.id) == self.guild_id => guild,
+            GuildCreate::Unavailable(guild) if guild_id(guild.id) == self.guild_id => {
+                return self.set_status(RosterStatus::Connecting).into_iter().collect();
+            }
+            _ => return Vec::new(),
         };
-        if guild_id(guild.id) != self.guild_id {
-            return Vec::new();
-        }
         for member in &guild.members {
             self.remember(member);
         }
@@ -192,7 +240,11 @@ impl Roster {
                 truth.insert(user_id(state.user_id), channel_id_of(channel_id));
             }
         }
-        self.replace_voice(truth)
+        let mut events = self.replace_voice(truth);
+        // Announced after the differences, so whoever hears "ready" already has the truth.
+        self.grounded = true;
+        events.extend(self.set_status(RosterStatus::Ready));
+        events
     }
 
     /// Replaces who is where with `truth`, returning the leaves and joins that amounts to.
@@ -498,7 +550,14 @@ mod tests {
     fn guild_create_seeds_the_roster_with_names_from_members() {
         let mut roster = Roster::new(id(GUILD));
         let events = roster.apply(&guild_create(&[(ALICE, TABLE), (BOB, TABLE)]));
-        assert_eq!(events, vec![joined(ALICE, TABLE), joined(BOB, TABLE)]);
+        assert_eq!(
+            events,
+            vec![
+                joined(ALICE, TABLE),
+                joined(BOB, TABLE),
+                status(RosterStatus::Ready)
+            ]
+        );
         assert_eq!(names(&roster, TABLE), ["alice", "bob"]);
         assert_eq!(
             roster.apply(&guild_create(&[(ALICE, TABLE), (BOB, TABLE)])),
@@ -519,6 +578,71 @@ mod tests {
         );
         assert_eq!(names(&roster, TABLE), ["bob"]);
         assert_eq!(roster.len(), 1);
+    }
+
+    fn status(status: RosterStatus) -> AppEvent {
+        AppEvent::DiscordStatus(DiscordStatus {
+            guild_id: id(GUILD),
+            status,
+        })
+    }
+
+    fn ready_event() -> Event {
+        let ready = json!({
+            "v": 10, "user": {"id": "1000000000000000001", "username": "bot", "discriminator": "0", "avatar": null, "bot": true,
+                "mfa_enabled": false, "verified": true, "flags": 0},
+            "guilds": [{"id": GUILD, "unavailable": true}], "session_id": "s1",
+            "resume_gateway_url": "wss://gateway-us-east1-b.discord.gg",
+            "application": {"id": "1000000000000000001", "flags": 0}
+        });
+        Event::Ready(serde_json::from_value(ready).unwrap())
+    }
+
+    #[test]
+    fn the_roster_is_ready_after_the_guild_arrives_or_a_grounded_resume_and_not_while_lost() {
+        let mut roster = Roster::new(id(GUILD));
+        assert_eq!(roster.status(), RosterStatus::Connecting);
+        assert_eq!(roster.apply(&ready_event()), vec![], "READY alone is no roster");
+        assert_eq!(
+            roster.apply(&Event::Resumed),
+            vec![],
+            "nothing to resume onto yet"
+        );
+        assert_eq!(roster.snapshot().status, RosterStatus::Connecting);
+        let events = roster.apply(&guild_create(&[(ALICE, TABLE)]));
+        assert_eq!(
+            events,
+            vec![joined(ALICE, TABLE), status(RosterStatus::Ready)],
+            "the truth first, then ready"
+        );
+        assert_eq!(roster.lost(), Some(status(RosterStatus::Connecting)));
+        assert_eq!(roster.lost(), None, "announced once");
+        assert_eq!(
+            roster.apply(&Event::Resumed),
+            vec![status(RosterStatus::Ready)],
+            "a resume on the truth is the truth"
+        );
+        roster.lost();
+        assert_eq!(roster.apply(&ready_event()), vec![], "a new session");
+        assert_eq!(
+            roster.apply(&Event::Resumed),
+            vec![],
+            "READY ungrounded the roster"
+        );
+        roster.apply(&guild_create(&[(ALICE, TABLE)]));
+        let unavailable = Event::GuildCreate(Box::new(
+            serde_json::from_value(json!({"id": GUILD, "unavailable": true})).unwrap(),
+        ));
+        assert_eq!(roster.apply(&unavailable), vec![status(RosterStatus::Connecting)]);
+
+        let mut restored = Roster::new(id(GUILD));
+        restored.restore(&roster.snapshot().members);
+        assert_eq!(
+            restored.status(),
+            RosterStatus::Connecting,
+            "until Discord confirms"
+        );
+        assert_eq!(restored.apply(&Event::Resumed), vec![status(RosterStatus::Ready)]);
     }
 
     #[test]

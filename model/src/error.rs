@@ -64,6 +64,16 @@ impl AppError {
             Self::Internal => 500,
         }
     }
+
+    /// HTTP's `Retry-After` for this error, in whole seconds: for a 429, and for a 503 that passes
+    /// by itself. Rounded up, so a client never retries too early.
+    pub const fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_ms } => Some(retry_after_ms.div_ceil(1000)),
+            Self::Invite(reason) => reason.retry_after_secs(),
+            _ => None,
+        }
+    }
 }
 
 /// Why an invite link did not let the user in: the codes of DESIGN.md §4.3.
@@ -88,6 +98,10 @@ pub enum InviteError {
     /// The room's owner removed the user, and has not let them back in (403).
     #[error("The host removed you from this game. Ask them to let you back in.")]
     Removed,
+    /// The app is (re)connecting to Discord, so who sits in the room cannot be counted (503,
+    /// with `Retry-After`).
+    #[error("Spell Coven is reconnecting to Discord; try again in a few seconds")]
+    DiscordUnavailable,
 }
 
 impl InviteError {
@@ -100,6 +114,7 @@ impl InviteError {
             Self::RoomNotFound => "ROOM_NOT_FOUND",
             Self::GuildJoinDenied => "GUILD_JOIN_DENIED",
             Self::Removed => "REMOVED",
+            Self::DiscordUnavailable => "DISCORD_UNAVAILABLE",
         }
     }
 
@@ -112,6 +127,7 @@ impl InviteError {
             Self::RoomNotFound => "This game has ended",
             Self::GuildJoinDenied => "Discord didn't let you in",
             Self::Removed => "You were removed from this game",
+            Self::DiscordUnavailable => "Reconnecting to Discord",
         }
     }
 
@@ -122,6 +138,16 @@ impl InviteError {
             Self::RoomFull => 409,
             Self::RoomNotFound => 404,
             Self::GuildJoinDenied | Self::Removed => 403,
+            Self::DiscordUnavailable => 503,
+        }
+    }
+
+    /// When to try again, in seconds, for a reason that passes by itself.
+    pub const fn retry_after_secs(self) -> Option<u64> {
+        match self {
+            // About one reconnect attempt: a client retrying sooner would only be refused again.
+            Self::DiscordUnavailable => Some(5),
+            _ => None,
         }
     }
 }
@@ -162,6 +188,7 @@ mod tests {
             (AppError::Invite(InviteError::RoomNotFound), 404),
             (AppError::Invite(InviteError::GuildJoinDenied), 403),
             (AppError::Invite(InviteError::Removed), 403),
+            (AppError::Invite(InviteError::DiscordUnavailable), 503),
             (AppError::UnsupportedMediaType, 415),
             (AppError::RateLimited { retry_after_ms: 1200 }, 429),
             (AppError::Upstream, 502),
@@ -191,6 +218,7 @@ mod tests {
             InviteError::RoomNotFound,
             InviteError::GuildJoinDenied,
             InviteError::Removed,
+            InviteError::DiscordUnavailable,
         ] {
             assert_eq!(
                 serde_json::to_value(reason).unwrap(),
@@ -198,5 +226,14 @@ mod tests {
                 "code() matches the wire"
             );
         }
+        assert_eq!(
+            AppError::Invite(InviteError::DiscordUnavailable).retry_after_secs(),
+            Some(5)
+        );
+        assert_eq!(
+            AppError::RateLimited { retry_after_ms: 1200 }.retry_after_secs(),
+            Some(2)
+        );
+        assert_eq!(AppError::Invite(InviteError::RoomFull).retry_after_secs(), None);
     }
 }

@@ -29,6 +29,11 @@ pub enum AppEvent {
     /// someone comes back before `deleteAtMs`.
     #[serde(rename = "room.inactive")]
     RoomInactive(RoomInactive),
+    /// Whether the roster follows Discord right now. Sent to every room's viewers when it changes:
+    /// while the connection is lost (or a fresh one has not yet received the guild), the roster
+    /// is frozen and a page must say so instead of "Live".
+    #[serde(rename = "discord.status")]
+    DiscordStatus(DiscordStatus),
 }
 
 impl AppEvent {
@@ -40,18 +45,21 @@ impl AppEvent {
             Self::RoomCreated(_) => "room.created",
             Self::RoomDeleted(_) => "room.deleted",
             Self::RoomInactive(_) => "room.inactive",
+            Self::DiscordStatus(_) => "discord.status",
         }
     }
 
     /// The voice channel the event concerns, which is how it is routed to a room's viewers. A
-    /// `voice.left` concerns the channel that was left.
-    pub const fn channel_id(&self) -> ChannelId {
+    /// `voice.left` concerns the channel that was left; `discord.status` concerns every room
+    /// (`None`).
+    pub const fn channel_id(&self) -> Option<ChannelId> {
         match self {
-            Self::VoiceJoined(event) => event.channel_id,
-            Self::VoiceLeft(event) => event.left_channel_id,
-            Self::RoomCreated(event) => event.channel_id,
-            Self::RoomDeleted(event) => event.channel_id,
-            Self::RoomInactive(event) => event.channel_id,
+            Self::VoiceJoined(event) => Some(event.channel_id),
+            Self::VoiceLeft(event) => Some(event.left_channel_id),
+            Self::RoomCreated(event) => Some(event.channel_id),
+            Self::RoomDeleted(event) => Some(event.channel_id),
+            Self::RoomInactive(event) => Some(event.channel_id),
+            Self::DiscordStatus(_) => None,
         }
     }
 }
@@ -126,6 +134,37 @@ pub struct RoomInactive {
     pub delete_at_ms: i64,
 }
 
+/// `discord.status`: whether the roster follows Discord now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscordStatus {
+    /// The guild.
+    pub guild_id: GuildId,
+    /// The roster's state.
+    pub status: RosterStatus,
+}
+
+/// Whether the voice roster can be trusted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RosterStatus {
+    /// Connected, and the roster is Discord's truth: after `READY` and the guild's `GUILD_CREATE`,
+    /// or after `RESUMED` on a roster that was already the truth (or the one saved with the
+    /// session).
+    Ready,
+    /// Not (yet) following Discord: the roster is empty or frozen. Nobody may be judged absent
+    /// on it.
+    #[default]
+    Connecting,
+}
+
+impl RosterStatus {
+    /// Whether the roster is the truth.
+    pub const fn is_ready(self) -> bool {
+        matches!(self, Self::Ready)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,10 +204,23 @@ mod tests {
             user_id: id("4"),
             left_channel_id: id("3"),
         });
-        assert_eq!(event.channel_id(), id("3"));
+        assert_eq!(event.channel_id(), Some(id("3")));
         assert_eq!(
             serde_json::to_value(&event).unwrap()["payload"],
             serde_json::json!({"guildId": "2", "channelId": null, "userId": "4", "leftChannelId": "3"})
+        );
+    }
+
+    #[test]
+    fn discord_status_names_the_state_and_concerns_every_room() {
+        let event = AppEvent::DiscordStatus(DiscordStatus {
+            guild_id: id("2"),
+            status: RosterStatus::Ready,
+        });
+        assert_eq!(event.channel_id(), None);
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            serde_json::json!({"event": "discord.status", "payload": {"guildId": "2", "status": "ready"}})
         );
     }
 
@@ -190,6 +242,10 @@ mod tests {
                 guild_id: id("2"),
                 channel_id: id("3"),
                 delete_at_ms: 1_700_000_000_000,
+            }),
+            AppEvent::DiscordStatus(DiscordStatus {
+                guild_id: id("2"),
+                status: RosterStatus::Connecting,
             }),
         ] {
             let text = serde_json::to_string(&event).unwrap();

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ChannelId, UserId};
+use crate::{
+    event::RosterStatus,
+    ids::{ChannelId, UserId},
+};
 
 /// The SSE event name of a [`RoomSnapshot`].
 pub const SNAPSHOT_EVENT: &str = "snapshot";
@@ -28,4 +31,7 @@ pub struct RoomSnapshot {
     pub channel_id: ChannelId,
     /// Who is in it, in a stable order.
     pub members: Vec<RoomMember>,
+    /// Whether `members` is Discord's truth or a roster still (re)connecting: an empty list then
+    /// means "not known yet", never "nobody is here".
+    pub discord: RosterStatus,
 }

@@ -174,7 +174,7 @@ impl Application {
         let rooms = Rooms::new(store.clone(), discord.rest, live.clone(), discord.guild_id);
         tasks.add(
             "janitor",
-            Janitor::new(rooms.clone(), bus.clone(), discord.gateway.clone()).run(shutdown.clone()),
+            Janitor::new(rooms.clone(), bus.clone(), live.watch_roster_status()).run(shutdown.clone()),
         );
         let state = AppState {
             leptos_options,

@@ -45,6 +45,7 @@ pub const INTENTS: Intents = Intents::GUILDS.union(Intents::GUILD_VOICE_STATES);
 pub const EVENT_TYPES: EventTypeFlags = EventTypeFlags::READY
     .union(EventTypeFlags::RESUMED)
     .union(EventTypeFlags::GUILD_CREATE)
+    .union(EventTypeFlags::GUILD_DELETE)
     .union(EventTypeFlags::VOICE_STATE_UPDATE)
     .union(EventTypeFlags::CHANNEL_CREATE)
     .union(EventTypeFlags::CHANNEL_DELETE)
@@ -329,8 +330,16 @@ impl Gateway {
         &self.roster
     }
 
-    fn set_state(&self, state: GatewayState) {
+    /// Moves to `state`. Any state but CONNECTED means the roster stops following Discord, which
+    /// viewers are told at once (`discord.status`); only a `RESUMED` or the guild's `GUILD_CREATE`
+    /// makes it the truth again (see [`Roster::apply`]).
+    fn set_state(&mut self, state: GatewayState) {
         self.track_downtime(*self.state.borrow(), state);
+        if state != GatewayState::Connected
+            && let Some(lost) = self.roster.lost()
+        {
+            self.bus.publish(lost);
+        }
         self.state.send_if_modified(|current| {
             let changed = *current != state;
             *current = state;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use model::{
-    event::{AppEvent, VoiceJoined, VoiceLeft},
+    event::{AppEvent, DiscordStatus, RosterStatus, VoiceJoined, VoiceLeft},
     ids::{ChannelId, UserId},
     stream::RoomMember,
 };
@@ -75,8 +75,14 @@ impl Live {
     }
 
     /// Brings every room in line with `snapshot`, publishing the `voice.left` / `voice.joined`
-    /// events that the lost ones would have amounted to, so viewers converge without reloading.
+    /// events that the lost ones would have amounted to (then the roster's status), so viewers
+    /// converge without reloading.
     pub fn reset(&self, snapshot: &RosterSnapshot) {
+        // Frozen while the differences go out, so nobody judges a half-corrected roster.
+        self.publish(&AppEvent::DiscordStatus(DiscordStatus {
+            guild_id: snapshot.guild_id,
+            status: RosterStatus::Connecting,
+        }));
         let known: Vec<(ChannelId, Vec<RoomMember>)> = {
             let state = self.state();
             state
@@ -119,6 +125,10 @@ impl Live {
                 }));
             }
         }
+        self.publish(&AppEvent::DiscordStatus(DiscordStatus {
+            guild_id: snapshot.guild_id,
+            status: snapshot.status,
+        }));
     }
 }
 
@@ -168,6 +178,7 @@ mod tests {
                 let _ = reply.send(RosterSnapshot {
                     guild_id: id("2"),
                     members: vec![member("10", "alice", TABLE), member("12", "carol", LOUNGE)],
+                    status: RosterStatus::Ready,
                 });
             }
         });
@@ -186,5 +197,6 @@ mod tests {
         };
         assert_eq!(names(TABLE), ["alice"]);
         assert_eq!(names(LOUNGE), ["carol"]);
+        assert_eq!(live.roster_status(), RosterStatus::Ready, "the source's status");
     }
 }

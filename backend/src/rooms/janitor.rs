@@ -17,7 +17,7 @@
 use std::{collections::BTreeSet, time::Duration};
 
 use model::{
-    event::{AppEvent, RoomInactive},
+    event::{AppEvent, RoomInactive, RosterStatus},
     ids::ChannelId,
 };
 use tokio::sync::watch;
@@ -26,7 +26,6 @@ use tokio_util::sync::CancellationToken;
 use super::{RoomError, Rooms};
 use crate::{
     bus::{BusMessage, BusSubscription, EventBus},
-    discord::gateway::GatewayState,
     store::{CloseReason, Idleness, unix_millis},
 };
 
@@ -114,7 +113,7 @@ pub struct Janitor {
     /// Where `room.deleted` comes from (the gateway's `CHANNEL_DELETE`); subscribed at
     /// construction so nothing published after it is missed.
     events: BusSubscription,
-    gateway: watch::Receiver<GatewayState>,
+    roster: watch::Receiver<RosterStatus>,
     /// Since when (unix milliseconds) the roster has not been trustworthy, while it is not.
     blind_since: Option<i64>,
     /// Rooms whose channel was deleted but whose closing failed; retried at every sweep.
@@ -123,20 +122,20 @@ pub struct Janitor {
 
 impl Janitor {
     /// A janitor for `rooms`, judging activity by their live roster (voice members and viewers),
-    /// which it trusts only while `gateway` is connected; warnings go out on `bus`.
-    pub fn new(rooms: Rooms, bus: EventBus, gateway: watch::Receiver<GatewayState>) -> Self {
+    /// which it trusts only while `roster` says it follows Discord; warnings go out on `bus`.
+    pub fn new(rooms: Rooms, bus: EventBus, roster: watch::Receiver<RosterStatus>) -> Self {
         Self {
             rooms,
             events: bus.subscribe(),
             bus,
-            gateway,
+            roster,
             blind_since: None,
             gone: BTreeSet::new(),
         }
     }
 
     fn roster_ready(&self) -> bool {
-        *self.gateway.borrow() == GatewayState::Connected
+        self.roster.borrow().is_ready()
     }
 
     /// Takes note at `now_ms` of whether the roster can be trusted. When it comes back after a
@@ -280,7 +279,7 @@ impl Janitor {
                         tracing::warn!(error = %err, "idle-room sweep failed; retrying at the next tick");
                     }
                 }
-                changed = self.gateway.changed(), if watching => {
+                changed = self.roster.changed(), if watching => {
                     watching = changed.is_ok();
                     let ready = self.roster_ready();
                     if let Err(err) = self.observe_roster(ready, unix_millis()).await {

@@ -7,7 +7,7 @@ use std::{
     time::Duration,
 };
 
-use backend::{Config, Store, bus::EventBus, discord::gateway::GatewayState, live::Live};
+use backend::{Config, Store, bus::EventBus, live::Live};
 use discord_sim::SimHandle;
 use futures::StreamExt;
 use leptos::config::LeptosOptions;
@@ -189,15 +189,16 @@ async fn start(
     let shutdown = app.shutdown_token();
     let state = app.state();
     let server = tokio::spawn(app.run_until_stopped());
-    // Ready means connected to (simulated) Discord, as a load balancer's health check would see it.
-    let mut gateway = state.gateway.clone();
+    // Ready means the roster follows (simulated) Discord: connected, and the guild's voice states
+    // have reached the fan-out, so seat checks and viewers see the truth.
+    let mut roster = state.live.watch_roster_status();
     tokio::time::timeout(
         Duration::from_secs(20),
-        gateway.wait_for(|state| *state == GatewayState::Connected),
+        roster.wait_for(|status| status.is_ready()),
     )
     .await
-    .expect("the gateway connects to the embedded simulator")
-    .expect("the gateway task is running");
+    .expect("the roster follows the simulator's guild")
+    .expect("the fan-out is running");
     let embedded = state.simulator.clone();
     assert_eq!(
         embedded.is_some(),

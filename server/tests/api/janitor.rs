@@ -5,10 +5,7 @@
 use std::time::Duration;
 
 use backend::{
-    discord::{
-        gateway::GatewayState,
-        rest::{DEFAULT_DEADLINE, DiscordRest, RestSettings},
-    },
+    discord::rest::{DEFAULT_DEADLINE, DiscordRest, RestSettings},
     rooms::{
         Rooms,
         janitor::{IDLE_LIMIT, Janitor, SWEEP_EVERY, WARNING_AHEAD},
@@ -16,7 +13,7 @@ use backend::{
     store::{CloseReason, unix_millis},
 };
 use discord_sim::{GatewayFault, RestFault, RestFaultRule, Snowflake};
-use model::ids::ChannelId;
+use model::{event::RosterStatus, ids::ChannelId};
 use tokio::sync::watch;
 
 use crate::{
@@ -28,11 +25,11 @@ use crate::{
 /// app's own janitor sweeps on wall-clock minutes, which a test never reaches), with a roster that
 /// is ready.
 pub fn janitor(app: &TestApp) -> Janitor {
-    janitor_watching(app, watch::channel(GatewayState::Connected).1)
+    janitor_watching(app, watch::channel(RosterStatus::Ready).1)
 }
 
-/// [`janitor`] that trusts the roster only while `gateway` says CONNECTED.
-fn janitor_watching(app: &TestApp, gateway: watch::Receiver<GatewayState>) -> Janitor {
+/// [`janitor`] that trusts the roster only while `roster` says it is ready.
+pub fn janitor_watching(app: &TestApp, roster: watch::Receiver<RosterStatus>) -> Janitor {
     let endpoints = app.discord.endpoints();
     let guild = endpoints.guild_id.to_string().parse().unwrap();
     let rest = DiscordRest::new(RestSettings {
@@ -42,7 +39,7 @@ fn janitor_watching(app: &TestApp, gateway: watch::Receiver<GatewayState>) -> Ja
         deadline: DEFAULT_DEADLINE,
     });
     let rooms = Rooms::new(app.store.clone(), rest, app.live.clone(), guild);
-    Janitor::new(rooms, app.bus.clone(), gateway)
+    Janitor::new(rooms, app.bus.clone(), roster)
 }
 
 /// A duration in the janitor's milliseconds.
@@ -136,18 +133,18 @@ async fn time_without_a_trustworthy_roster_is_not_idle_time() {
     let app = spawn_app().await;
     let alice = Player::signed_in(&app, &app.discord.demo().alice.to_string()).await;
     let (room, _) = alice.create_room("Unseen").await;
-    let (gateway, watching) = watch::channel(GatewayState::Connected);
+    let (roster, watching) = watch::channel(RosterStatus::Ready);
     let mut janitor = janitor_watching(&app, watching);
     let start = unix_millis();
     let minutes = |count: i64| start + count * 60_000;
     janitor.sweep(minutes(0)).await.unwrap();
 
     // Discord is unreachable from minute 10 to minute 40: an empty roster proves nothing.
-    gateway.send_replace(GatewayState::Reconnecting);
+    roster.send_replace(RosterStatus::Connecting);
     janitor.observe_roster(false, minutes(10)).await.unwrap();
     let blind = janitor.sweep(minutes(30)).await.unwrap();
     assert!(blind.paused && blind.warned.is_empty(), "{blind:?}");
-    gateway.send_replace(GatewayState::Connected);
+    roster.send_replace(RosterStatus::Ready);
     janitor.observe_roster(true, minutes(40)).await.unwrap();
 
     let back = janitor.sweep(minutes(55)).await.unwrap();

@@ -32,7 +32,7 @@ async fn stream_has_the_sse_headers_and_opens_with_a_snapshot() {
     assert!(snapshot.id.is_some());
     assert_eq!(
         snapshot.data,
-        format!(r#"{{"channelId":"{TABLE}","members":[]}}"#)
+        format!(r#"{{"channelId":"{TABLE}","members":[],"discord":"ready"}}"#)
     );
 }
 
