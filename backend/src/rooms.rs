@@ -250,7 +250,11 @@ impl Rooms {
         if self.store.is_removed(channel, user).await? {
             return Err(RoomError::Invite(InviteError::Removed));
         }
-        // Seats count admitted players and anyone else in the channel right now (a moderator, say).
+        // Seats count admitted players and anyone else in the channel right now (a moderator, say),
+        // which only a roster that follows Discord can tell: an empty one is not an empty channel.
+        if !self.live.roster_status().is_ready() {
+            return Err(RoomError::Invite(InviteError::DiscordUnavailable));
+        }
         let occupants: BTreeSet<UserId> = players
             .iter()
             .map(|player| player.user_id)
@@ -418,9 +422,21 @@ impl Rooms {
         self.discord.forbid_player(channel, user).await?;
         if self.in_channel(user, channel) {
             self.discord.disconnect(user).await?;
+        } else if !self.live.roster_status().is_ready() {
+            // The roster cannot say where they are: ask Discord to drop them from voice only if
+            // they are in this channel.
+            self.disconnect_if_in(channel, user).await?;
         }
         self.store.remove_player(channel, user).await?;
         self.live.watchers().end_player(channel, user);
+        Ok(())
+    }
+
+    /// Disconnects `user` from voice if Discord says they are in `channel`.
+    async fn disconnect_if_in(&self, channel: ChannelId, user: UserId) -> Result<(), RoomError> {
+        if self.discord.voice_channel_of(user).await? == Some(channel) {
+            self.discord.disconnect(user).await?;
+        }
         Ok(())
     }
 

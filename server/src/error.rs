@@ -8,7 +8,7 @@ use axum::{
 use model::error::AppError;
 
 /// An [`AppError`] as an HTTP response: its status, its JSON (`{"error": …, "message": …}`), and
-/// on a 429 a `Retry-After` in whole seconds (rounded up, so a client never retries too early).
+/// with a `Retry-After` where the error has one (see [`AppError::retry_after_secs`]).
 /// A local wrapper because the orphan rule forbids `impl IntoResponse for AppError` here.
 #[derive(Debug)]
 pub struct HttpError(pub AppError);
@@ -22,10 +22,7 @@ impl From<AppError> for HttpError {
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let retry_after = match self.0 {
-            AppError::RateLimited { retry_after_ms } => Some(retry_after_ms.div_ceil(1000)),
-            _ => None,
-        };
+        let retry_after = self.0.retry_after_secs();
         let mut response = (status, Json(self.0)).into_response();
         if let Some(seconds) = retry_after {
             response

@@ -254,6 +254,29 @@ impl DiscordRest {
         }
     }
 
+    /// The voice channel `user` is in, asked of Discord itself (for when the roster cannot say);
+    /// `None` when they are not in voice (Discord's 404 "Unknown voice state").
+    pub async fn voice_channel_of(&self, user: UserId) -> Result<Option<ChannelId>, DiscordError> {
+        let state = self
+            .call(async {
+                self.client
+                    .user_voice_state(self.guild, snowflake(user.get()))
+                    .await
+                    .map_err(CallError::from)?
+                    .model()
+                    .await
+                    .map_err(CallError::from)
+            })
+            .await;
+        match state {
+            Ok(state) => Ok(state
+                .channel_id
+                .map(|channel| ChannelId::new(channel.into_nonzero()))),
+            Err(DiscordError::Unknown(_) | DiscordError::NotInVoice) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
     /// The bot's own user id, asked once.
     async fn bot_id(&self) -> Result<Id<UserMarker>, DiscordError> {
         self.bot_id

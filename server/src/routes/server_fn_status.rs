@@ -4,7 +4,7 @@
 //! the arguments, which happen before the function body runs. Every server function's error type
 //! is `AppError`, whose body is its JSON, so this one middleware reads a 500's body back as an
 //! `AppError` and sets the status that error names (400 for bad input, 404, 409, …), with a
-//! `Retry-After` header on a 429. Responses
+//! `Retry-After` header on a 429 or a 503 that passes by itself. Responses
 //! that are not an `AppError` (an HTML error page) pass through untouched.
 //!
 //! Being the one place that knows a server function's final status, it also counts each call by
@@ -50,11 +50,8 @@ async fn with_status_of_app_error(response: Response) -> Response {
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let AppError::RateLimited { retry_after_ms } = error {
-            // HTTP's own hint is in whole seconds, rounded up so a client never retries too early.
-            parts
-                .headers
-                .insert(RETRY_AFTER, HeaderValue::from(retry_after_ms.div_ceil(1000)));
+        if let Some(seconds) = error.retry_after_secs() {
+            parts.headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
     }
     Response::from_parts(parts, Body::from(bytes))
