@@ -16,7 +16,13 @@ use web_sys::{EventSource, MessageEvent};
 use crate::roster_view::{Applied, RosterView, StreamStatus};
 
 /// The SSE events the member list listens to.
-const EVENTS: [&str; 4] = ["snapshot", "voice.joined", "voice.left", "room.deleted"];
+const EVENTS: [&str; 5] = [
+    "snapshot",
+    "voice.joined",
+    "voice.left",
+    "room.deleted",
+    "discord.status",
+];
 /// The longest wait before reopening a stream the browser gave up on.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 

@@ -3,7 +3,7 @@
 //! Pure, so it is tested natively; `live` (browser only) feeds it from the `EventSource`.
 
 use model::{
-    event::{VoiceJoined, VoiceLeft},
+    event::{DiscordStatus, RosterStatus, VoiceJoined, VoiceLeft},
     ids::{ChannelId, UserId},
     stream::{RoomMember, RoomSnapshot, SNAPSHOT_EVENT},
 };
@@ -46,10 +46,32 @@ impl StreamStatus {
     }
 }
 
-/// Who is in the room's voice channel, in a stable order (by name, then id).
+/// What the member list shows as its status (`data-status` and the label): the stream's, except
+/// that a live stream over a roster not following Discord says "Connecting to Discord…" — a frozen
+/// roster is never passed off as live.
+pub fn shown_status(stream: StreamStatus, view: &RosterView) -> (&'static str, &'static str) {
+    if stream == StreamStatus::Live && !view.follows_discord() {
+        ("discord", "Connecting to Discord…")
+    } else {
+        (stream.as_str(), stream.label())
+    }
+}
+
+/// What the member list says when nobody is listed.
+pub fn empty_text(view: &RosterView) -> &'static str {
+    if view.follows_discord() {
+        "Nobody is in the voice channel yet."
+    } else {
+        "Connecting to Discord…"
+    }
+}
+
+/// Who is in the room's voice channel, in a stable order (by name, then id), and whether that
+/// is Discord's truth or a roster still connecting.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RosterView {
     members: Vec<RoomMember>,
+    discord: RosterStatus,
 }
 
 /// Why a stream message could not be applied.
@@ -85,6 +107,18 @@ impl RosterView {
         self.members.iter().any(|member| member.user_id == user)
     }
 
+    /// Whether the members are Discord's truth. Until they are, the list says "Connecting to
+    /// Discord…" and nobody is judged absent.
+    pub fn follows_discord(&self) -> bool {
+        self.discord.is_ready()
+    }
+
+    /// Whether `user` is in the room's voice channel, when that can be known: `None` while the
+    /// roster is not following Discord.
+    pub fn presence(&self, user: UserId) -> Option<bool> {
+        self.follows_discord().then(|| self.contains(user))
+    }
+
     /// Applies one SSE message (`event:` name and `data:` JSON) for `room`. Events for other
     /// channels are ignored (the server already filters; this keeps a stale frame harmless).
     pub fn apply(&mut self, room: ChannelId, event: &str, data: &str) -> Result<Applied, ViewError> {
@@ -97,6 +131,7 @@ impl RosterView {
                 let snapshot: RoomSnapshot = serde_json::from_str(data).map_err(malformed)?;
                 if snapshot.channel_id == room {
                     self.members = snapshot.members;
+                    self.discord = snapshot.discord;
                     self.sort();
                 }
             }
@@ -119,6 +154,10 @@ impl RosterView {
                 }
             }
             "room.deleted" => return Ok(Applied::RoomClosed),
+            "discord.status" => {
+                let status: DiscordStatus = serde_json::from_str(data).map_err(malformed)?;
+                self.discord = status.status;
+            }
             _ => {}
         }
         Ok(Applied::Updated)
@@ -139,12 +178,17 @@ pub struct DropoutWatch {
 }
 
 impl DropoutWatch {
-    /// Feeds whether the user is in the room now; returns whether the modal shows.
-    pub fn observe(&mut self, present: bool) -> bool {
-        if present {
-            self.was_present = true;
+    /// Feeds whether the user is in the room now (`None`: cannot be known, the roster is not
+    /// following Discord); returns whether the modal shows. Not knowing never opens it.
+    pub fn observe(&mut self, present: Option<bool>) -> bool {
+        match present {
+            Some(true) => {
+                self.was_present = true;
+                false
+            }
+            Some(false) => self.was_present,
+            None => false,
         }
-        self.was_present && !present
     }
 }
 
@@ -207,7 +251,7 @@ mod tests {
             (
                 "snapshot",
                 format!(
-                    r#"{{"channelId":"{ROOM}","members":[{{"userId":"11","username":"bob","avatar":null}}]}}"#
+                    r#"{{"channelId":"{ROOM}","members":[{{"userId":"11","username":"bob","avatar":null}}],"discord":"ready"}}"#
                 ),
                 vec!["bob"],
             ),
@@ -218,7 +262,7 @@ mod tests {
             ("voice.left", left("11", ROOM), vec!["alice"]),
             (
                 "snapshot",
-                format!(r#"{{"channelId":"{ROOM}","members":[]}}"#),
+                format!(r#"{{"channelId":"{ROOM}","members":[],"discord":"ready"}}"#),
                 vec![],
             ),
         ];
@@ -251,13 +295,52 @@ mod tests {
     }
 
     #[test]
+    fn until_discord_is_followed_nobody_is_judged_absent() {
+        let mut view = RosterView::default();
+        let me: UserId = "11".parse().unwrap();
+        assert_eq!(view.presence(me), None, "before any snapshot");
+        let frozen = format!(
+            r#"{{"channelId":"{ROOM}","members":[{{"userId":"11","username":"bob","avatar":null}}],"discord":"connecting"}}"#
+        );
+        view.apply(room(), "snapshot", &frozen).unwrap();
+        assert_eq!(view.presence(me), None, "a snapshot that is not the truth");
+        view.apply(room(), "discord.status", r#"{"guildId":"2","status":"ready"}"#)
+            .unwrap();
+        assert_eq!(view.presence(me), Some(true));
+        view.apply(
+            room(),
+            "discord.status",
+            r#"{"guildId":"2","status":"connecting"}"#,
+        )
+        .unwrap();
+        view.apply(room(), "voice.left", &left("11", ROOM)).unwrap();
+        assert_eq!(view.presence(me), None, "lost connection: absent is not known");
+        assert!(!view.follows_discord());
+        assert_eq!(
+            shown_status(StreamStatus::Live, &view),
+            ("discord", "Connecting to Discord…")
+        );
+        assert_eq!(empty_text(&view), "Connecting to Discord…");
+        assert_eq!(shown_status(StreamStatus::Reconnecting, &view).0, "reconnecting");
+        view.apply(room(), "discord.status", r#"{"guildId":"2","status":"ready"}"#)
+            .unwrap();
+        assert_eq!(shown_status(StreamStatus::Live, &view), ("live", "Live"));
+        assert_eq!(empty_text(&view), "Nobody is in the voice channel yet.");
+    }
+
+    #[test]
     fn the_dropout_modal_opens_only_after_being_in_the_room_and_closes_on_return() {
         let mut watch = DropoutWatch::default();
         let shown: Vec<bool> = [false, false, true, true, false, false, true, false]
             .into_iter()
-            .map(|present| watch.observe(present))
+            .map(|present| watch.observe(Some(present)))
             .collect();
         assert_eq!(shown, [false, false, false, false, true, true, false, true]);
+        assert!(
+            !watch.observe(None),
+            "a roster that is not following never opens it"
+        );
+        assert!(watch.observe(Some(false)), "the truth does, once it is back");
         assert_eq!(
             discord_channel_link("2".parse().unwrap(), room()),
             format!("https://discord.com/channels/2/{ROOM}")

@@ -9,7 +9,8 @@ use model::{ids::ChannelId, stream::RoomMember, viewer::Viewer};
 use crate::{
     components::dropout_modal::DropoutModal,
     roster_view::{
-        DropoutWatch, ROOM_CAPACITY, RosterView, StreamStatus, avatar_url, discord_channel_link, initial,
+        DropoutWatch, ROOM_CAPACITY, RosterView, StreamStatus, avatar_url, discord_channel_link, empty_text,
+        initial, shown_status,
     },
 };
 
@@ -24,11 +25,17 @@ pub fn MemberList(room: ChannelId, #[prop(into)] viewer: Signal<Option<Viewer>>)
     // Recomputed on every stream message, so the modal follows the event that changed it at once.
     let dropped = Memo::new(move |_| {
         let me = viewer.with(|viewer| viewer.as_ref().and_then(|viewer| viewer.user_id));
-        let present = me.is_some_and(|me| view.with(|view| view.contains(me)));
+        // Not knowing (no viewer, or a roster still connecting to Discord) is not being absent.
+        let present = match me {
+            Some(me) => view.with(|view| view.presence(me)),
+            None => Some(false),
+        };
         let mut shown = false;
         watch.update_value(|watch| shown = watch.observe(present));
         shown
     });
+    // The stream can be live while Discord is not: then the roster is frozen, and says so.
+    let shown_status = move || view.with(|view| shown_status(status.get(), view));
     let rejoin = Signal::derive(move || {
         viewer.with(|viewer| viewer.as_ref().map(|v| discord_channel_link(v.guild_id, room)))
     });
@@ -38,13 +45,13 @@ pub fn MemberList(room: ChannelId, #[prop(into)] viewer: Signal<Option<Viewer>>)
     let _ = room;
 
     view! {
-        <section class="roster" data-status=move || status.get().as_str() aria-live="polite">
+        <section class="roster" data-status=move || shown_status().0 aria-live="polite">
             <header class="roster__header">
                 <h2 class="roster__title">"At the table"</h2>
                 <span class="roster__count">
                     {move || format!("{}/{ROOM_CAPACITY}", view.with(|view| view.members().len()))}
                 </span>
-                <span class="roster__status">{move || status.get().label()}</span>
+                <span class="roster__status">{move || shown_status().1}</span>
             </header>
             <ul class="roster__list">
                 <For
@@ -54,7 +61,7 @@ pub fn MemberList(room: ChannelId, #[prop(into)] viewer: Signal<Option<Viewer>>)
                 />
             </ul>
             <Show when=move || view.with(|view| view.members().is_empty())>
-                <p class="roster__empty">"Nobody is in the voice channel yet."</p>
+                <p class="roster__empty">{move || view.with(empty_text)}</p>
             </Show>
             <DropoutModal open=dropped rejoin />
         </section>
