@@ -21,6 +21,7 @@ mod ip_budget;
 mod janitor;
 mod landing;
 mod metrics;
+mod outage;
 mod pages;
 mod players;
 mod process;
