@@ -41,19 +41,29 @@ impl Answer {
 impl Player {
     /// Someone who has not signed in.
     pub fn anonymous(app: &TestApp) -> Self {
+        Self::anonymous_at(&app.address)
+    }
+
+    /// Someone who has not signed in, using the server at `address` (a server binary, say).
+    pub fn anonymous_at(address: &str) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .cookie_store(true)
                 .build()
                 .unwrap(),
-            address: app.address.clone(),
+            address: address.to_owned(),
         }
     }
 
     /// Someone signed in as the simulator's user `user` (a snowflake).
     pub async fn signed_in(app: &TestApp, user: &str) -> Self {
-        let player = Self::anonymous(app);
+        Self::signed_in_at(&app.address, user).await
+    }
+
+    /// [`Player::signed_in`] on the server at `address`.
+    pub async fn signed_in_at(address: &str, user: &str) -> Self {
+        let player = Self::anonymous_at(address);
         player.sign_in(user).await;
         player
     }

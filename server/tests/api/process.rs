@@ -1,5 +1,5 @@
-//! The server binary as an operator runs it: bad configuration stops it with a clear message, and
-//! SIGTERM stops it gracefully.
+//! The server binary as an operator runs it: bad configuration stops it with a clear message,
+//! SIGTERM stops it gracefully, and a restart resumes its gateway session ([`restart`]).
 
 use std::{process::Stdio, time::Duration};
 
@@ -11,6 +11,8 @@ use tokio::{
 };
 
 use crate::helpers::{TempDir, workspace_root};
+
+mod restart;
 
 /// The server binary, started in an empty folder (so no developer `.env` leaks in) that holds a
 /// copy of `Leptos.toml`, with only the given variables set.
