@@ -85,10 +85,12 @@ fn truth(discord: &SimHandle, channel: Snowflake) -> BTreeSet<u64> {
         .collect()
 }
 
-/// A viewer's open stream of one room, and the member list it shows.
+/// A viewer's open stream of one room, the member list it shows, and whether the server says
+/// that list follows Discord.
 struct Viewer {
     frames: SseReader,
     shows: BTreeSet<u64>,
+    ready: bool,
 }
 
 impl Viewer {
@@ -105,13 +107,18 @@ impl Viewer {
             .iter()
             .map(|member| member.user_id.get())
             .collect();
-        Self { frames, shows }
+        Self {
+            frames,
+            shows,
+            ready: snapshot.discord.is_ready(),
+        }
     }
 
-    /// Applies live events, as the page does, until the member list is `expected`.
+    /// Applies live events, as the page does, until the server says the list follows Discord and
+    /// it is `expected`. (A list not yet following Discord may lag; the page says so meanwhile.)
     async fn until_shows(&mut self, expected: &BTreeSet<u64>) {
         let caught_up = tokio::time::timeout(Duration::from_secs(5), async {
-            while self.shows != *expected {
+            while !(self.ready && self.shows == *expected) {
                 let frame = self.frames.next_event().await;
                 let event: Value = serde_json::from_str(&frame.data).unwrap();
                 let user = event["userId"].as_str().and_then(|id| id.parse().ok());
@@ -122,6 +129,7 @@ impl Viewer {
                     (Some("voice.left"), Some(user)) => {
                         self.shows.remove(&user);
                     }
+                    (Some("discord.status"), _) => self.ready = event["status"] == "ready",
                     _ => {}
                 }
             }
@@ -129,8 +137,9 @@ impl Viewer {
         .await;
         assert!(
             caught_up.is_ok(),
-            "the viewer sees {:?}, Discord has {expected:?}",
-            self.shows
+            "the viewer sees {:?} (following Discord: {}), Discord has {expected:?}",
+            self.shows,
+            self.ready
         );
     }
 }
