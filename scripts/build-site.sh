@@ -18,12 +18,20 @@ if [ "${1:-}" = "--release" ]; then profile=wasm-release; dir=wasm-release; fi
 site=target/site
 pkg=$site/pkg
 cargo build -p frontend --lib --target wasm32-unknown-unknown --target-dir target/front --profile "$profile"
-mkdir -p "$pkg"
-wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name "$name" \
+# Built aside, then renamed into place file by file: a server reading the site meanwhile (the tests
+# run scripts/dev while browser tests load pages) sees the old file or the new one, never half.
+mkdir -p target
+staging=$(mktemp -d target/site-staging.XXXXXX)
+trap 'rm -rf "$staging"' EXIT
+wasm-bindgen --target web --no-typescript --out-dir "$staging/pkg" --out-name "$name" \
   "target/front/wasm32-unknown-unknown/$dir/frontend.wasm"
 # Leptos asks for `<name>.wasm` when LEPTOS_OUTPUT_NAME is set at compile time (.cargo/config.toml).
-mv "$pkg/${name}_bg.wasm" "$pkg/$name.wasm"
-sed -i "s/${name}_bg\.wasm/${name}.wasm/g" "$pkg/$name.js"
-cp style/main.css "$pkg/$name.css"
-cp -r public/. "$site/"
+mv "$staging/pkg/${name}_bg.wasm" "$staging/pkg/$name.wasm"
+sed -i "s/${name}_bg\.wasm/${name}.wasm/g" "$staging/pkg/$name.js"
+cp style/main.css "$staging/pkg/$name.css"
+cp -r public/. "$staging/"
+(cd "$staging" && find . -type f) | while read -r file; do
+  mkdir -p "$site/$(dirname "$file")"
+  mv -f "$staging/$file" "$site/$file"
+done
 echo "site built in $site ($(du -h "$pkg/$name.wasm" | cut -f1) WASM)"

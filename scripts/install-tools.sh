@@ -4,12 +4,11 @@
 #   scripts/install-tools.sh test   wasm32 target + wasm-bindgen CLI (what the test command needs)
 #   scripts/install-tools.sh dev    the above + cargo-leptos (what `cargo leptos watch` needs)
 #
-# Versions are pinned here and nowhere else; wasm-bindgen must equal the `=` pin in Cargo.toml,
-# because the CLI refuses a WASM file built by any other crate version.
+# Versions are pinned in scripts/tool-versions.sh and nowhere else.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-WASM_BINDGEN_VERSION=0.2.130
-CARGO_LEPTOS_VERSION=0.3.11
+source scripts/tool-versions.sh
 mode=${1:-test}
 
 log() { printf '\033[1;34m[install-tools]\033[0m %s\n' "$*"; }

@@ -12,6 +12,7 @@ use tokio::{
 
 use crate::helpers::{TempDir, workspace_root};
 
+mod dev_script;
 mod restart;
 
 /// The server binary, started in an empty folder (so no developer `.env` leaks in) that holds a
