@@ -173,11 +173,13 @@ pub struct World {
     pub members: BTreeMap<Snowflake, Member>,
     /// Voice connections by user.
     pub voice: BTreeMap<Snowflake, VoiceState>,
-    /// Next channel id to hand out.
-    next_channel: Snowflake,
-    /// Next user id to hand out.
-    next_user: Snowflake,
+    /// The last id handed out to a channel or user made at run time (see [`World::fresh_id`]).
+    last_id: u64,
 }
+
+/// Discord's epoch (the first second of 2015), in unix milliseconds: a snowflake's top 42 bits
+/// count milliseconds since it.
+pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 
 impl World {
     /// An empty guild with only the bot in it.
@@ -199,8 +201,7 @@ impl World {
             channels: BTreeMap::new(),
             members: BTreeMap::new(),
             voice: BTreeMap::new(),
-            next_channel: Snowflake::constant(4_000_000_000_000_000_001),
-            next_user: Snowflake::constant(5_000_000_000_000_000_001),
+            last_id: 0,
         };
         world.users.insert(bot_id, bot);
         world.add_member(bot_id, "2026-01-01T00:00:00.000000+00:00".to_owned());
@@ -209,7 +210,12 @@ impl World {
 
     /// Adds a user (not yet a guild member) and returns its id.
     pub fn create_user(&mut self, username: &str, global_name: Option<&str>) -> Snowflake {
-        let id = self.fresh_user_id();
+        let id = self.fresh_id();
+        self.create_user_as(id, username, global_name)
+    }
+
+    /// Adds a user with a chosen id (the demo's fixed people).
+    fn create_user_as(&mut self, id: Snowflake, username: &str, global_name: Option<&str>) -> Snowflake {
         self.users.insert(
             id,
             User {
@@ -249,7 +255,12 @@ impl World {
 
     /// Creates a channel and returns it with its `CHANNEL_CREATE` dispatch.
     pub fn create_channel(&mut self, mut channel: Channel) -> (Channel, Vec<Dispatch>) {
-        channel.id = self.fresh_channel_id();
+        channel.id = self.fresh_id();
+        self.create_channel_as(channel)
+    }
+
+    /// Creates `channel` under the id it already has (the demo's fixed channels).
+    fn create_channel_as(&mut self, channel: Channel) -> (Channel, Vec<Dispatch>) {
         self.channels.insert(channel.id, channel.clone());
         let dispatches = self.channel_event("CHANNEL_CREATE", &channel);
         (channel, dispatches)
@@ -344,16 +355,17 @@ impl World {
         wire::member(self, user_id, with_guild)
     }
 
-    fn fresh_channel_id(&mut self) -> Snowflake {
-        let id = self.next_channel;
-        self.next_channel = id.next();
-        id
-    }
-
-    fn fresh_user_id(&mut self) -> Snowflake {
-        let id = self.next_user;
-        self.next_user = id.next();
-        id
+    /// A new id made as Discord makes them, from the clock: milliseconds since
+    /// [`DISCORD_EPOCH_MS`] in the top bits, then an increment. So ids never repeat, not even in
+    /// a simulator started afresh next to a database that remembers an earlier one's channels
+    /// and users (the embedded default after a restart); and, as in Discord, a channel's id says
+    /// when it was made.
+    fn fresh_id(&mut self) -> Snowflake {
+        let since_epoch = timestamp::now_micros() / 1000;
+        let from_clock = since_epoch.saturating_sub(DISCORD_EPOCH_MS) << 22;
+        let id = from_clock.max(self.last_id.saturating_add(1));
+        self.last_id = id;
+        Snowflake::new(id).unwrap_or(Snowflake::constant(1))
     }
 
     /// A voice session id for a new connection.
