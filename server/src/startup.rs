@@ -28,7 +28,7 @@ use backend::{
     discord::rest::{self, DiscordRest, RestSettings},
     live::{self, Live},
     rate_limit::RateLimiter,
-    rooms::{Rooms, janitor::Janitor},
+    rooms::{Rooms, janitor::Janitor, reconciler::Reconciler},
     roster::{Roster, RosterSource},
     session::{self, SessionBackend, SessionSetupError, keys::SessionKeys},
     store::StoreError,
@@ -175,6 +175,11 @@ impl Application {
         tasks.add(
             "janitor",
             Janitor::new(rooms.clone(), bus.clone(), discord.gateway.clone()).run(shutdown.clone()),
+        );
+        tasks.add(
+            "reconciler",
+            Reconciler::new(rooms.clone(), config.reconcile.grace)
+                .run(config.reconcile.every, shutdown.clone()),
         );
         let state = AppState {
             leptos_options,
