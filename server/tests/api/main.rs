@@ -24,6 +24,7 @@ mod metrics;
 mod pages;
 mod players;
 mod process;
+mod reconciler;
 mod restart;
 mod room_flow;
 mod rooms;
