@@ -176,10 +176,11 @@ impl Application {
             "janitor",
             Janitor::new(rooms.clone(), bus.clone(), discord.gateway.clone()).run(shutdown.clone()),
         );
+        let reconciler = Reconciler::new(rooms.clone(), config.reconcile.grace);
+        let reconciled = reconciler.runs();
         tasks.add(
             "reconciler",
-            Reconciler::new(rooms.clone(), config.reconcile.grace)
-                .run(config.reconcile.every, shutdown.clone()),
+            reconciler.run(config.reconcile.every, shutdown.clone()),
         );
         let state = AppState {
             leptos_options,
@@ -198,6 +199,7 @@ impl Application {
             gateway_down_since: discord.gateway_down_since,
             operations: config.operations,
             tasks: tasks.status(),
+            reconciled,
         };
         let metrics = match config.operations.metrics_addr {
             Some(addr) => MetricsListener::bind(addr)

@@ -27,6 +27,7 @@ use std::{
 };
 
 use model::ids::{ChannelId, UserId};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::{RoomError, Rooms};
@@ -98,11 +99,14 @@ impl Reconciliation {
 }
 
 /// Finishes or undoes what interrupted operations left between the database and Discord.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Reconciler {
     rooms: Rooms,
     /// `RECONCILE_GRACE_SECS`, in milliseconds.
     grace_ms: i64,
+    /// How many runs of [`Reconciler::run`] have finished, for whoever waits for the first (tests
+    /// start acting once the startup run is done).
+    runs: watch::Sender<u64>,
 }
 
 impl Reconciler {
@@ -111,7 +115,13 @@ impl Reconciler {
         Self {
             rooms,
             grace_ms: i64::try_from(grace.as_millis()).unwrap_or(i64::MAX),
+            runs: watch::channel(0).0,
         }
+    }
+
+    /// Follows how many runs of [`Reconciler::run`] have finished, successful or not.
+    pub fn runs(&self) -> watch::Receiver<u64> {
+        self.runs.subscribe()
     }
 
     /// One run at `now_ms` (unix milliseconds). Fails only when the database cannot be read or
@@ -257,6 +267,7 @@ impl Reconciler {
                         metrics::counter!(RECONCILER_FAILURES).increment(1);
                         tracing::warn!(error = %err, "reconciler run failed; retrying at the next tick");
                     }
+                    self.runs.send_modify(|runs| *runs += 1);
                 }
             }
         }

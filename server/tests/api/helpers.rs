@@ -198,6 +198,14 @@ async fn start(
     .await
     .expect("the gateway connects to the embedded simulator")
     .expect("the gateway task is running");
+    // The reconciler's startup run is done, so it never races a test's own setup.
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        state.reconciled.clone().wait_for(|runs| *runs >= 1),
+    )
+    .await
+    .expect("the reconciler's startup run finishes")
+    .expect("the reconciler task is running");
     let embedded = state.simulator.clone();
     assert_eq!(
         embedded.is_some(),
