@@ -176,11 +176,11 @@ impl Application {
             "janitor",
             Janitor::new(rooms.clone(), bus.clone(), discord.gateway.clone()).run(shutdown.clone()),
         );
-        let reconciler = Reconciler::new(rooms.clone(), config.reconcile.grace);
-        let reconciled = reconciler.runs();
+        let repairs = Reconciler::new(rooms.clone(), config.reconcile.grace);
+        let reconciled = repairs.runs();
         tasks.add(
             "reconciler",
-            reconciler.run(config.reconcile.every, shutdown.clone()),
+            repairs.run(config.reconcile.every, shutdown.clone()),
         );
         let state = AppState {
             leptos_options,

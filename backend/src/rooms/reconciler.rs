@@ -313,6 +313,66 @@ mod tests {
 
     use super::*;
 
+    fn id<T: std::str::FromStr>(text: &str) -> T
+    where
+        T::Err: std::fmt::Debug,
+    {
+        text.parse().unwrap()
+    }
+
+    /// A channel with the bot's and `owner`'s overwrites, minted at `minted_ms`.
+    fn channel(name: &str, minted_ms: i64, owner: &str) -> GuildChannel {
+        let raw = u64::try_from(minted_ms - DISCORD_EPOCH_MS).unwrap() << 22;
+        GuildChannel {
+            id: ChannelId::new(NonZeroU64::new(raw + 1).unwrap()),
+            voice: true,
+            name: name.to_owned(),
+            member_allows: vec![
+                (id("1000000000000000001"), PLAYER_ALLOW),
+                (id(owner), PLAYER_ALLOW),
+            ],
+        }
+    }
+
+    #[test]
+    fn an_unrecorded_channel_is_found_only_when_it_is_unmistakable() {
+        let start = 1_800_000_000_000;
+        let intent = IntentRecord {
+            id: "i".to_owned(),
+            guild_id: id("2000000000000000001"),
+            owner_id: id("3000000000000000001"),
+            name: "Friday".to_owned(),
+            channel_id: None,
+            created_at_ms: start,
+        };
+        let bot = id("1000000000000000001");
+        let find = |channels: Vec<GuildChannel>| {
+            let channels = channels.into_iter().map(|c| (c.id, c)).collect();
+            unrecorded_channel_of(&intent, bot, &channels, &BTreeSet::new(), &BTreeMap::new())
+        };
+        let made = channel("Friday", start + 300, "3000000000000000001");
+        assert_eq!(find(vec![made.clone()]), Some(made.id));
+        assert_eq!(
+            find(vec![channel("Saturday", start + 300, "3000000000000000001")]),
+            None
+        );
+        assert_eq!(
+            find(vec![channel("Friday", start + 300, "3000000000000000002")]),
+            None,
+            "another owner"
+        );
+        assert_eq!(
+            find(vec![channel("Friday", start + 60_000, "3000000000000000001")]),
+            None,
+            "made later"
+        );
+        let mut without_bot = made.clone();
+        without_bot.member_allows.remove(0);
+        assert_eq!(find(vec![without_bot]), None, "not the bot's");
+        let twin = channel("Friday", start + 400, "3000000000000000001");
+        assert_eq!(find(vec![made, twin]), None, "two candidates: neither is touched");
+    }
+
     #[test]
     fn a_snowflake_says_when_it_was_minted() {
         // Discord's documented example: 175928847299117063 is 2016-04-30 11:18:25.796 UTC.

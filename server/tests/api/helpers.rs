@@ -181,7 +181,9 @@ async fn start(
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
     let config = test_config(&data.0, &vars);
-    let app = Application::build(config, leptos_options())
+    // Boxed, as is the wait below: `start` is inside every restart's future, which clippy keeps
+    // small.
+    let app = Box::pin(Application::build(config, leptos_options()))
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -199,10 +201,11 @@ async fn start(
     .expect("the gateway connects to the embedded simulator")
     .expect("the gateway task is running");
     // The reconciler's startup run is done, so it never races a test's own setup.
-    tokio::time::timeout(
+    let mut reconciled = state.reconciled.clone();
+    Box::pin(tokio::time::timeout(
         Duration::from_secs(20),
-        state.reconciled.clone().wait_for(|runs| *runs >= 1),
-    )
+        reconciled.wait_for(|runs| *runs >= 1),
+    ))
     .await
     .expect("the reconciler's startup run finishes")
     .expect("the reconciler task is running");
