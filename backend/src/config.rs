@@ -1246,6 +1246,28 @@ mod tests {
     }
 
     #[test]
+    fn reconciler_settings_default_and_validate() {
+        assert_eq!(
+            config_ok(&[]).reconcile,
+            ReconcileConfig {
+                every: Duration::from_secs(60),
+                grace: Duration::from_secs(120),
+            }
+        );
+        let reconcile = config_ok(&[("RECONCILE_EVERY_SECS", "5"), ("RECONCILE_GRACE_SECS", "30")]).reconcile;
+        assert_eq!(
+            (reconcile.every, reconcile.grace),
+            (Duration::from_secs(5), Duration::from_secs(30))
+        );
+        let found = problems(&[("RECONCILE_EVERY_SECS", "0"), ("RECONCILE_GRACE_SECS", "10")]);
+        assert_eq!(
+            found.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+            ["RECONCILE_EVERY_SECS", "RECONCILE_GRACE_SECS"]
+        );
+        assert!(found[1].1.contains("from 30"), "{}", found[1].1);
+    }
+
+    #[test]
     fn gateway_settings_default_and_validate() {
         assert_eq!(config_ok(&[]).gateway, GatewayConfig::default());
         assert_eq!(
