@@ -17,7 +17,7 @@ pub mod ssr {
     use backend::{
         discord::oauth::DiscordOAuth,
         rate_limit::RateLimiter,
-        rooms::Rooms,
+        rooms::{RoomError, Rooms},
         session::{SignedInUser, UserSession},
     };
     use leptos::prelude::use_context;
@@ -87,6 +87,23 @@ pub mod ssr {
                 retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1),
             })?;
         Ok(caller)
+    }
+
+    /// Runs a room operation to completion in a task of its own and waits for its answer. Once
+    /// started, an operation must not stop half-way because the browser went away (hyper drops a
+    /// request's future when its connection closes): a channel made without its room, or a seat
+    /// freed without its permission taken away, is exactly what a dropped request would leave.
+    /// The task does not care whether anyone still waits for it. A panic in it is a 500.
+    pub async fn to_completion<T: Send + 'static>(
+        operation: impl Future<Output = Result<T, RoomError>> + Send + 'static,
+    ) -> Result<T, AppError> {
+        match tokio::spawn(operation).await {
+            Ok(outcome) => Ok(outcome?),
+            Err(err) => {
+                tracing::error!(error = %err, "a room operation panicked");
+                Err(AppError::Internal)
+            }
+        }
     }
 
     impl Caller {

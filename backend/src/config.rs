@@ -161,6 +161,8 @@ pub struct Config {
     pub operations: OperationsConfig,
     /// Keeping the gateway session across restarts, and reconnecting.
     pub gateway: GatewayConfig,
+    /// How often the reconciler runs and how long it leaves a creation in flight alone.
+    pub reconcile: ReconcileConfig,
     /// `SHUTDOWN_DEADLINE_SECS`: how long a graceful shutdown may take, from the signal to the
     /// process ending. Streams are told to reconnect, requests in flight finish and background
     /// tasks stop (the gateway saving its session) within it; whatever is still running then (a
@@ -315,6 +317,56 @@ impl GatewayConfig {
     }
 }
 
+/// The reconciler (`rooms::reconciler`): how often it compares the database with Discord, and how
+/// old an unfinished creation or an orphan channel must be before it is undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileConfig {
+    /// `RECONCILE_EVERY_SECS`: the time between two runs (the first is at startup).
+    pub every: Duration,
+    /// `RECONCILE_GRACE_SECS`: a room creation younger than this may still be running, so neither
+    /// it nor its channel is touched. Longer than any one creation can take (Discord calls have a
+    /// 10 s deadline).
+    pub grace: Duration,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        Self {
+            every: Duration::from_secs(60),
+            grace: Duration::from_secs(120),
+        }
+    }
+}
+
+impl ReconcileConfig {
+    /// The shortest grace accepted: a creation makes two Discord calls with a 10 s deadline each.
+    const MIN_GRACE_SECS: u64 = 30;
+
+    fn read(reader: &mut Reader<'_>) -> Self {
+        let default = Self::default();
+        let every = reader.parse("RECONCILE_EVERY_SECS", default.every, |text| {
+            text.parse::<u64>()
+                .ok()
+                .filter(|n| (1..=86_400).contains(n))
+                .map(Duration::from_secs)
+                .ok_or_else(|| "must be a whole number of seconds from 1 to 86400".to_owned())
+        });
+        let grace = reader.parse("RECONCILE_GRACE_SECS", default.grace, |text| {
+            text.parse::<u64>()
+                .ok()
+                .filter(|n| (Self::MIN_GRACE_SECS..=86_400).contains(n))
+                .map(Duration::from_secs)
+                .ok_or_else(|| {
+                    format!(
+                        "must be a whole number of seconds from {} to 86400",
+                        Self::MIN_GRACE_SECS
+                    )
+                })
+        });
+        Self { every, grace }
+    }
+}
+
 /// One thing wrong with one variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {
@@ -443,6 +495,7 @@ impl Config {
         let ip_budget = IpBudgetConfig::read(&mut reader);
         let operations = OperationsConfig::read(&mut reader);
         let gateway = GatewayConfig::read(&mut reader);
+        let reconcile = ReconcileConfig::read(&mut reader);
         let shutdown_deadline = Duration::from_secs(
             reader.positive("SHUTDOWN_DEADLINE_SECS", DEFAULT_SHUTDOWN_DEADLINE.as_secs()),
         );
@@ -481,6 +534,7 @@ impl Config {
             ip_budget,
             operations,
             gateway,
+            reconcile,
             shutdown_deadline,
         })
     }
@@ -1189,6 +1243,28 @@ mod tests {
             1,
             "an hour at most"
         );
+    }
+
+    #[test]
+    fn reconciler_settings_default_and_validate() {
+        assert_eq!(
+            config_ok(&[]).reconcile,
+            ReconcileConfig {
+                every: Duration::from_secs(60),
+                grace: Duration::from_secs(120),
+            }
+        );
+        let reconcile = config_ok(&[("RECONCILE_EVERY_SECS", "5"), ("RECONCILE_GRACE_SECS", "30")]).reconcile;
+        assert_eq!(
+            (reconcile.every, reconcile.grace),
+            (Duration::from_secs(5), Duration::from_secs(30))
+        );
+        let found = problems(&[("RECONCILE_EVERY_SECS", "0"), ("RECONCILE_GRACE_SECS", "10")]);
+        assert_eq!(
+            found.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+            ["RECONCILE_EVERY_SECS", "RECONCILE_GRACE_SECS"]
+        );
+        assert!(found[1].1.contains("from 30"), "{}", found[1].1);
     }
 
     #[test]

@@ -33,8 +33,11 @@ pub const JANITOR_WARNINGS: &str = "spell_coven_janitor_warnings_total";
 pub const JANITOR_DELETIONS: &str = "spell_coven_janitor_deletions_total";
 /// Counter: janitor sweeps (or rooms within one) that failed and are retried.
 pub const JANITOR_FAILURES: &str = "spell_coven_janitor_failures_total";
-/// Counter: what the reconciler repaired (orphan channels, unfinished operations, seats).
+/// Counter by `kind` (`orphan_channel`, `unfinished_intent`, `missing_channel`,
+/// `missing_permission`): what the reconciler repaired.
 pub const RECONCILER_REPAIRS: &str = "spell_coven_reconciler_repairs_total";
+/// Counter: reconciler runs (or items within one) that failed and are retried at the next run.
+pub const RECONCILER_FAILURES: &str = "spell_coven_reconciler_failures_total";
 /// Counter: background tasks restarted after they panicked or ended.
 pub const TASK_PANICS: &str = "spell_coven_task_panics_total";
 
@@ -72,7 +75,11 @@ pub const METRICS: &[(&str, &str)] = &[
     (JANITOR_WARNINGS, "Idle rooms warned."),
     (JANITOR_DELETIONS, "Idle rooms deleted."),
     (JANITOR_FAILURES, "Janitor failures (retried at the next sweep)."),
-    (RECONCILER_REPAIRS, "Repairs made by the reconciler."),
+    (RECONCILER_REPAIRS, "Repairs made by the reconciler, by kind."),
+    (
+        RECONCILER_FAILURES,
+        "Reconciler failures (retried at the next run).",
+    ),
     (
         TASK_PANICS,
         "Background tasks that panicked (the process then stops, to be restarted whole).",

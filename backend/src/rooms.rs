@@ -8,8 +8,9 @@
 
 mod invite;
 pub mod janitor;
+pub mod reconciler;
 
-use std::{collections::BTreeSet, time::Duration};
+use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use model::{
     error::{AppError, InviteError},
@@ -20,7 +21,7 @@ use model::{
 use crate::{
     discord::rest::{DiscordError, DiscordRest},
     live::Live,
-    store::{Admission, CloseReason, RoomRecord, Store, StoreError, unix_millis},
+    store::{Admission, CloseReason, IntentRecord, RoomRecord, Store, StoreError, unix_millis},
 };
 
 pub use invite::{InviteToken, hash_token};
@@ -29,6 +30,10 @@ pub use invite::{InviteToken, hash_token};
 pub const INVITE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// How many rooms one person may own at a time; more is a sign of a script, not of a game night.
 pub const MAX_OWNED_ROOMS: usize = 5;
+
+fn invite_ttl_ms() -> i64 {
+    i64::try_from(INVITE_TTL.as_millis()).unwrap_or(i64::MAX)
+}
 
 /// Why a room operation failed. Store and Discord failures keep their source for the log; the
 /// browser only ever sees the [`AppError`] they map to.
@@ -84,6 +89,12 @@ pub struct Rooms {
     discord: DiscordRest,
     live: Live,
     guild_id: GuildId,
+    /// Held shared by every change of a seat together with its channel permission (a join from
+    /// reserving the seat to allowing the player in; a leave or removal from forbidding to
+    /// freeing the seat), and exclusively by the reconciler while it repairs a seat's permission,
+    /// so that it never sees a seat half-changed and re-opens a channel to someone on their way
+    /// out. Owned by `Rooms` (all clones share it); one process runs the reconciler.
+    seats: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl Rooms {
@@ -95,25 +106,52 @@ impl Rooms {
             discord,
             live,
             guild_id,
+            seats: Arc::default(),
         }
     }
 
     /// Creates a room owned by `owner`: its private voice channel, then its record and invite.
+    ///
+    /// The creation is written down before Discord is asked (an intent, which also holds the
+    /// owner's place under [`MAX_OWNED_ROOMS`] however many creates race), and the channel is
+    /// recorded as the app's the moment Discord answers. A failure undoes only what this call did:
+    /// its own channel and its own intent, never a row that was already there. Whatever it cannot
+    /// undo (the process dies, Discord or the database fails during the cleanup, or Discord's answer
+    /// never came) the reconciler finishes or undoes after its grace period.
     pub async fn create(&self, owner: UserId, name: &str) -> Result<NewRoom, RoomError> {
         let name = room::validate_room_name(name).map_err(|err| RoomError::InvalidInput(err.to_string()))?;
-        let already_owned = self
-            .store
-            .rooms_of(owner)
-            .await?
-            .iter()
-            .filter(|room| room.owner_id == owner)
-            .count();
-        if already_owned >= MAX_OWNED_ROOMS {
+        let intent = IntentRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            guild_id: self.guild_id,
+            owner_id: owner,
+            name: name.clone(),
+            channel_id: None,
+            created_at_ms: unix_millis(),
+        };
+        if !self.store.begin_room_intent(&intent, MAX_OWNED_ROOMS).await? {
             return Err(RoomError::Conflict(format!(
                 "you already run {MAX_OWNED_ROOMS} rooms; close one first"
             )));
         }
-        let channel_id = self.discord.create_room_channel(&name, owner).await?;
+        let channel_id = match self.discord.create_room_channel(&name, owner).await {
+            Ok(channel_id) => channel_id,
+            Err(err) => {
+                // No answer (a timeout, a 5xx) may still mean the channel was made: the intent
+                // stays for the reconciler, which looks for it. A clear refusal made nothing.
+                if !matches!(err, DiscordError::Failed(_)) {
+                    self.drop_intent(&intent.id).await;
+                }
+                return Err(err.into());
+            }
+        };
+        let recorded = self
+            .store
+            .record_intent_channel(&intent.id, self.guild_id, channel_id, unix_millis())
+            .await;
+        if let Err(err) = recorded {
+            self.undo_create(&intent.id, channel_id).await;
+            return Err(err.into());
+        }
         let record = RoomRecord {
             channel_id,
             guild_id: self.guild_id,
@@ -121,29 +159,57 @@ impl Rooms {
             name,
             created_at_ms: unix_millis(),
         };
-        if let Err(err) = self.store.create_room(&record).await {
-            // Nothing of ours was stored (a row already on this id is someone else's and stays):
-            // only the channel we just made must go, or the app would never clean it up.
-            self.discard_channel(channel_id).await;
-            return Err(err.into());
-        }
-        match self.new_invite(channel_id).await {
-            Ok(invite) => Ok(NewRoom { channel_id, invite }),
-            Err(err) => {
-                // The row is ours: this room never was a game, so it leaves no record.
+        let token = InviteToken::generate();
+        let expires_at_ms = record.created_at_ms.saturating_add(invite_ttl_ms());
+        match self
+            .store
+            .complete_room(&intent.id, &record, &token.hash(), expires_at_ms)
+            .await
+        {
+            Ok(true) => Ok(NewRoom {
+                channel_id,
+                invite: Invite {
+                    token: token.into_string(),
+                    expires_at_ms,
+                },
+            }),
+            Ok(false) => {
+                // Outlived the reconciler's grace: it has given this creation up (and deleted the
+                // channel, which deleting again confirms).
                 self.discard_channel(channel_id).await;
-                if let Err(cleanup) = self.store.forget_room(channel_id).await {
-                    tracing::error!(error = ?cleanup, %channel_id, "cannot remove the record of a room that failed to save");
-                }
-                Err(err)
+                Err(RoomError::Discord(DiscordError::Failed(
+                    "the room took too long to create".to_owned(),
+                )))
+            }
+            Err(err) => {
+                self.undo_create(&intent.id, channel_id).await;
+                Err(err.into())
             }
         }
     }
 
-    /// Deletes the channel of a room whose creation failed.
-    async fn discard_channel(&self, channel_id: ChannelId) {
-        if let Err(cleanup) = self.discord.delete_channel(channel_id).await {
-            tracing::error!(error = %cleanup, %channel_id, "cannot remove the channel of a room that failed to save");
+    /// Undoes this creation's own work: its channel, then its intent (kept if the channel could not
+    /// be deleted, so that the reconciler finishes the job).
+    async fn undo_create(&self, intent: &str, channel_id: ChannelId) {
+        if self.discard_channel(channel_id).await {
+            self.drop_intent(intent).await;
+        }
+    }
+
+    async fn drop_intent(&self, intent: &str) {
+        if let Err(err) = self.store.drop_intent(intent).await {
+            tracing::warn!(error = ?err, "cannot drop the intent of a failed room creation; the reconciler will");
+        }
+    }
+
+    /// Deletes the channel of a room whose creation failed; returns whether it is gone.
+    async fn discard_channel(&self, channel_id: ChannelId) -> bool {
+        match self.discord.delete_channel(channel_id).await {
+            Ok(()) => true,
+            Err(cleanup) => {
+                tracing::error!(error = %cleanup, %channel_id, "cannot remove the channel of a room that failed to save; the reconciler will");
+                false
+            }
         }
     }
 
@@ -263,6 +329,7 @@ impl Rooms {
         if occupants.len() >= MAX_PLAYERS {
             return Err(RoomError::Invite(InviteError::RoomFull));
         }
+        let _seat_change = self.seats.read().await;
         match self.store.admit_player(channel, user, MAX_PLAYERS).await? {
             Admission::Admitted => {}
             // A second request of the same user's won the race: they are in.
@@ -419,6 +486,7 @@ impl Rooms {
     }
 
     async fn unseat(&self, channel: ChannelId, user: UserId) -> Result<(), RoomError> {
+        let _seat_change = self.seats.read().await;
         self.discord.forbid_player(channel, user).await?;
         if self.in_channel(user, channel) {
             self.discord.disconnect(user).await?;
@@ -462,8 +530,7 @@ impl Rooms {
 
     async fn new_invite(&self, channel: ChannelId) -> Result<Invite, RoomError> {
         let token = InviteToken::generate();
-        let ttl = i64::try_from(INVITE_TTL.as_millis()).unwrap_or(i64::MAX);
-        let expires_at_ms = unix_millis().saturating_add(ttl);
+        let expires_at_ms = unix_millis().saturating_add(invite_ttl_ms());
         self.store
             .set_invite(channel, &token.hash(), expires_at_ms)
             .await?;

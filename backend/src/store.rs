@@ -88,9 +88,11 @@ macro_rules! on_pool {
 }
 
 mod gateway;
+mod intents;
 mod rooms;
 
 pub use gateway::GatewaySessionRecord;
+pub use intents::{CreatedChannel, IntentRecord};
 pub use rooms::{
     Admission, CloseReason, ClosedRoom, Idleness, InviteRecord, PlayerRecord, RemovalRecord, RoomRecord,
 };

@@ -13,9 +13,12 @@ use backend::{
     Store,
     config::DatabaseConfig,
     roster::VoiceMember,
-    store::{Admission, CloseReason, GatewaySessionRecord, Idleness, RoomRecord, UserRecord},
+    store::{
+        Admission, CloseReason, CreatedChannel, GatewaySessionRecord, Idleness, IntentRecord, RoomRecord,
+        UserRecord,
+    },
 };
-use model::ids::UserId;
+use model::ids::{ChannelId, UserId};
 use secrecy::SecretString;
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -241,6 +244,155 @@ async fn concurrent_admissions_never_overfill_a_room(store: &Store) {
     assert_eq!(store.players(table.channel_id).await.unwrap().len(), 4);
 }
 
+fn intent(id: &str, owner: &str, created_at_ms: i64) -> IntentRecord {
+    IntentRecord {
+        id: id.to_owned(),
+        guild_id: "2000000000000000001".parse().unwrap(),
+        owner_id: owner.parse().unwrap(),
+        name: format!("intent {id}"),
+        channel_id: None,
+        created_at_ms,
+    }
+}
+
+async fn a_creation_is_an_intent_until_its_room_is_stored(store: &Store) {
+    let table = a_room_with_people(store).await;
+    let guild = table.guild_id;
+    let mut started = intent("one", "3000000000000000001", 2_000);
+    assert!(store.begin_room_intent(&started, 5).await.unwrap());
+    assert_eq!(store.intents().await.unwrap(), vec![started.clone()]);
+
+    let channel: ChannelId = "4000000000000000002".parse().unwrap();
+    assert!(
+        store
+            .record_intent_channel("one", guild, channel, 2_100)
+            .await
+            .unwrap()
+    );
+    started.channel_id = Some(channel);
+    assert_eq!(store.intents().await.unwrap(), vec![started.clone()]);
+    assert_eq!(
+        store.created_channels(guild).await.unwrap(),
+        vec![CreatedChannel {
+            channel_id: channel,
+            created_at_ms: 2_100
+        }]
+    );
+
+    let new = RoomRecord {
+        name: "intent one".to_owned(),
+        ..room("4000000000000000002", "3000000000000000001", 2_200)
+    };
+    assert!(store.complete_room("one", &new, "hash", 9_000).await.unwrap());
+    assert!(
+        store.intents().await.unwrap().is_empty(),
+        "the intent went with it"
+    );
+    assert_eq!(store.room(channel).await.unwrap(), Some(new.clone()));
+    assert_eq!(store.players(channel).await.unwrap().len(), 1, "its owner");
+    assert_eq!(
+        store.invite_by_hash("hash").await.unwrap().map(|i| i.channel_id),
+        Some(channel)
+    );
+    assert!(
+        !store.complete_room("one", &new, "hash-2", 9_000).await.unwrap(),
+        "an intent given up (or finished) completes nothing"
+    );
+
+    // A channel id some room already holds (open or closed) fails the completion and changes
+    // nothing: neither that room nor the intent.
+    assert!(
+        store
+            .close_room(channel, CloseReason::Owner, 3_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .begin_room_intent(&intent("two", "3000000000000000002", 4_000), 5)
+            .await
+            .unwrap()
+    );
+    let clash = room("4000000000000000002", "3000000000000000002", 4_100);
+    assert!(store.complete_room("two", &clash, "hash-3", 9_000).await.is_err());
+    assert_eq!(
+        store.closed_room(channel).await.unwrap().map(|c| c.room),
+        Some(new)
+    );
+    assert_eq!(
+        store.intents().await.unwrap().len(),
+        1,
+        "the intent is left to undo"
+    );
+    assert!(store.drop_intent("two").await.unwrap());
+    assert!(!store.drop_intent("two").await.unwrap());
+    assert_eq!(
+        store.created_channels(guild).await.unwrap().len(),
+        1,
+        "the app's record of its channel outlives the room"
+    );
+}
+
+async fn the_owned_rooms_limit_counts_rooms_and_creations_in_flight(store: &Store) {
+    a_room_with_people(store).await;
+    // alice has one open room; four creations more are allowed, the fifth is not.
+    for n in 0..4 {
+        assert!(
+            store
+                .begin_room_intent(&intent(&format!("i{n}"), "3000000000000000001", 5_000), 5)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        !store
+            .begin_room_intent(&intent("i4", "3000000000000000001", 5_000), 5)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .begin_room_intent(&intent("b0", "3000000000000000002", 5_000), 5)
+            .await
+            .unwrap(),
+        "per owner"
+    );
+    assert!(store.drop_intent("i0").await.unwrap());
+    assert!(
+        store
+            .begin_room_intent(&intent("i5", "3000000000000000001", 5_000), 5)
+            .await
+            .unwrap(),
+        "a creation undone frees its place"
+    );
+}
+
+async fn concurrent_creations_never_exceed_the_owned_rooms_limit(store: &Store) {
+    store
+        .upsert_user(&user("3000000000000000001", "alice"))
+        .await
+        .unwrap();
+    let racers: Vec<_> = (0..10)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .begin_room_intent(&intent(&format!("race{n}"), "3000000000000000001", 1_000), 5)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut started = 0;
+    for racer in racers {
+        if racer.await.unwrap() {
+            started += 1;
+        }
+    }
+    assert_eq!(started, 5);
+    assert_eq!(store.intents().await.unwrap().len(), 5);
+}
+
 async fn an_invite_is_replaced_revoked_and_outlives_its_room(store: &Store) {
     let table = a_room_with_people(store).await;
     let channel = table.channel_id;
@@ -338,18 +490,6 @@ async fn a_removed_player_stays_out_until_let_back_in(store: &Store) {
     );
 }
 
-async fn removals_go_with_their_room(store: &Store) {
-    let table = a_room_with_people(store).await;
-    let channel = table.channel_id;
-    let bob: UserId = "3000000000000000002".parse().unwrap();
-    assert!(store.record_removal(channel, bob, table.owner_id).await.unwrap());
-    assert!(store.forget_room(channel).await.unwrap());
-    assert!(store.removed_players(channel).await.unwrap().is_empty());
-    // Discord does not reuse snowflakes, but a row left behind would still be a leak.
-    store.create_room(&table).await.unwrap();
-    assert!(!store.is_removed(channel, bob).await.unwrap());
-}
-
 async fn a_closed_room_is_a_record_that_no_open_room_query_finds(store: &Store) {
     let table = a_room_with_people(store).await;
     let channel = table.channel_id;
@@ -427,24 +567,27 @@ async fn a_closed_room_is_a_record_that_no_open_room_query_finds(store: &Store) 
     assert_eq!(store.idleness().await.unwrap(), vec![(channel, busy)]);
     assert_eq!(store.closed_room(channel).await.unwrap(), None);
 
-    // A closed room's id handed out again (only a simulator restarted without its world does
-    // that) goes to the new room; an open room's id is never taken.
+    // A closed room's id handed out again (Discord never does; a simulator restarted without its
+    // world once did) is refused: the closed room is a record of a game and keeps its row.
     assert!(
         store
             .close_room(channel, CloseReason::Owner, 6_000)
             .await
             .unwrap()
     );
+    let closed = store.closed_room(channel).await.unwrap();
     let mut reused = room("4000000000000000001", "3000000000000000002", 7_000);
     "a new game".clone_into(&mut reused.name);
-    store.create_room(&reused).await.unwrap();
-    assert_eq!(store.room(channel).await.unwrap(), Some(reused.clone()));
-    assert_eq!(store.players(channel).await.unwrap().len(), 1, "only its owner");
     assert!(
-        store.create_room(&table).await.is_err(),
-        "an open room keeps its id"
+        store.create_room(&reused).await.is_err(),
+        "a closed room keeps its id"
     );
-    assert_eq!(store.room(channel).await.unwrap(), Some(reused));
+    assert_eq!(
+        store.closed_room(channel).await.unwrap(),
+        closed,
+        "and its record"
+    );
+    assert_eq!(store.room(channel).await.unwrap(), None);
 }
 
 async fn idle_time_is_remembered_and_paused_for_open_rooms(store: &Store) {
@@ -579,9 +722,11 @@ contract!(
     a_room_reads_back_with_its_owner_as_first_player,
     admissions_stop_at_the_seat_count,
     concurrent_admissions_never_overfill_a_room,
+    a_creation_is_an_intent_until_its_room_is_stored,
+    the_owned_rooms_limit_counts_rooms_and_creations_in_flight,
+    concurrent_creations_never_exceed_the_owned_rooms_limit,
     an_invite_is_replaced_revoked_and_outlives_its_room,
     a_removed_player_stays_out_until_let_back_in,
-    removals_go_with_their_room,
     a_closed_room_is_a_record_that_no_open_room_query_finds,
     idle_time_is_remembered_and_paused_for_open_rooms,
     a_gateway_session_is_saved_with_its_roster_and_replaced_whole,

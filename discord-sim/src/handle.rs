@@ -12,7 +12,7 @@ use crate::core::{ConnectionInfo, Core, Counters};
 use crate::fault::{GatewayFault, RestFaultRule};
 use crate::id::Snowflake;
 use crate::router;
-use crate::world::{DemoIds, Dispatch, World, WorldError};
+use crate::world::{Channel, DemoIds, Dispatch, Overwrite, World, WorldError};
 
 /// Why the simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +234,28 @@ impl SimHandle {
     /// Disconnects a user from voice.
     pub fn leave_voice(&self, user: Snowflake) -> Result<(), WorldError> {
         self.core.change(|world| world.leave_voice(user).map(|d| ((), d)))
+    }
+
+    /// Creates a voice channel as a moderator would in Discord's own client, outside any app, with
+    /// these permission overwrites; every session gets `CHANNEL_CREATE` it may see. Returns its id.
+    pub fn create_voice_channel(&self, name: &str, overwrites: Vec<Overwrite>) -> Snowflake {
+        let channel = Channel {
+            // Replaced with a fresh id by `create_channel`.
+            id: crate::world::GUILD_ID,
+            kind: crate::world::CHANNEL_VOICE,
+            name: name.to_owned(),
+            position: 0,
+            parent_id: None,
+            overwrites,
+            bitrate: 64_000,
+            user_limit: 0,
+        };
+        self.core
+            .change::<_, Infallible>(|world| {
+                let (channel, dispatches) = world.create_channel(channel);
+                Ok((channel.id, dispatches))
+            })
+            .unwrap_or_else(|never| match never {})
     }
 
     /// Deletes a channel as a moderator would in Discord's own client, outside any app: members

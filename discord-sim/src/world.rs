@@ -11,6 +11,7 @@ mod voice;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use demo::DemoIds;
 pub use permissions::{
@@ -173,11 +174,14 @@ pub struct World {
     pub members: BTreeMap<Snowflake, Member>,
     /// Voice connections by user.
     pub voice: BTreeMap<Snowflake, VoiceState>,
-    /// Next channel id to hand out.
-    next_channel: Snowflake,
-    /// Next user id to hand out.
-    next_user: Snowflake,
 }
+
+/// The last id handed out in this process, by any world (see [`World::fresh_id`]).
+static LAST_ID: AtomicU64 = AtomicU64::new(0);
+
+/// Discord's epoch (the first second of 2015), in unix milliseconds: a snowflake's top 42 bits
+/// count milliseconds since it.
+pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 
 impl World {
     /// An empty guild with only the bot in it.
@@ -199,8 +203,6 @@ impl World {
             channels: BTreeMap::new(),
             members: BTreeMap::new(),
             voice: BTreeMap::new(),
-            next_channel: Snowflake::constant(4_000_000_000_000_000_001),
-            next_user: Snowflake::constant(5_000_000_000_000_000_001),
         };
         world.users.insert(bot_id, bot);
         world.add_member(bot_id, "2026-01-01T00:00:00.000000+00:00".to_owned());
@@ -209,7 +211,12 @@ impl World {
 
     /// Adds a user (not yet a guild member) and returns its id.
     pub fn create_user(&mut self, username: &str, global_name: Option<&str>) -> Snowflake {
-        let id = self.fresh_user_id();
+        let id = Self::fresh_id();
+        self.create_user_as(id, username, global_name)
+    }
+
+    /// Adds a user with a chosen id (the demo's fixed people).
+    fn create_user_as(&mut self, id: Snowflake, username: &str, global_name: Option<&str>) -> Snowflake {
         self.users.insert(
             id,
             User {
@@ -249,7 +256,12 @@ impl World {
 
     /// Creates a channel and returns it with its `CHANNEL_CREATE` dispatch.
     pub fn create_channel(&mut self, mut channel: Channel) -> (Channel, Vec<Dispatch>) {
-        channel.id = self.fresh_channel_id();
+        channel.id = Self::fresh_id();
+        self.create_channel_as(channel)
+    }
+
+    /// Creates `channel` under the id it already has (the demo's fixed channels).
+    fn create_channel_as(&mut self, channel: Channel) -> (Channel, Vec<Dispatch>) {
         self.channels.insert(channel.id, channel.clone());
         let dispatches = self.channel_event("CHANNEL_CREATE", &channel);
         (channel, dispatches)
@@ -344,16 +356,22 @@ impl World {
         wire::member(self, user_id, with_guild)
     }
 
-    fn fresh_channel_id(&mut self) -> Snowflake {
-        let id = self.next_channel;
-        self.next_channel = id.next();
-        id
-    }
-
-    fn fresh_user_id(&mut self) -> Snowflake {
-        let id = self.next_user;
-        self.next_user = id.next();
-        id
+    /// A new id made as Discord makes them, from the clock: milliseconds since
+    /// [`DISCORD_EPOCH_MS`] in the top bits, then an increment. So ids never repeat, not even in
+    /// a simulator started afresh next to a database that remembers an earlier one's channels
+    /// and users (the embedded default after a restart); and, as in Discord, a channel's id says
+    /// when it was made.
+    /// Within one process the ids also keep growing across worlds (tests start many simulators
+    /// within a millisecond); a restarted process is milliseconds later.
+    fn fresh_id() -> Snowflake {
+        let since_epoch = timestamp::now_micros() / 1000;
+        let from_clock = since_epoch.saturating_sub(DISCORD_EPOCH_MS) << 22;
+        let previous = LAST_ID
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                Some(from_clock.max(last.saturating_add(1)))
+            })
+            .unwrap_or_default();
+        Snowflake::new(from_clock.max(previous.saturating_add(1))).unwrap_or(Snowflake::constant(1))
     }
 
     /// A voice session id for a new connection.
@@ -384,5 +402,41 @@ impl World {
             intent: INTENT_GUILDS,
             data: String::new(),
         }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn voice(name: &str) -> Channel {
+        Channel {
+            id: GUILD_ID,
+            kind: CHANNEL_VOICE,
+            name: name.to_owned(),
+            position: 0,
+            parent_id: None,
+            overwrites: Vec::new(),
+            bitrate: 64_000,
+            user_limit: 4,
+        }
+    }
+
+    #[test]
+    fn a_world_started_afresh_never_reissues_an_earlier_worlds_ids() {
+        let (mut first, demo) = World::demo("bot");
+        let (made_first, _) = first.create_channel(voice("table"));
+        let dave = first.create_user("dave", None);
+        let (mut second, again) = World::demo("bot");
+        assert_eq!(demo, again, "the demo's own ids are fixed");
+        let (made_second, _) = second.create_channel(voice("table"));
+        let erin = second.create_user("erin", None);
+        assert!(made_second.id > made_first.id, "ids only grow, across worlds too");
+        assert!(erin > dave);
+        assert_ne!(made_first.id, dave, "one id space for channels and users");
+        // Like Discord's, the id says when it was made.
+        let minted_ms = (made_second.id.get() >> 22) + DISCORD_EPOCH_MS;
+        let now_ms = timestamp::now_micros() / 1000;
+        assert!(minted_ms <= now_ms && now_ms - minted_ms < 60_000);
     }
 }

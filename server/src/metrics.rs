@@ -36,8 +36,8 @@ use crate::state::AppState;
 pub use backend::metric_names::METRICS;
 use backend::metric_names::{
     APP_EVENTS, DISPATCH_TO_WRITE, GATEWAY_RECONNECTS, GATEWAY_SESSIONS, GATEWAY_STATE, JANITOR_DELETIONS,
-    JANITOR_FAILURES, JANITOR_WARNINGS, RATE_LIMITED, RECONCILER_REPAIRS, SERVER_FN_CALLS, STREAM_DELIVERIES,
-    STREAM_RESYNCS, STREAMS_OPEN, TASK_PANICS,
+    JANITOR_FAILURES, JANITOR_WARNINGS, RATE_LIMITED, RECONCILER_FAILURES, RECONCILER_REPAIRS,
+    SERVER_FN_CALLS, STREAM_DELIVERIES, STREAM_RESYNCS, STREAMS_OPEN, TASK_PANICS,
 };
 
 /// Buckets of [`DISPATCH_TO_WRITE`]: the aim is single-digit milliseconds on loopback (DESIGN.md
@@ -104,10 +104,18 @@ fn register() {
         JANITOR_WARNINGS,
         JANITOR_DELETIONS,
         JANITOR_FAILURES,
-        RECONCILER_REPAIRS,
+        RECONCILER_FAILURES,
         TASK_PANICS,
     ] {
         metrics::counter!(name).increment(0);
+    }
+    for kind in [
+        "orphan_channel",
+        "unfinished_intent",
+        "missing_channel",
+        "missing_permission",
+    ] {
+        metrics::counter!(RECONCILER_REPAIRS, "kind" => kind).increment(0);
     }
     for how in ["identify", "resume"] {
         metrics::counter!(GATEWAY_SESSIONS, "how" => how).increment(0);

@@ -28,7 +28,7 @@ use backend::{
     discord::rest::{self, DiscordRest, RestSettings},
     live::{self, Live},
     rate_limit::RateLimiter,
-    rooms::{Rooms, janitor::Janitor},
+    rooms::{Rooms, janitor::Janitor, reconciler::Reconciler},
     roster::{Roster, RosterSource},
     session::{self, SessionBackend, SessionSetupError, keys::SessionKeys},
     store::StoreError,
@@ -176,6 +176,12 @@ impl Application {
             "janitor",
             Janitor::new(rooms.clone(), bus.clone(), live.watch_roster_status()).run(shutdown.clone()),
         );
+        let repairs = Reconciler::new(rooms.clone(), config.reconcile.grace);
+        let reconciled = repairs.runs();
+        tasks.add(
+            "reconciler",
+            repairs.run(config.reconcile.every, shutdown.clone()),
+        );
         let state = AppState {
             leptos_options,
             store,
@@ -193,6 +199,7 @@ impl Application {
             gateway_down_since: discord.gateway_down_since,
             operations: config.operations,
             tasks: tasks.status(),
+            reconciled,
         };
         let metrics = match config.operations.metrics_addr {
             Some(addr) => MetricsListener::bind(addr)

@@ -52,6 +52,8 @@ pub struct AppState {
     /// The background tasks' status: panics so far, and the failure the server is stopping for
     /// (for health and metrics).
     pub tasks: watch::Receiver<backend::supervisor::TaskStatus>,
+    /// How many reconciler runs have finished (the first is at startup).
+    pub reconciled: watch::Receiver<u64>,
 }
 
 const _: fn() = || {

@@ -2,7 +2,9 @@
 //!
 //! Every function takes the acting user from the session (401 without one); the ones that change
 //! something also charge the user's request budget (429 when spent). Room ids are Discord
-//! snowflakes: anything else is refused as a bad argument (400) before the body runs.
+//! snowflakes: anything else is refused as a bad argument (400) before the body runs. The ones
+//! that change Discord and the database together (create, join, remove, leave, close) run to
+//! completion once started, even when the browser goes away mid-way (`ssr::to_completion`).
 
 use leptos::prelude::*;
 use model::{
@@ -16,7 +18,8 @@ use model::{
 pub async fn create_room(name: String) -> Result<NewRoom, AppError> {
     let services = super::ssr::services()?;
     let caller = super::ssr::throttled_caller(&services).await?;
-    Ok(services.rooms.create(caller.user.id, &name).await?)
+    let (rooms, user) = (services.rooms, caller.user.id);
+    super::ssr::to_completion(async move { rooms.create(user, &name).await }).await
 }
 
 /// The rooms the caller plays in.
@@ -42,7 +45,8 @@ pub async fn join_room(token: String) -> Result<JoinedRoom, AppError> {
     let services = super::ssr::services()?;
     let caller = super::ssr::throttled_caller(&services).await?;
     let access_token = caller.access_token(&services.oauth).await?;
-    Ok(services.rooms.join(caller.user.id, &token, &access_token).await?)
+    let (rooms, user) = (services.rooms, caller.user.id);
+    super::ssr::to_completion(async move { rooms.join(user, &token, &access_token).await }).await
 }
 
 /// Moves the caller into the room's voice channel if they are in voice elsewhere; otherwise says
@@ -75,7 +79,8 @@ pub async fn revoke_invite(channel: ChannelId) -> Result<(), AppError> {
 pub async fn close_room(channel: ChannelId) -> Result<(), AppError> {
     let services = super::ssr::services()?;
     let caller = super::ssr::throttled_caller(&services).await?;
-    Ok(services.rooms.close(caller.user.id, channel).await?)
+    let (rooms, user) = (services.rooms, caller.user.id);
+    super::ssr::to_completion(async move { rooms.close(user, channel).await }).await
 }
 
 /// Owner only: takes a player's seat away.
@@ -83,10 +88,8 @@ pub async fn close_room(channel: ChannelId) -> Result<(), AppError> {
 pub async fn remove_player(channel: ChannelId, player: UserId) -> Result<(), AppError> {
     let services = super::ssr::services()?;
     let caller = super::ssr::throttled_caller(&services).await?;
-    Ok(services
-        .rooms
-        .remove_player(caller.user.id, channel, player)
-        .await?)
+    let (rooms, user) = (services.rooms, caller.user.id);
+    super::ssr::to_completion(async move { rooms.remove_player(user, channel, player).await }).await
 }
 
 /// Owner only: lets a removed player back in, so that their invite works again (it does not seat
@@ -106,5 +109,6 @@ pub async fn readmit_player(channel: ChannelId, player: UserId) -> Result<(), Ap
 pub async fn leave_room(channel: ChannelId) -> Result<(), AppError> {
     let services = super::ssr::services()?;
     let caller = super::ssr::throttled_caller(&services).await?;
-    Ok(services.rooms.leave(caller.user.id, channel).await?)
+    let (rooms, user) = (services.rooms, caller.user.id);
+    super::ssr::to_completion(async move { rooms.leave(user, channel).await }).await
 }

@@ -71,6 +71,33 @@ pub enum DiscordError {
     Failed(String),
 }
 
+/// A guild channel as the reconciler needs to see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuildChannel {
+    /// The channel.
+    pub id: ChannelId,
+    /// Whether it is a voice channel (the only kind the app makes).
+    pub voice: bool,
+    /// Its name.
+    pub name: String,
+    /// Its member permission overwrites: who, and the permission bits they are allowed.
+    pub member_allows: Vec<(UserId, Permissions)>,
+}
+
+impl GuildChannel {
+    /// Whether `user` has a member overwrite allowing at least `wanted`.
+    pub fn allows(&self, user: UserId, wanted: Permissions) -> bool {
+        self.member_allows
+            .iter()
+            .any(|(id, allow)| *id == user && allow.contains(wanted))
+    }
+
+    /// Whether `user` has a member overwrite at all (the bot's mark on the channels it made).
+    pub fn has_member_overwrite(&self, user: UserId) -> bool {
+        self.member_allows.iter().any(|(id, _)| *id == user)
+    }
+}
+
 /// Where the REST API is and who the bot is. `Debug` hides the token.
 #[derive(Clone)]
 pub struct RestSettings {
@@ -275,6 +302,41 @@ impl DiscordRest {
             Err(DiscordError::Unknown(_) | DiscordError::NotInVoice) => Ok(None),
             Err(err) => Err(err),
         }
+    }
+
+    /// Every channel of the guild (`GET /guilds/{guild}/channels`).
+    pub async fn guild_channels(&self) -> Result<Vec<GuildChannel>, DiscordError> {
+        let channels = self
+            .call(async {
+                self.client
+                    .guild_channels(self.guild)
+                    .await
+                    .map_err(CallError::from)?
+                    .model()
+                    .await
+                    .map_err(CallError::from)
+            })
+            .await?;
+        Ok(channels
+            .into_iter()
+            .map(|channel| GuildChannel {
+                id: ChannelId::new(channel.id.into_nonzero()),
+                voice: channel.kind == ChannelType::GuildVoice,
+                name: channel.name.unwrap_or_default(),
+                member_allows: channel
+                    .permission_overwrites
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|overwrite| overwrite.kind == ChannelOverwriteType::Member)
+                    .map(|overwrite| (UserId::new(overwrite.id.into_nonzero()), overwrite.allow))
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// The bot's own user id (asked once, then remembered).
+    pub async fn bot_user_id(&self) -> Result<UserId, DiscordError> {
+        Ok(UserId::new(self.bot_id().await?.into_nonzero()))
     }
 
     /// The bot's own user id, asked once.

@@ -118,6 +118,30 @@ pub struct Idleness {
     pub warned_at_ms: Option<i64>,
 }
 
+/// Inserts a room and its owner's seat inside the transaction `$tx` (either engine's).
+macro_rules! insert_room {
+    ($tx:expr, $room:expr) => {{
+        const ROOM: &str =
+            "INSERT INTO rooms (channel_id, guild_id, owner_id, name, created_at) VALUES ($1, $2, $3, $4, $5)";
+        const OWNER: &str = "INSERT INTO memberships (channel_id, user_id, joined_at) VALUES ($1, $2, $3)";
+        let room: &RoomRecord = $room;
+        sqlx::query(ROOM)
+            .bind(room.channel_id.to_string())
+            .bind(room.guild_id.to_string())
+            .bind(room.owner_id.to_string())
+            .bind(&room.name)
+            .bind(room.created_at_ms)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query(OWNER)
+            .bind(room.channel_id.to_string())
+            .bind(room.owner_id.to_string())
+            .bind(room.created_at_ms)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+
 const ROOM_COLUMNS: &str = "rooms.channel_id, rooms.guild_id, rooms.owner_id, rooms.name, rooms.created_at";
 
 impl Store {
@@ -138,37 +162,54 @@ impl Store {
         }))
     }
 
-    /// Stores a new room with its owner as the first player. An open room on the same channel is
-    /// a conflict (the insert fails and nothing changes); a *closed* room's record there gives way:
-    /// Discord never reuses a snowflake, so only a simulator restarted without its world can hand
-    /// out the id again, and the channel is then the new room's.
+    /// Stores a new room with its owner as the first player. A room already on the channel, open or
+    /// closed, is a conflict: the insert fails and nothing changes (a closed room is a record of a
+    /// game, and nobody else's failure may erase it).
     pub async fn create_room(&self, room: &RoomRecord) -> Result<(), StoreError> {
-        const REUSED: &str = "DELETE FROM rooms WHERE channel_id = $1 AND closed_at IS NOT NULL";
-        const ROOM: &str = "INSERT INTO rooms (channel_id, guild_id, owner_id, name, created_at) VALUES ($1, $2, $3, $4, $5)";
-        const OWNER: &str = "INSERT INTO memberships (channel_id, user_id, joined_at) VALUES ($1, $2, $3)";
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(REUSED)
-                .bind(room.channel_id.to_string())
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(ROOM)
-                .bind(room.channel_id.to_string())
-                .bind(room.guild_id.to_string())
-                .bind(room.owner_id.to_string())
-                .bind(&room.name)
-                .bind(room.created_at_ms)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(OWNER)
-                .bind(room.channel_id.to_string())
-                .bind(room.owner_id.to_string())
-                .bind(room.created_at_ms)
-                .execute(&mut *tx)
-                .await?;
+            insert_room!(tx, room);
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// Finishes the room creation `intent`: in one transaction the intent goes and the room is
+    /// stored with its owner as first player and its invite (`token_hash`, expiring at
+    /// `expires_at_ms`). Returns `false`, changing nothing, when the intent is no longer there (the
+    /// reconciler gave up on it and deleted its channel); fails, changing nothing, when a room
+    /// already holds the channel.
+    pub async fn complete_room(
+        &self,
+        intent: &str,
+        room: &RoomRecord,
+        token_hash: &str,
+        expires_at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        const INTENT: &str = "DELETE FROM room_intents WHERE id = $1";
+        const INVITE: &str = "INSERT INTO invites (channel_id, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (channel_id) DO UPDATE SET \
+             token_hash = excluded.token_hash, created_at = excluded.created_at, expires_at = excluded.expires_at";
+        let done = on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let found = sqlx::query(INTENT).bind(intent).execute(&mut *tx).await?.rows_affected();
+            if found == 0 {
+                tx.rollback().await?;
+                false
+            } else {
+                insert_room!(tx, room);
+                sqlx::query(INVITE)
+                    .bind(room.channel_id.to_string())
+                    .bind(token_hash)
+                    .bind(room.created_at_ms)
+                    .bind(expires_at_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                true
+            }
+        });
+        Ok(done)
     }
 
     /// The open room on this channel, if the app created one there.
@@ -343,20 +384,6 @@ impl Store {
                 })
                 .transpose()
         })
-    }
-
-    /// Erases a room with its players and removals, leaving no record. Only for undoing a room
-    /// whose creation failed half-way (it never was a game); anything that ends a game closes it
-    /// ([`Store::close_room`]).
-    pub async fn forget_room(&self, channel: ChannelId) -> Result<bool, StoreError> {
-        let done = on_pool!(self, pool => {
-            sqlx::query("DELETE FROM rooms WHERE channel_id = $1")
-                .bind(channel.to_string())
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(done > 0)
     }
 
     /// The open room's players, in the order they were admitted (the owner first).
@@ -630,7 +657,7 @@ where
     })
 }
 
-fn parse<T>(text: &str, table: &'static str) -> Result<T, StoreError>
+pub(super) fn parse<T>(text: &str, table: &'static str) -> Result<T, StoreError>
 where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,

@@ -27,23 +27,42 @@ impl World {
     /// The demo world, with its ids.
     pub fn demo(bot_name: &str) -> (Self, DemoIds) {
         let mut world = Self::new(bot_name);
-        let template = |kind: u8, name: &str, position: u32, parent: Option<Snowflake>| Channel {
-            // Replaced by `create_channel`; any non-zero id will do here.
-            id: super::GUILD_ID,
-            kind,
-            name: name.to_owned(),
-            position,
-            parent_id: parent,
-            overwrites: Vec::new(),
-            bitrate: if kind == CHANNEL_VOICE { 64_000 } else { 0 },
-            user_limit: 0,
-        };
-        let (category, _) = world.create_channel(template(CHANNEL_CATEGORY, "Voice", 0, None));
-        let (general, _) = world.create_channel(template(CHANNEL_TEXT, "general", 0, None));
-        let (lobby, _) = world.create_channel(template(CHANNEL_VOICE, "Lobby", 0, Some(category.id)));
-        let (games, _) = world.create_channel(template(CHANNEL_VOICE, "Games", 1, Some(category.id)));
+        // Fixed ids, so that the CLI and docs can name them; everything made later gets a fresh
+        // id from the clock (`World::fresh_id`), far from these.
+        let channel_id = |n: u64| Snowflake::constant(4_000_000_000_000_000_000 + n);
+        let user_id = |n: u64| Snowflake::constant(5_000_000_000_000_000_000 + n);
+        let template =
+            |id: Snowflake, kind: u8, name: &str, position: u32, parent: Option<Snowflake>| Channel {
+                id,
+                kind,
+                name: name.to_owned(),
+                position,
+                parent_id: parent,
+                overwrites: Vec::new(),
+                bitrate: if kind == CHANNEL_VOICE { 64_000 } else { 0 },
+                user_limit: 0,
+            };
+        let (category, _) =
+            world.create_channel_as(template(channel_id(1), CHANNEL_CATEGORY, "Voice", 0, None));
+        let (general, _) = world.create_channel_as(template(channel_id(2), CHANNEL_TEXT, "general", 0, None));
+        let (lobby, _) = world.create_channel_as(template(
+            channel_id(3),
+            CHANNEL_VOICE,
+            "Lobby",
+            0,
+            Some(category.id),
+        ));
+        let (games, _) = world.create_channel_as(template(
+            channel_id(4),
+            CHANNEL_VOICE,
+            "Games",
+            1,
+            Some(category.id),
+        ));
+        let mut next_person = 0;
         let mut person = |name: &str, display: &str| {
-            let id = world.create_user(name, Some(display));
+            next_person += 1;
+            let id = world.create_user_as(user_id(next_person), name, Some(display));
             world.add_member(id, "2025-06-01T12:00:00.000000+00:00".to_owned());
             id
         };

@@ -4,7 +4,7 @@
 use reqwest::{Response, header::LOCATION};
 
 use crate::{
-    helpers::{TestApp, spawn_app, spawn_app_with},
+    helpers::{TestApp, spawn_app, spawn_app_on_real_discord, spawn_app_with},
     players::Player,
 };
 
@@ -194,7 +194,9 @@ async fn sessions_and_rooms_live_in_postgresql_when_it_is_configured() {
 
     // With a secret, so no development key file is written into the working directory.
     let secret = "s".repeat(64);
-    let app = spawn_app_with(&[("DATABASE_URL", url.as_str()), ("SESSION_SECRET", &secret)]).await;
+    // Against a Discord that outlives the restart, as a deploy's does (an embedded simulator's
+    // world would start afresh, without the room's channel, and the room would close).
+    let app = spawn_app_on_real_discord(&[("DATABASE_URL", url.as_str()), ("SESSION_SECRET", &secret)]).await;
     assert_eq!(app.store.engine(), "postgres");
     let mut alice = Player::signed_in(&app, &app.discord.demo().alice.to_string()).await;
     let (channel, _) = alice.create_room("Stored in PostgreSQL").await;

@@ -181,7 +181,9 @@ async fn start(
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
     let config = test_config(&data.0, &vars);
-    let app = Application::build(config, leptos_options())
+    // Boxed, as is the wait below: `start` is inside every restart's future, which clippy keeps
+    // small.
+    let app = Box::pin(Application::build(config, leptos_options()))
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -199,6 +201,15 @@ async fn start(
     .await
     .expect("the roster follows the simulator's guild")
     .expect("the fan-out is running");
+    // The reconciler's startup run is done, so it never races a test's own setup.
+    let mut reconciled = state.reconciled.clone();
+    Box::pin(tokio::time::timeout(
+        Duration::from_secs(20),
+        reconciled.wait_for(|runs| *runs >= 1),
+    ))
+    .await
+    .expect("the reconciler's startup run finishes")
+    .expect("the reconciler task is running");
     let embedded = state.simulator.clone();
     assert_eq!(
         embedded.is_some(),

@@ -17,7 +17,7 @@ use model::{event::RosterStatus, ids::ChannelId};
 use tokio::sync::watch;
 
 use crate::{
-    helpers::{SseReader, TestApp, spawn_app},
+    helpers::{SseReader, TestApp, spawn_app, spawn_app_on_real_discord},
     players::Player,
 };
 
@@ -102,7 +102,8 @@ async fn a_room_whose_delete_fails_is_retried_and_the_other_idle_room_still_goes
 
 #[tokio::test]
 async fn idle_time_survives_a_restart_so_a_deploy_does_not_restart_the_hour() {
-    let app = spawn_app().await;
+    // A deploy keeps Discord (and the room's channel); an embedded simulator would not.
+    let app = spawn_app_on_real_discord(&[]).await;
     let alice = Player::signed_in(&app, &app.discord.demo().alice.to_string()).await;
     let (room, _) = alice.create_room("Forgotten").await;
     let start = unix_millis();

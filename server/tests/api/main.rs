@@ -25,6 +25,7 @@ mod outage;
 mod pages;
 mod players;
 mod process;
+mod reconciler;
 mod restart;
 mod room_flow;
 mod rooms;

@@ -135,7 +135,9 @@ async fn every_metric_is_scraped_and_moves_with_joins_calls_and_429s() {
     assert!(moved(r#"spell_coven_rate_limited_total{scope="user"}"#) >= 1.0);
     // Registered before anything happened to them.
     for series in [
-        "spell_coven_reconciler_repairs_total",
+        r#"spell_coven_reconciler_repairs_total{kind="orphan_channel"}"#,
+        r#"spell_coven_reconciler_repairs_total{kind="missing_permission"}"#,
+        "spell_coven_reconciler_failures_total",
         "spell_coven_task_panics_total",
         "spell_coven_janitor_failures_total",
         r#"spell_coven_gateway_sessions_total{how="resume"}"#,

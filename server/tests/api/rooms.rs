@@ -5,7 +5,7 @@ use discord_sim::{RestFault, RestFaultRule, Snowflake};
 use model::event::AppEvent;
 
 use crate::{
-    helpers::{SseReader, spawn_app, spawn_app_with},
+    helpers::{SseReader, spawn_app, spawn_app_on_real_discord, spawn_app_with},
     players::Player,
 };
 
@@ -509,7 +509,9 @@ async fn the_stream_is_for_the_rooms_players_only() {
 
 #[tokio::test]
 async fn a_restarted_server_keeps_rooms_invites_and_sessions() {
-    let app = spawn_app().await;
+    // A deploy: Discord, and the room's channel, outlive the process (an embedded simulator's
+    // world would not, and the room would close as its channel is gone).
+    let app = spawn_app_on_real_discord(&[]).await;
     let demo = app.discord.demo();
     let alice = Player::signed_in(&app, &demo.alice.to_string()).await;
     let (channel, token) = alice.create_room("Durable").await;
@@ -526,8 +528,7 @@ async fn a_restarted_server_keeps_rooms_invites_and_sessions() {
         alice.call("mine", &[]).await.ok()[0]["channelId"],
         channel.as_str()
     );
-    // The invite is still the room's. (Joining with it here would reach a new embedded simulator,
-    // whose world starts afresh without the room's channel.)
+    // The invite is still the room's.
     let invite = app
         .store
         .invite_by_hash(&backend::rooms::hash_token(&token))
