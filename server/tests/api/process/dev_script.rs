@@ -16,7 +16,27 @@ use crate::{
 async fn without_cargo_leptos_scripts_dev_serves_a_hydrating_site_and_ctrl_c_stops_it() {
     let dir = TempDir::new("dev-script");
     let db = dir.0.join("dev.db").to_string_lossy().into_owned();
-    let mut child = Command::new("bash")
+    let mut command = Command::new("bash");
+    // A developer's shell, not this test's: cargo would take the `CARGO_PKG_*` and
+    // `CARGO_MANIFEST_DIR` the test runner sets for tests as a changed environment and rebuild
+    // dependencies whose build scripts watch them (ring does).
+    command.env_clear();
+    for name in [
+        "PATH",
+        "HOME",
+        "USER",
+        "LANG",
+        "TMPDIR",
+        "CARGO_HOME",
+        "CARGO_TARGET_DIR",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+    ] {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
+    }
+    let mut child = command
         .arg(workspace_root().join("scripts/dev"))
         // As if cargo-leptos were not installed, and without starting its background install.
         .env("DEV_PLAIN", "1")
