@@ -35,3 +35,4 @@ mod site_config;
 mod stream;
 mod stream_authz;
 mod stream_limits;
+mod table;
