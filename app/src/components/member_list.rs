@@ -70,7 +70,6 @@ pub fn MemberList(
     let _ = room;
 
     let is_table = move || view.with(|view| view.seats().is_some());
-    let unseated = move || view.with(RosterView::unseated);
     view! {
         <section class="roster" data-status=move || shown_status().0 aria-live="polite">
             <header class="roster__header">
@@ -80,76 +79,86 @@ pub fn MemberList(
                 </span>
                 <span class="roster__status">{move || shown_status().1}</span>
             </header>
-            <Show
-                when=is_table
-                fallback=move || {
-                    view! {
-                        <ul class="roster__list">
-                            <For
-                                each=move || view.with(|view| view.members().to_vec())
-                                key=|member| (member.user_id, member.username.clone(), member.avatar.clone())
-                                children=|member| view! { <MemberItem member /> }
-                            />
-                        </ul>
-                        <Show when=move || view.with(|view| view.members().is_empty())>
-                            <p class="roster__empty">{move || view.with(empty_text)}</p>
-                        </Show>
-                    }
-                }
-            >
-                <ol class="seats">
-                    {move || {
-                        let seats = view.with(RosterView::seat_views).unwrap_or_default();
-                        let empty = ROOM_CAPACITY.saturating_sub(seats.len());
-                        let taken = seats
-                            .into_iter()
-                            .map(|seat| view! { <SeatItem seat server_now /> })
-                            .collect_view();
-                        let free = (0..empty)
-                            .map(|_| {
-                                view! {
-                                    <li class="seat seat--empty">
-                                        <span class="seat__empty">"Empty seat"</span>
-                                    </li>
-                                }
-                            })
-                            .collect_view();
-                        view! {
-                            {taken}
-                            {free}
-                        }
-                    }}
-                </ol>
-                {move || {
-                    view.with(|view| view.departure().cloned())
-                        .map(|gone| {
-                            let (reason, text) = match gone.reason {
-                                SeatFreedReason::Left => ("left", " left the game"),
-                                SeatFreedReason::Removed => ("removed", " was removed by the host"),
-                            };
-                            view! {
-                                <p class="table__departure" data-reason=reason>
-                                    <bdi>{gone.username}</bdi>
-                                    {text}
-                                </p>
-                            }
-                        })
-                }}
-                <Show when=move || !unseated().is_empty()>
-                    <div class="roster__unseated">
-                        <h3 class="roster__subtitle">"In the channel, not seated"</h3>
-                        <ul class="roster__list">
-                            <For
-                                each=unseated
-                                key=|member| (member.user_id, member.username.clone(), member.avatar.clone())
-                                children=|member| view! { <MemberItem member /> }
-                            />
-                        </ul>
-                    </div>
-                </Show>
+            <Show when=is_table fallback=move || view! { <ChannelList view /> }>
+                <SeatTable view server_now />
             </Show>
             <DropoutModal open=dropped rejoin />
         </section>
+    }
+}
+
+/// Who is in a voice channel that is no room (the demo Lobby): a plain list.
+#[component]
+fn ChannelList(view: RwSignal<RosterView>) -> impl IntoView {
+    view! {
+        <ul class="roster__list">
+            <For
+                each=move || view.with(|view| view.members().to_vec())
+                key=|member| (member.user_id, member.username.clone(), member.avatar.clone())
+                children=|member| view! { <MemberItem member /> }
+            />
+        </ul>
+        <Show when=move || view.with(|view| view.members().is_empty())>
+            <p class="roster__empty">{move || view.with(empty_text)}</p>
+        </Show>
+    }
+}
+
+/// A room's four seats, the last departure, and who is in the channel without a seat.
+#[component]
+fn SeatTable(view: RwSignal<RosterView>, server_now: Signal<i64>) -> impl IntoView {
+    let unseated = move || view.with(RosterView::unseated);
+    view! {
+        <ol class="seats">
+            {move || {
+                let seats = view.with(RosterView::seat_views).unwrap_or_default();
+                let empty = ROOM_CAPACITY.saturating_sub(seats.len());
+                let taken = seats
+                    .into_iter()
+                    .map(|seat| view! { <SeatItem seat server_now /> })
+                    .collect_view();
+                let free = (0..empty)
+                    .map(|_| {
+                        view! {
+                            <li class="seat seat--empty">
+                                <span class="seat__empty">"Empty seat"</span>
+                            </li>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    {taken}
+                    {free}
+                }
+            }}
+        </ol>
+        {move || {
+            view.with(|view| view.departure().cloned())
+                .map(|gone| {
+                    let (reason, text) = match gone.reason {
+                        SeatFreedReason::Left => ("left", " left the game"),
+                        SeatFreedReason::Removed => ("removed", " was removed by the host"),
+                    };
+                    view! {
+                        <p class="table__departure" data-reason=reason>
+                            <bdi>{gone.username}</bdi>
+                            {text}
+                        </p>
+                    }
+                })
+        }}
+        <Show when=move || !unseated().is_empty()>
+            <div class="roster__unseated">
+                <h3 class="roster__subtitle">"In the channel, not seated"</h3>
+                <ul class="roster__list">
+                    <For
+                        each=unseated
+                        key=|member| (member.user_id, member.username.clone(), member.avatar.clone())
+                        children=|member| view! { <MemberItem member /> }
+                    />
+                </ul>
+            </div>
+        </Show>
     }
 }
 

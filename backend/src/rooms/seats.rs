@@ -40,11 +40,11 @@ impl DropClock {
     pub async fn observe(&self, event: &AppEvent, now_ms: i64) -> Result<Option<AppEvent>, StoreError> {
         match event {
             AppEvent::VoiceLeft(left) => {
-                if self
+                let seated = self
                     .store
                     .mark_dropped(left.left_channel_id, left.user_id, now_ms)
-                    .await?
-                {
+                    .await?;
+                if seated {
                     let dropped = AppEvent::SeatDropped(SeatDropped {
                         channel_id: left.left_channel_id,
                         user_id: left.user_id,

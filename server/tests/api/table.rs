@@ -60,9 +60,9 @@ async fn the_stream_carries_seats_their_changes_and_drop_times_that_survive_a_re
     assert!(skew.abs() < 5_000, "serverNowMs is the server's clock: {skew}");
 
     bob.call("join", &[("token", &token)]).await.ok();
-    let taken: SeatTaken = next_named(&mut stream, "seat.taken").await;
-    assert_eq!((taken.user_id.get(), taken.owner), (demo.bob.get(), false));
-    assert_eq!(taken.username, "Bob");
+    let seated: SeatTaken = next_named(&mut stream, "seat.taken").await;
+    assert_eq!((seated.user_id.get(), seated.owner), (demo.bob.get(), false));
+    assert_eq!(seated.username, "Bob");
 
     app.discord.join_voice(demo.bob, room).unwrap();
     app.discord.leave_voice(demo.bob).unwrap();
