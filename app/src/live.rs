@@ -16,12 +16,16 @@ use web_sys::{EventSource, MessageEvent};
 use crate::roster_view::{Applied, RosterView, StreamStatus};
 
 /// The SSE events the member list listens to.
-const EVENTS: [&str; 5] = [
+const EVENTS: [&str; 9] = [
     "snapshot",
+    "seats",
     "voice.joined",
     "voice.left",
     "room.deleted",
     "discord.status",
+    "seat.taken",
+    "seat.freed",
+    "seat.dropped",
 ];
 /// The longest wait before reopening a stream the browser gave up on.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -123,7 +127,7 @@ impl Stream {
         *self.failures.borrow_mut() = 0;
         let mut outcome = Ok(Applied::Updated);
         self.view
-            .update(|view| outcome = view.apply(self.room, name, &data));
+            .update(|view| outcome = view.apply_at(self.room, name, &data, crate::countdown::now_ms()));
         match outcome {
             Ok(Applied::Updated) => self.status.set(StreamStatus::Live),
             Ok(Applied::RoomClosed) => {

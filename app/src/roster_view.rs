@@ -1,11 +1,15 @@
-//! The member list's state and how each stream message changes it.
+//! The table's state (the room's seats merged with who is in its voice channel) and how each
+//! stream message changes it.
 //!
 //! Pure, so it is tested natively; `live` (browser only) feeds it from the `EventSource`.
 
 use model::{
-    event::{DiscordStatus, RosterStatus, VoiceJoined, VoiceLeft},
+    event::{
+        DiscordStatus, RosterStatus, SeatDropped, SeatFreed, SeatFreedReason, SeatTaken, VoiceJoined,
+        VoiceLeft,
+    },
     ids::{ChannelId, UserId},
-    stream::{RoomMember, RoomSnapshot, SNAPSHOT_EVENT},
+    stream::{RoomMember, RoomSnapshot, SEATS_EVENT, SNAPSHOT_EVENT, Seat, TableSeats},
 };
 
 /// The most players a game room holds.
@@ -67,11 +71,84 @@ pub fn empty_text(view: &RosterView) -> &'static str {
 }
 
 /// Who is in the room's voice channel, in a stable order (by name, then id), and whether that
-/// is Discord's truth or a roster still connecting.
+/// is Discord's truth or a roster still connecting; for a game room, also its seats.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RosterView {
     members: Vec<RoomMember>,
     discord: RosterStatus,
+    /// The room's seats, in the order they were taken; `None` until the stream's `seats` message
+    /// (and for ever on a voice channel that is no room).
+    seats: Option<Vec<Seat>>,
+    /// The server's clock minus this browser's, in milliseconds, as measured by the last `seats`.
+    skew_ms: i64,
+    /// The last player who got up on purpose or was removed: told on the table, unlike a drop.
+    departure: Option<Departure>,
+}
+
+/// Someone who no longer holds a seat, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Departure {
+    /// Their display name.
+    pub username: String,
+    /// Left on purpose, or removed by the owner.
+    pub reason: SeatFreedReason,
+}
+
+/// Where a seated player is, as far as voice goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Voice {
+    /// In the room's voice channel.
+    In,
+    /// Left it at this server time (unix milliseconds); the seat is held.
+    Dropped {
+        /// When, on the server's clock.
+        since_ms: i64,
+    },
+    /// Seated but not in the channel, and not seen leaving it: has not come yet.
+    NotYet,
+    /// The roster does not follow Discord right now: nobody can say.
+    Connecting,
+}
+
+impl Voice {
+    /// A stable name for `data-voice` attributes.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::In => "in",
+            Self::Dropped { .. } => "dropped",
+            Self::NotYet => "waiting",
+            Self::Connecting => "connecting",
+        }
+    }
+
+    /// What the seat says, at `server_now_ms` (the browser's clock corrected by the server's).
+    pub fn label(self, server_now_ms: i64) -> String {
+        match self {
+            Self::In => "in voice".to_owned(),
+            Self::Dropped { since_ms } => {
+                format!("dropped {} ago", minutes_seconds(server_now_ms - since_ms))
+            }
+            Self::NotYet => "not in voice yet".to_owned(),
+            Self::Connecting => "connecting to Discord…".to_owned(),
+        }
+    }
+}
+
+/// `m:ss` for a duration in milliseconds (negative, from clock jitter, counts as zero).
+pub fn minutes_seconds(ms: i64) -> String {
+    let seconds = ms.max(0) / 1000;
+    format!("{}:{:02}", seconds / 60, seconds % 60)
+}
+
+/// One seat as the table shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatView {
+    /// The seat, as stored.
+    pub seat: Seat,
+    /// The avatar to show: Discord's current one while in voice, else the stored one.
+    pub avatar: Option<String>,
+    /// Their voice status.
+    pub voice: Voice,
 }
 
 /// Why a stream message could not be applied.
@@ -119,9 +196,82 @@ impl RosterView {
         self.follows_discord().then(|| self.contains(user))
     }
 
-    /// Applies one SSE message (`event:` name and `data:` JSON) for `room`. Events for other
-    /// channels are ignored (the server already filters; this keeps a stale frame harmless).
+    /// The seats merged with the voice roster, or `None` before the room's seats are known.
+    pub fn seat_views(&self) -> Option<Vec<SeatView>> {
+        let seats = self.seats.as_ref()?;
+        Some(
+            seats
+                .iter()
+                .map(|seat| {
+                    let member = self.members.iter().find(|member| member.user_id == seat.user_id);
+                    let voice = if !self.follows_discord() {
+                        Voice::Connecting
+                    } else if member.is_some() {
+                        Voice::In
+                    } else if let Some(since_ms) = seat.dropped_at_ms {
+                        Voice::Dropped { since_ms }
+                    } else {
+                        Voice::NotYet
+                    };
+                    SeatView {
+                        avatar: member.map_or_else(|| seat.avatar.clone(), |member| member.avatar.clone()),
+                        seat: seat.clone(),
+                        voice,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    /// The seats as stored, once known.
+    pub fn seats(&self) -> Option<&[Seat]> {
+        self.seats.as_deref()
+    }
+
+    /// Who is in the voice channel without a seat: shown apart, never counted as a player. Empty
+    /// while the seats are not known.
+    pub fn unseated(&self) -> Vec<RoomMember> {
+        let Some(seats) = &self.seats else {
+            return Vec::new();
+        };
+        self.members
+            .iter()
+            .filter(|member| !seats.iter().any(|seat| seat.user_id == member.user_id))
+            .cloned()
+            .collect()
+    }
+
+    /// The count beside the table's title: the seats taken in a room (so never more than four),
+    /// else who is in the channel.
+    pub fn count(&self) -> usize {
+        self.seats.as_ref().map_or(self.members.len(), Vec::len)
+    }
+
+    /// The last departure (leave or removal) from the table.
+    pub fn departure(&self) -> Option<&Departure> {
+        self.departure.as_ref()
+    }
+
+    /// The server's clock when this browser's reads `browser_now_ms`.
+    pub const fn server_now(&self, browser_now_ms: i64) -> i64 {
+        browser_now_ms.saturating_add(self.skew_ms)
+    }
+
+    /// Applies one SSE message as [`Self::apply_at`] does, with the browser's clock at 0 (tests).
     pub fn apply(&mut self, room: ChannelId, event: &str, data: &str) -> Result<Applied, ViewError> {
+        self.apply_at(room, event, data, 0)
+    }
+
+    /// Applies one SSE message (`event:` name and `data:` JSON) for `room`, received when the
+    /// browser's clock read `now_ms`. Events for other channels are ignored (the server already
+    /// filters; this keeps a stale frame harmless).
+    pub fn apply_at(
+        &mut self,
+        room: ChannelId,
+        event: &str,
+        data: &str,
+        now_ms: i64,
+    ) -> Result<Applied, ViewError> {
         let malformed = |err: serde_json::Error| ViewError::Malformed {
             event: event.to_owned(),
             reason: err.to_string(),
@@ -138,6 +288,9 @@ impl RosterView {
             "voice.joined" => {
                 let joined: VoiceJoined = serde_json::from_str(data).map_err(malformed)?;
                 if joined.channel_id == room {
+                    if let Some(seat) = self.seat_mut(joined.user_id) {
+                        seat.dropped_at_ms = None;
+                    }
                     self.members.retain(|member| member.user_id != joined.user_id);
                     self.members.push(RoomMember {
                         user_id: joined.user_id,
@@ -151,6 +304,63 @@ impl RosterView {
                 let left: VoiceLeft = serde_json::from_str(data).map_err(malformed)?;
                 if left.left_channel_id == room {
                     self.members.retain(|member| member.user_id != left.user_id);
+                    // Until the stored time arrives (`seat.dropped`, right behind), the server's
+                    // now as this browser estimates it.
+                    let estimate = self.server_now(now_ms);
+                    if let Some(seat) = self.seat_mut(left.user_id) {
+                        seat.dropped_at_ms = Some(estimate);
+                    }
+                }
+            }
+            SEATS_EVENT => {
+                let table: TableSeats = serde_json::from_str(data).map_err(malformed)?;
+                if table.channel_id == room {
+                    self.seats = Some(table.seats);
+                    self.skew_ms = table.server_now_ms.saturating_sub(now_ms);
+                }
+            }
+            "seat.taken" => {
+                let taken: SeatTaken = serde_json::from_str(data).map_err(malformed)?;
+                if taken.channel_id == room {
+                    let seats = self.seats.get_or_insert_with(Vec::new);
+                    if !seats.iter().any(|seat| seat.user_id == taken.user_id) {
+                        seats.push(Seat {
+                            user_id: taken.user_id,
+                            username: taken.username,
+                            avatar: taken.avatar,
+                            owner: taken.owner,
+                            dropped_at_ms: None,
+                        });
+                    }
+                    if self.departure.as_ref().is_some_and(|gone| {
+                        seats
+                            .iter()
+                            .any(|seat| seat.user_id == taken.user_id && seat.username == gone.username)
+                    }) {
+                        self.departure = None;
+                    }
+                }
+            }
+            "seat.freed" => {
+                let freed: SeatFreed = serde_json::from_str(data).map_err(malformed)?;
+                if freed.channel_id == room
+                    && let Some(seats) = &mut self.seats
+                    && let Some(index) = seats.iter().position(|seat| seat.user_id == freed.user_id)
+                {
+                    let seat = seats.remove(index);
+                    self.departure = Some(Departure {
+                        username: seat.username,
+                        reason: freed.reason,
+                    });
+                }
+            }
+            "seat.dropped" => {
+                let dropped: SeatDropped = serde_json::from_str(data).map_err(malformed)?;
+                if dropped.channel_id == room
+                    && !self.contains(dropped.user_id)
+                    && let Some(seat) = self.seat_mut(dropped.user_id)
+                {
+                    seat.dropped_at_ms = Some(dropped.dropped_at_ms);
                 }
             }
             "room.deleted" => return Ok(Applied::RoomClosed),
@@ -161,6 +371,10 @@ impl RosterView {
             _ => {}
         }
         Ok(Applied::Updated)
+    }
+
+    fn seat_mut(&mut self, user: UserId) -> Option<&mut Seat> {
+        self.seats.as_mut()?.iter_mut().find(|seat| seat.user_id == user)
     }
 
     fn sort(&mut self) {
@@ -345,6 +559,123 @@ mod tests {
             discord_channel_link("2".parse().unwrap(), room()),
             format!("https://discord.com/channels/2/{ROOM}")
         );
+    }
+
+    fn seats(server_now_ms: i64) -> String {
+        format!(
+            r#"{{"channelId":"{ROOM}","serverNowMs":{server_now_ms},"seats":[
+                {{"userId":"10","username":"alice","avatar":null,"owner":true,"droppedAtMs":null}},
+                {{"userId":"11","username":"bob","avatar":null,"owner":false,"droppedAtMs":{}}}]}}"#,
+            server_now_ms - 65_000
+        )
+    }
+
+    fn voices(view: &RosterView) -> Vec<(String, Voice)> {
+        view.seat_views()
+            .unwrap()
+            .into_iter()
+            .map(|seat| (seat.seat.username, seat.voice))
+            .collect()
+    }
+
+    #[test]
+    fn seats_merge_with_voice_drops_count_from_the_server_clock_and_clear_on_return() {
+        let mut view = RosterView::default();
+        let server_now = 1_700_000_100_000;
+        let browser_now = server_now - 7_000; // the browser's clock is 7 s slow
+        let ready = format!(
+            r#"{{"channelId":"{ROOM}","members":[{{"userId":"10","username":"alice","avatar":null}},{{"userId":"12","username":"carol","avatar":null}}],"discord":"ready"}}"#
+        );
+        view.apply_at(room(), "snapshot", &ready, browser_now).unwrap();
+        assert_eq!(view.seat_views(), None, "no seats before the room's `seats`");
+        view.apply_at(room(), "seats", &seats(server_now), browser_now)
+            .unwrap();
+        assert_eq!(view.count(), 2, "seats, not voices, are counted");
+        assert_eq!(names(&view).len(), 2);
+        let unseated: Vec<String> = view.unseated().into_iter().map(|m| m.username).collect();
+        assert_eq!(unseated, ["carol"]);
+        assert_eq!(
+            voices(&view),
+            [
+                ("alice".to_owned(), Voice::In),
+                (
+                    "bob".to_owned(),
+                    Voice::Dropped {
+                        since_ms: server_now - 65_000
+                    }
+                )
+            ]
+        );
+        assert_eq!(
+            view.seat_views().unwrap()[1]
+                .voice
+                .label(view.server_now(browser_now)),
+            "dropped 1:05 ago"
+        );
+
+        // bob comes back: the timer goes; alice drops: the stored time replaces the estimate.
+        view.apply_at(room(), "voice.joined", &joined("11", "bob", ROOM), browser_now)
+            .unwrap();
+        view.apply_at(room(), "voice.left", &left("10", ROOM), browser_now + 1_000)
+            .unwrap();
+        assert_eq!(
+            voices(&view),
+            [
+                (
+                    "alice".to_owned(),
+                    Voice::Dropped {
+                        since_ms: server_now + 1_000
+                    }
+                ),
+                ("bob".to_owned(), Voice::In)
+            ]
+        );
+        let stored = format!(
+            r#"{{"channelId":"{ROOM}","userId":"10","droppedAtMs":{}}}"#,
+            server_now + 1_003
+        );
+        view.apply_at(room(), "seat.dropped", &stored, browser_now + 1_010)
+            .unwrap();
+        assert_eq!(
+            voices(&view)[0].1,
+            Voice::Dropped {
+                since_ms: server_now + 1_003
+            }
+        );
+
+        // Carol sits down; bob leaves on purpose, which is told apart from a drop.
+        let taken = format!(
+            r#"{{"channelId":"{ROOM}","userId":"12","username":"carol","avatar":null,"owner":false}}"#
+        );
+        view.apply(room(), "seat.taken", &taken).unwrap();
+        view.apply(room(), "seat.taken", &taken).unwrap();
+        assert_eq!(view.count(), 3);
+        assert!(view.unseated().is_empty());
+        let freed = format!(r#"{{"channelId":"{ROOM}","userId":"11","reason":"left"}}"#);
+        view.apply(room(), "seat.freed", &freed).unwrap();
+        assert_eq!(view.count(), 2);
+        assert_eq!(
+            view.departure(),
+            Some(&Departure {
+                username: "bob".to_owned(),
+                reason: SeatFreedReason::Left
+            })
+        );
+        let unseated: Vec<String> = view.unseated().into_iter().map(|m| m.username).collect();
+        assert_eq!(unseated, ["bob"], "still in the channel, no longer seated");
+
+        // While the roster does not follow Discord, nobody's voice is judged.
+        view.apply(
+            room(),
+            "discord.status",
+            r#"{"guildId":"2","status":"connecting"}"#,
+        )
+        .unwrap();
+        assert!(voices(&view).iter().all(|(_, voice)| *voice == Voice::Connecting));
+        assert_eq!(Voice::Connecting.label(0), "connecting to Discord…");
+        assert_eq!(Voice::NotYet.label(0), "not in voice yet");
+        assert_eq!(minutes_seconds(-5), "0:00");
+        assert_eq!(minutes_seconds(600_000), "10:00");
     }
 
     #[test]

@@ -192,6 +192,9 @@ impl Live {
             AppEvent::RoomDeleted(payload) => serde_json::to_string(payload),
             AppEvent::RoomInactive(payload) => serde_json::to_string(payload),
             AppEvent::DiscordStatus(payload) => serde_json::to_string(payload),
+            AppEvent::SeatTaken(payload) => serde_json::to_string(payload),
+            AppEvent::SeatFreed(payload) => serde_json::to_string(payload),
+            AppEvent::SeatDropped(payload) => serde_json::to_string(payload),
         };
         let Ok(data) = data else {
             tracing::error!(event = event.name(), "cannot serialise an app event; dropped");
@@ -220,7 +223,10 @@ impl Live {
             AppEvent::RoomCreated(_)
             | AppEvent::RoomDeleted(_)
             | AppEvent::RoomInactive(_)
-            | AppEvent::DiscordStatus(_) => {}
+            | AppEvent::DiscordStatus(_)
+            | AppEvent::SeatTaken(_)
+            | AppEvent::SeatFreed(_)
+            | AppEvent::SeatDropped(_) => {}
         }
         room.send(seq, frame);
         if matches!(event, AppEvent::RoomDeleted(_)) {

@@ -9,16 +9,19 @@
 mod invite;
 pub mod janitor;
 pub mod reconciler;
+pub mod seats;
 
 use std::{collections::BTreeSet, sync::Arc, time::Duration};
 
 use model::{
     error::{AppError, InviteError},
+    event::{AppEvent, SeatFreed, SeatFreedReason, SeatTaken},
     ids::{ChannelId, GuildId, UserId},
     room::{self, Invite, JoinedRoom, MAX_PLAYERS, NewRoom, Player, RoomDetails, RoomSummary, VoiceConnect},
 };
 
 use crate::{
+    bus::EventBus,
     discord::rest::{DiscordError, DiscordRest},
     live::Live,
     store::{Admission, CloseReason, IntentRecord, RoomRecord, Store, StoreError, unix_millis},
@@ -88,6 +91,9 @@ pub struct Rooms {
     store: Store,
     discord: DiscordRest,
     live: Live,
+    /// Where seat changes are published (after the database has them), so every page of the room
+    /// updates live.
+    bus: EventBus,
     guild_id: GuildId,
     /// Held shared by every change of a seat together with its channel permission (a join from
     /// reserving the seat to allowing the player in; a leave or removal from forbidding to
@@ -99,15 +105,37 @@ pub struct Rooms {
 
 impl Rooms {
     /// Rooms in `guild_id`, kept in `store`, made on Discord through `discord`, with `live` as the
-    /// voice roster for seat checks.
-    pub fn new(store: Store, discord: DiscordRest, live: Live, guild_id: GuildId) -> Self {
+    /// voice roster for seat checks; seat changes go out on `bus`.
+    pub fn new(store: Store, discord: DiscordRest, live: Live, bus: EventBus, guild_id: GuildId) -> Self {
         Self {
             store,
             discord,
             live,
+            bus,
             guild_id,
             seats: Arc::default(),
         }
+    }
+
+    /// Tells the room's pages that `user` sat down (read back from the store, so the event says
+    /// what a reload would show).
+    async fn publish_seat_taken(&self, channel: ChannelId, user: UserId) -> Result<(), RoomError> {
+        if let Some(seat) = self
+            .store
+            .seats(channel)
+            .await?
+            .into_iter()
+            .find(|seat| seat.user_id == user)
+        {
+            self.bus.publish(AppEvent::SeatTaken(SeatTaken {
+                channel_id: channel,
+                user_id: user,
+                username: seat.username,
+                avatar: seat.avatar,
+                owner: seat.owner,
+            }));
+        }
+        Ok(())
     }
 
     /// Creates a room owned by `owner`: its private voice channel, then its record and invite.
@@ -361,6 +389,8 @@ impl Rooms {
             }
             return Err(err);
         }
+        // Announced only once the seat is certain (a failed Discord half gives it back above).
+        self.publish_seat_taken(channel, user).await?;
         Ok(joined)
     }
 
@@ -453,7 +483,7 @@ impl Rooms {
         }
         // Recorded before the seat goes, so no rejoin can slip in between (see `Store::admit_player`).
         self.store.record_removal(channel, player, owner).await?;
-        self.unseat(channel, player).await
+        self.unseat(channel, player, SeatFreedReason::Removed).await
     }
 
     /// The owner lets a removed `player` back in: the invite works for them again. It does not seat
@@ -482,10 +512,15 @@ impl Rooms {
         if !self.store.is_player(channel, user).await? {
             return Err(RoomError::Forbidden);
         }
-        self.unseat(channel, user).await
+        self.unseat(channel, user, SeatFreedReason::Left).await
     }
 
-    async fn unseat(&self, channel: ChannelId, user: UserId) -> Result<(), RoomError> {
+    async fn unseat(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+        reason: SeatFreedReason,
+    ) -> Result<(), RoomError> {
         let _seat_change = self.seats.read().await;
         self.discord.forbid_player(channel, user).await?;
         if self.in_channel(user, channel) {
@@ -496,6 +531,11 @@ impl Rooms {
             self.disconnect_if_in(channel, user).await?;
         }
         self.store.remove_player(channel, user).await?;
+        self.bus.publish(AppEvent::SeatFreed(SeatFreed {
+            channel_id: channel,
+            user_id: user,
+            reason,
+        }));
         self.live.watchers().end_player(channel, user);
         Ok(())
     }

@@ -692,6 +692,50 @@ async fn a_gateway_session_is_saved_with_its_roster_and_replaced_whole(store: &S
     assert_eq!(store.gateway_session(guild).await.unwrap(), Some(record));
 }
 
+async fn seats_carry_the_owner_and_drop_times_of_open_rooms_only(store: &Store) {
+    let table = a_room_with_people(store).await;
+    let channel = table.channel_id;
+    let bob: UserId = "3000000000000000002".parse().unwrap();
+    let carol: UserId = "3000000000000000003".parse().unwrap();
+    store.admit_player(channel, bob, 4).await.unwrap();
+    let seats = store.seats(channel).await.unwrap();
+    let shown: Vec<(UserId, bool, Option<i64>)> = seats
+        .iter()
+        .map(|seat| (seat.user_id, seat.owner, seat.dropped_at_ms))
+        .collect();
+    assert_eq!(shown, [(table.owner_id, true, None), (bob, false, None)]);
+    assert_eq!(seats[1].username, "bob");
+
+    assert!(store.mark_dropped(channel, bob, 5_000).await.unwrap());
+    assert!(
+        store.mark_dropped(channel, bob, 6_000).await.unwrap(),
+        "a later drop replaces it"
+    );
+    assert!(
+        !store.mark_dropped(channel, carol, 6_000).await.unwrap(),
+        "carol holds no seat"
+    );
+    assert_eq!(store.seats(channel).await.unwrap()[1].dropped_at_ms, Some(6_000));
+    assert!(store.clear_dropped(channel, bob).await.unwrap());
+    assert!(
+        !store.clear_dropped(channel, bob).await.unwrap(),
+        "nothing left to clear"
+    );
+    assert_eq!(store.seats(channel).await.unwrap()[1].dropped_at_ms, None);
+
+    assert!(
+        store
+            .close_room(channel, CloseReason::Owner, 7_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store.seats(channel).await.unwrap().is_empty(),
+        "a closed room seats nobody"
+    );
+    assert!(!store.mark_dropped(channel, bob, 8_000).await.unwrap());
+}
+
 /// Runs each contract function once per engine, as `sqlite::name` and `postgres::name`.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -730,6 +774,7 @@ contract!(
     a_closed_room_is_a_record_that_no_open_room_query_finds,
     idle_time_is_remembered_and_paused_for_open_rooms,
     a_gateway_session_is_saved_with_its_roster_and_replaced_whole,
+    seats_carry_the_owner_and_drop_times_of_open_rooms_only,
 );
 
 #[tokio::test]

@@ -34,6 +34,16 @@ pub enum AppEvent {
     /// is frozen and a page must say so instead of "Live".
     #[serde(rename = "discord.status")]
     DiscordStatus(DiscordStatus),
+    /// A player took a seat in a game room (joined it with an invite).
+    #[serde(rename = "seat.taken")]
+    SeatTaken(SeatTaken),
+    /// A seat was freed: its player left the game on purpose, or the owner removed them.
+    #[serde(rename = "seat.freed")]
+    SeatFreed(SeatFreed),
+    /// A seated player left the room's voice channel: their seat is held, and this is when (server
+    /// time, as stored) they dropped.
+    #[serde(rename = "seat.dropped")]
+    SeatDropped(SeatDropped),
 }
 
 impl AppEvent {
@@ -46,6 +56,9 @@ impl AppEvent {
             Self::RoomDeleted(_) => "room.deleted",
             Self::RoomInactive(_) => "room.inactive",
             Self::DiscordStatus(_) => "discord.status",
+            Self::SeatTaken(_) => "seat.taken",
+            Self::SeatFreed(_) => "seat.freed",
+            Self::SeatDropped(_) => "seat.dropped",
         }
     }
 
@@ -60,6 +73,9 @@ impl AppEvent {
             Self::RoomDeleted(event) => Some(event.channel_id),
             Self::RoomInactive(event) => Some(event.channel_id),
             Self::DiscordStatus(_) => None,
+            Self::SeatTaken(event) => Some(event.channel_id),
+            Self::SeatFreed(event) => Some(event.channel_id),
+            Self::SeatDropped(event) => Some(event.channel_id),
         }
     }
 }
@@ -144,6 +160,56 @@ pub struct DiscordStatus {
     pub status: RosterStatus,
 }
 
+/// `seat.taken`: a player was admitted to a room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatTaken {
+    /// The room's voice channel.
+    pub channel_id: ChannelId,
+    /// Who sits down.
+    pub user_id: UserId,
+    /// Their display name.
+    pub username: String,
+    /// Their avatar hash, if they have one.
+    pub avatar: Option<String>,
+    /// Whether they own the room.
+    pub owner: bool,
+}
+
+/// `seat.freed`: a player is no longer seated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatFreed {
+    /// The room's voice channel.
+    pub channel_id: ChannelId,
+    /// Who got up.
+    pub user_id: UserId,
+    /// Why.
+    pub reason: SeatFreedReason,
+}
+
+/// Why a seat was freed. (A closed room frees every seat at once: that is `room.deleted`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeatFreedReason {
+    /// The player left the game on purpose ("Leave game").
+    Left,
+    /// The owner removed them.
+    Removed,
+}
+
+/// `seat.dropped`: a seated player left the room's voice channel; the seat is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeatDropped {
+    /// The room's voice channel.
+    pub channel_id: ChannelId,
+    /// Who dropped.
+    pub user_id: UserId,
+    /// When, unix milliseconds on the server's clock, as stored.
+    pub dropped_at_ms: i64,
+}
+
 /// Whether the voice roster can be trusted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -221,6 +287,43 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&event).unwrap(),
             serde_json::json!({"event": "discord.status", "payload": {"guildId": "2", "status": "ready"}})
+        );
+    }
+
+    #[test]
+    fn seat_events_are_routed_to_their_room_and_round_trip() {
+        let events = [
+            AppEvent::SeatTaken(SeatTaken {
+                channel_id: id("3"),
+                user_id: id("4"),
+                username: "bob".to_owned(),
+                avatar: None,
+                owner: false,
+            }),
+            AppEvent::SeatFreed(SeatFreed {
+                channel_id: id("3"),
+                user_id: id("4"),
+                reason: SeatFreedReason::Left,
+            }),
+            AppEvent::SeatDropped(SeatDropped {
+                channel_id: id("3"),
+                user_id: id("4"),
+                dropped_at_ms: 1_700_000_000_000,
+            }),
+        ];
+        for event in events {
+            assert_eq!(event.channel_id(), Some(id("3")));
+            let text = serde_json::to_string(&event).unwrap();
+            assert_eq!(serde_json::from_str::<AppEvent>(&text).unwrap(), event);
+        }
+        assert_eq!(
+            serde_json::to_value(AppEvent::SeatFreed(SeatFreed {
+                channel_id: id("3"),
+                user_id: id("4"),
+                reason: SeatFreedReason::Removed,
+            }))
+            .unwrap(),
+            serde_json::json!({"event": "seat.freed", "payload": {"channelId": "3", "userId": "4", "reason": "removed"}})
         );
     }
 

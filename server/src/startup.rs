@@ -28,7 +28,7 @@ use backend::{
     discord::rest::{self, DiscordRest, RestSettings},
     live::{self, Live},
     rate_limit::RateLimiter,
-    rooms::{Rooms, janitor::Janitor, reconciler::Reconciler},
+    rooms::{Rooms, janitor::Janitor, reconciler::Reconciler, seats::DropClock},
     roster::{Roster, RosterSource},
     session::{self, SessionBackend, SessionSetupError, keys::SessionKeys},
     store::StoreError,
@@ -171,7 +171,17 @@ impl Application {
             session_store.run_sweeper(session::SWEEP_EVERY, shutdown.clone()),
         );
         let guards = Guards::new(&config, &leptos_options);
-        let rooms = Rooms::new(store.clone(), discord.rest, live.clone(), discord.guild_id);
+        let rooms = Rooms::new(
+            store.clone(),
+            discord.rest,
+            live.clone(),
+            bus.clone(),
+            discord.guild_id,
+        );
+        tasks.add(
+            "drop_clock",
+            DropClock::new(store.clone(), bus.clone()).run(shutdown.clone()),
+        );
         tasks.add(
             "janitor",
             Janitor::new(rooms.clone(), bus.clone(), live.watch_roster_status()).run(shutdown.clone()),

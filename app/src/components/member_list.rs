@@ -1,25 +1,50 @@
-//! The live member list of a game room: who is in its voice channel, updated in place.
+//! The live table of a game room: its four seats, each merging a player with their voice status,
+//! and apart from them whoever is in the voice channel without a seat; updated in place. A voice
+//! channel that is no room (the demo Lobby) shows the plain list of who is in it.
 //!
 //! Names come from Discord and may hold anything, U+202E included: each is a `<bdi>`, so it cannot
 //! reorder the text around it.
 
 use leptos::prelude::*;
-use model::{ids::ChannelId, stream::RoomMember, viewer::Viewer};
+use model::{event::SeatFreedReason, ids::ChannelId, stream::RoomMember, viewer::Viewer};
 
 use crate::{
     components::dropout_modal::DropoutModal,
+    countdown::now_ms,
     roster_view::{
-        DropoutWatch, ROOM_CAPACITY, RosterView, StreamStatus, avatar_url, discord_channel_link, empty_text,
-        initial, shown_status,
+        DropoutWatch, ROOM_CAPACITY, RosterView, SeatView, StreamStatus, Voice, avatar_url,
+        discord_channel_link, empty_text, initial, shown_status,
     },
 };
 
-/// The room's voice channel members with `n/4` and the stream's status. The server renders it
-/// empty and "Connecting…"; once hydrated it opens `/api/stream` and follows it. For a signed-in
-/// `viewer` it also watches their own voice state and shows the dropout modal.
+/// How often the drop timers move.
+const TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The room's table (or a channel's members) with `n/4` and the stream's status. The server
+/// renders it empty and "Connecting…"; once hydrated it opens `/api/stream` and follows it into
+/// `view` (the page's, when it shares the table with other parts). For a signed-in `viewer` it also
+/// watches their own voice state and shows the dropout modal.
 #[component]
-pub fn MemberList(room: ChannelId, #[prop(into)] viewer: Signal<Option<Viewer>>) -> impl IntoView {
-    let view = RwSignal::new(RosterView::default());
+pub fn MemberList(
+    room: ChannelId,
+    #[prop(into)] viewer: Signal<Option<Viewer>>,
+    #[prop(optional)] view: Option<RwSignal<RosterView>>,
+) -> impl IntoView {
+    let view = view.unwrap_or_else(|| RwSignal::new(RosterView::default()));
+    // The browser's clock, moved every second so drop timers count; corrected by the server's.
+    let now = RwSignal::new(now_ms());
+    #[cfg(feature = "hydrate")]
+    {
+        let ticking = set_interval_with_handle(move || now.set(now_ms()), TICK);
+        on_cleanup(move || {
+            if let Ok(handle) = ticking {
+                handle.clear();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = TICK;
+    let server_now = Signal::derive(move || view.with(|view| view.server_now(now.get())));
     let status = RwSignal::new(StreamStatus::Connecting);
     let watch = StoredValue::new(DropoutWatch::default());
     // Recomputed on every stream message, so the modal follows the event that changed it at once.
@@ -44,27 +69,135 @@ pub fn MemberList(room: ChannelId, #[prop(into)] viewer: Signal<Option<Viewer>>)
     #[cfg(not(feature = "hydrate"))]
     let _ = room;
 
+    let is_table = move || view.with(|view| view.seats().is_some());
     view! {
         <section class="roster" data-status=move || shown_status().0 aria-live="polite">
             <header class="roster__header">
                 <h2 class="roster__title">"At the table"</h2>
                 <span class="roster__count">
-                    {move || format!("{}/{ROOM_CAPACITY}", view.with(|view| view.members().len()))}
+                    {move || format!("{}/{ROOM_CAPACITY}", view.with(RosterView::count).min(ROOM_CAPACITY))}
                 </span>
                 <span class="roster__status">{move || shown_status().1}</span>
             </header>
-            <ul class="roster__list">
-                <For
-                    each=move || view.with(|view| view.members().to_vec())
-                    key=|member| (member.user_id, member.username.clone(), member.avatar.clone())
-                    children=|member| view! { <MemberItem member /> }
-                />
-            </ul>
-            <Show when=move || view.with(|view| view.members().is_empty())>
-                <p class="roster__empty">{move || view.with(empty_text)}</p>
+            <Show when=is_table fallback=move || view! { <ChannelList view /> }>
+                <SeatTable view server_now />
             </Show>
             <DropoutModal open=dropped rejoin />
         </section>
+    }
+}
+
+/// Who is in a voice channel that is no room (the demo Lobby): a plain list.
+#[component]
+fn ChannelList(view: RwSignal<RosterView>) -> impl IntoView {
+    view! {
+        <ul class="roster__list">
+            <For
+                each=move || view.with(|view| view.members().to_vec())
+                key=|member| (member.user_id, member.username.clone(), member.avatar.clone())
+                children=|member| view! { <MemberItem member /> }
+            />
+        </ul>
+        <Show when=move || view.with(|view| view.members().is_empty())>
+            <p class="roster__empty">{move || view.with(empty_text)}</p>
+        </Show>
+    }
+}
+
+/// A room's four seats, the last departure, and who is in the channel without a seat.
+#[component]
+fn SeatTable(view: RwSignal<RosterView>, server_now: Signal<i64>) -> impl IntoView {
+    let unseated = move || view.with(RosterView::unseated);
+    view! {
+        <ol class="seats">
+            {move || {
+                let seats = view.with(RosterView::seat_views).unwrap_or_default();
+                let empty = ROOM_CAPACITY.saturating_sub(seats.len());
+                let taken = seats
+                    .into_iter()
+                    .map(|seat| view! { <SeatItem seat server_now /> })
+                    .collect_view();
+                let free = (0..empty)
+                    .map(|_| {
+                        view! {
+                            <li class="seat seat--empty">
+                                <span class="seat__empty">"Empty seat"</span>
+                            </li>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    {taken}
+                    {free}
+                }
+            }}
+        </ol>
+        {move || {
+            view.with(|view| view.departure().cloned())
+                .map(|gone| {
+                    let (reason, text) = match gone.reason {
+                        SeatFreedReason::Left => ("left", " left the game"),
+                        SeatFreedReason::Removed => ("removed", " was removed by the host"),
+                    };
+                    view! {
+                        <p class="table__departure" data-reason=reason>
+                            <bdi>{gone.username}</bdi>
+                            {text}
+                        </p>
+                    }
+                })
+        }}
+        <Show when=move || !unseated().is_empty()>
+            <div class="roster__unseated">
+                <h3 class="roster__subtitle">"In the channel, not seated"</h3>
+                <ul class="roster__list">
+                    <For
+                        each=unseated
+                        key=|member| (member.user_id, member.username.clone(), member.avatar.clone())
+                        children=|member| view! { <MemberItem member /> }
+                    />
+                </ul>
+            </div>
+        </Show>
+    }
+}
+
+/// One seat: avatar (or initial), name, the owner's badge and the voice status, whose drop timer
+/// counts on `server_now`.
+#[component]
+fn SeatItem(seat: SeatView, #[prop(into)] server_now: Signal<i64>) -> impl IntoView {
+    let SeatView { seat, avatar, voice } = seat;
+    let member = RoomMember {
+        user_id: seat.user_id,
+        username: seat.username.clone(),
+        avatar,
+    };
+    let picture = match avatar_url(&member) {
+        Some(url) => {
+            view! { <img class="avatar seat__avatar" src=url alt="" width="56" height="56" /> }.into_any()
+        }
+        None => view! {
+            <span class="avatar avatar--initial seat__avatar" aria-hidden="true">
+                {initial(&member)}
+            </span>
+        }
+        .into_any(),
+    };
+    let badge = seat
+        .owner
+        .then(|| view! { <span class="seat__owner">"Host"</span> });
+    view! {
+        <li class="seat" data-user-id=seat.user_id.to_string() data-voice=voice.as_str()>
+            {picture}
+            <span class="seat__who">
+                <bdi class="seat__name">{seat.username}</bdi>
+                {badge}
+            </span>
+            <span class="seat__voice">
+                {move || voice.label(server_now.get())}
+                {matches!(voice, Voice::Dropped { .. }).then(|| view! { <span class="seat__held">"seat held"</span> })}
+            </span>
+        </li>
     }
 }
 
@@ -87,6 +220,31 @@ fn MemberItem(member: RoomMember) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_seat_shows_its_owner_badge_its_drop_and_an_isolated_name() {
+        let seat = SeatView {
+            seat: model::stream::Seat {
+                user_id: "11".parse().unwrap(),
+                username: "\u{202E}nimda".to_owned(),
+                avatar: None,
+                owner: true,
+                dropped_at_ms: Some(1_000),
+            },
+            avatar: None,
+            voice: Voice::Dropped { since_ms: 1_000 },
+        };
+        // Signals live in a reactive owner's arena.
+        let html =
+            Owner::new().with(|| view! { <SeatItem seat server_now=Signal::derive(|| 126_000) /> }.to_html());
+        assert!(
+            html.contains("<bdi class=\"seat__name\">\u{202E}nimda</bdi>"),
+            "{html}"
+        );
+        assert!(html.contains("data-voice=\"dropped\""), "{html}");
+        assert!(html.contains("dropped 2:05 ago"), "{html}");
+        assert!(html.contains("seat__owner"), "{html}");
+    }
 
     #[test]
     fn a_name_that_flips_text_direction_is_rendered_isolated() {

@@ -24,15 +24,27 @@ type RemoveAction = Action<Player, Result<Player, AppError>>;
 /// Lets a removed player back in; answers with their id.
 type ReadmitAction = Action<UserId, Result<UserId, AppError>>;
 
-/// The controls for `details`' room, as its owner or one of its players sees them.
+/// The controls for `details`' room, as its owner or one of its players sees them. The player
+/// list starts from `details` and follows `live_players` (the room's seats, once the live stream
+/// has them), so someone who sits down later can be removed without a reload.
 #[component]
-pub fn RoomControls(details: RoomDetails) -> impl IntoView {
+pub fn RoomControls(
+    details: RoomDetails,
+    #[prop(optional, into)] live_players: Option<Signal<Option<Vec<Player>>>>,
+) -> impl IntoView {
     let room = details.channel_id;
     let is_owner = details.is_owner;
     let owner = details.owner_id;
     let deep_link = discord_channel_link(details.guild_id, room);
     let players = RwSignal::new(details.players);
     let removed = RwSignal::new(details.removed_players);
+    if let Some(live_players) = live_players {
+        Effect::new(move || {
+            if let Some(live) = live_players.get() {
+                players.set(live);
+            }
+        });
+    }
     let failure = RwSignal::new(None::<String>);
     let navigate = use_navigate();
 

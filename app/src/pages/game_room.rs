@@ -1,12 +1,12 @@
-//! The game room page, `/game/:channel_id`: the live table of a room, and for its players the
-//! invite panel and the room's controls.
+//! The game room page, `/game/:channel_id`: the live table of a room first, and beside it (below
+//! it on a phone) for its players the invite panel and the room's controls.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use model::{
     error::AppError,
     ids::ChannelId,
-    room::{RoomDetails, room_path, sign_in_path},
+    room::{Player, RoomDetails, room_path, sign_in_path},
 };
 
 use crate::{
@@ -14,6 +14,7 @@ use crate::{
         dev_panel::DevPanel, invite_panel::InvitePanel, member_list::MemberList, room_controls::RoomControls,
     },
     pages::not_found::NotFoundPage,
+    roster_view::RosterView,
     server_fns::{rooms::load_room, viewer::load_viewer},
 };
 
@@ -39,56 +40,87 @@ fn GameRoom(room: ChannelId) -> impl IntoView {
     let viewer = Signal::derive(move || viewer.get().and_then(Result::ok));
     let details = LocalResource::new(move || load_room(room));
     let private = move || matches!(details.get(), Some(Err(AppError::Forbidden)));
+    // The table's state, shared by the table and the owner's controls (whose player list follows
+    // the seats live).
+    let table = RwSignal::new(RosterView::default());
+    let live_players = Signal::derive(move || {
+        table.with(|table| {
+            table.seats().map(|seats| {
+                seats
+                    .iter()
+                    .map(|seat| Player {
+                        user_id: seat.user_id,
+                        username: seat.username.clone(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
 
     view! {
         <main class="page game-room" data-room=room.to_string()>
-            {move || match details.get() {
-                Some(Ok(details)) => view! { <RoomHeader details /> }.into_any(),
-                Some(Err(AppError::Forbidden)) => {
-                    view! {
-                        <header class="game-room__header">
-                            <p class="hero__eyebrow">"Game room"</p>
-                            <h1>"This room is private"</h1>
-                            <p class="room__private">
-                                "Only its players can see it. Ask the owner for an invite link."
-                            </p>
-                            <a class="button" href="/">
-                                "Return home"
-                            </a>
-                        </header>
+            <div class="game-room__table">
+                {move || match details.get() {
+                    Some(Ok(details)) => view! { <RoomHeader details /> }.into_any(),
+                    Some(Err(AppError::Forbidden)) => {
+                        view! {
+                            <header class="game-room__header">
+                                <p class="hero__eyebrow">"Game room"</p>
+                                <h1>"This room is private"</h1>
+                                <p class="room__private">
+                                    "Only its players can see it. Ask the owner for an invite link."
+                                </p>
+                                <a class="button" href="/">
+                                    "Return home"
+                                </a>
+                            </header>
+                        }
+                            .into_any()
                     }
-                        .into_any()
-                }
-                Some(Err(AppError::Unauthenticated)) => view! { <TableHeader signed_out=Some(room) /> }.into_any(),
-                _ => view! { <TableHeader signed_out=None /> }.into_any(),
-            }}
-            <Show when=move || !private()>
-                <MemberList room viewer />
-                <DevPanel room />
-            </Show>
+                    Some(Err(AppError::Unauthenticated)) => view! { <TableHeader signed_out=Some(room) /> }.into_any(),
+                    _ => view! { <TableHeader signed_out=None /> }.into_any(),
+                }}
+                <Show when=move || !private()>
+                    <MemberList room viewer view=table />
+                </Show>
+            </div>
+            <aside class="game-room__side">
+                {move || match details.get() {
+                    Some(Ok(details)) => Some(view! { <RoomSide details live_players /> }),
+                    _ => None,
+                }}
+                <Show when=move || !private()>
+                    <DevPanel room />
+                </Show>
+            </aside>
         </main>
     }
 }
 
-/// The header of a room the viewer plays in, with what they can do there.
+/// The header of a room the viewer plays in.
 #[component]
 fn RoomHeader(details: RoomDetails) -> impl IntoView {
-    let name = details.name.clone();
-    let owner_panel = details
-        .is_owner
-        .then(|| view! { <InvitePanel details=details.clone() /> });
     view! {
         <header class="game-room__header">
             <p class="hero__eyebrow">"Game room"</p>
             <h1 class="game-room__name">
-                <bdi>{name}</bdi>
+                <bdi>{details.name}</bdi>
             </h1>
-            <p class="game-room__hint">
-                "Join the room's voice channel in Discord; players appear below as they connect."
-            </p>
+            <p class="game-room__hint">"Join the room's voice channel in Discord to take your seat at the table."</p>
         </header>
+    }
+}
+
+/// What the viewer can do in the room, secondary to the table: the owner's invite panel, and the
+/// room's controls (with the player list following `live_players`, the seats).
+#[component]
+fn RoomSide(details: RoomDetails, live_players: Signal<Option<Vec<Player>>>) -> impl IntoView {
+    let owner_panel = details
+        .is_owner
+        .then(|| view! { <InvitePanel details=details.clone() /> });
+    view! {
         {owner_panel}
-        <RoomControls details />
+        <RoomControls details live_players />
     }
 }
 

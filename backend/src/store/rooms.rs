@@ -5,7 +5,10 @@
 //! query here that finds, lists or admits to rooms reads open rooms only, so a closed room is
 //! "not found" everywhere except [`Store::closed_room`].
 
-use model::ids::{ChannelId, GuildId, UserId};
+use model::{
+    ids::{ChannelId, GuildId, UserId},
+    stream::Seat,
+};
 use sqlx::Row;
 
 use super::{Store, StoreError, unix_millis};
@@ -423,6 +426,66 @@ impl Store {
                 .is_some()
         });
         Ok(found)
+    }
+
+    /// The open room's seats, in the order their players were admitted (the owner first), with
+    /// when each last dropped out of voice.
+    pub async fn seats(&self, channel: ChannelId) -> Result<Vec<Seat>, StoreError> {
+        const SQL: &str = "SELECT users.id, COALESCE(users.global_name, users.username) AS name, \
+             users.avatar, memberships.dropped_at, rooms.owner_id \
+             FROM memberships JOIN users ON users.id = memberships.user_id \
+             JOIN rooms ON rooms.channel_id = memberships.channel_id AND rooms.closed_at IS NULL \
+             WHERE memberships.channel_id = $1 ORDER BY memberships.joined_at, users.id";
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(channel.to_string())
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    let id: String = row.try_get("id")?;
+                    let owner: String = row.try_get("owner_id")?;
+                    Ok(Seat {
+                        owner: owner == id,
+                        user_id: parse(&id, "memberships")?,
+                        username: row.try_get("name")?,
+                        avatar: row.try_get("avatar")?,
+                        dropped_at_ms: row.try_get("dropped_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Records that `user`, seated in the open room, left its voice channel at `at_ms` (a later
+    /// drop replaces an earlier one). Returns whether they are seated there.
+    pub async fn mark_dropped(
+        &self,
+        channel: ChannelId,
+        user: UserId,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE memberships SET dropped_at = $3 \
+             WHERE channel_id = $1 AND user_id = $2 \
+             AND EXISTS (SELECT 1 FROM rooms WHERE rooms.channel_id = $1 AND rooms.closed_at IS NULL)";
+        let changed = on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(channel.to_string())
+                .bind(user.to_string())
+                .bind(at_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(changed > 0)
+    }
+
+    /// `user` is back in the room's voice channel: their drop is forgotten. Returns whether there
+    /// was one.
+    pub async fn clear_dropped(&self, channel: ChannelId, user: UserId) -> Result<bool, StoreError> {
+        const SQL: &str = "UPDATE memberships SET dropped_at = NULL \
+             WHERE channel_id = $1 AND user_id = $2 AND dropped_at IS NOT NULL";
+        Ok(self.change_for(SQL, channel, user).await? > 0)
     }
 
     /// Admits `user` unless the room already has `seats` players or the owner removed them.

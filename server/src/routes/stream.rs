@@ -1,8 +1,8 @@
 //! `GET /api/stream?room=<channelId>`: a room's live voice roster as server-sent events.
 //!
 //! The first message is a `snapshot` of the room's members (or, for a client reconnecting with
-//! `Last-Event-ID`, the events it missed); then `voice.joined` / `voice.left` / `room.created` /
-//! `room.deleted`, each with an `id:`. A `: ping` comment follows every 15 s of quiet so proxies
+//! `Last-Event-ID`, the events it missed), followed for a game room by its `seats`; then
+//! `voice.joined` / `voice.left` / `room.created` / `room.deleted` / `seat.*`, each with an `id:`. A `: ping` comment follows every 15 s of quiet so proxies
 //! keep the connection open. Frames are formatted once per event by [`Live`] and shared by every
 //! viewer; a viewer that falls behind its buffer gets a fresh snapshot instead of what it missed.
 //!
@@ -27,10 +27,15 @@ use axum::{
 use backend::{
     live::{self, Live, RoomSubscription, Watch},
     session::UserSession,
+    store::{Store, unix_millis},
 };
 use bytes::Bytes;
 use futures::{Stream, stream};
-use model::{error::AppError, ids::ChannelId};
+use model::{
+    error::AppError,
+    ids::ChannelId,
+    stream::{SEATS_EVENT, TableSeats},
+};
 use serde::Deserialize;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 use tower_sessions::Session;
@@ -103,9 +108,18 @@ pub(crate) async fn stream(
                 retry_after_ms: RETRY_STREAM_AFTER_MS,
             }
         })?;
-    let subscription = state.live.subscribe(room, last_event_id);
+    let mut subscription = state.live.subscribe(room, last_event_id);
+    // The seats are read from the store *after* subscribing: a seat change published before the
+    // read is in it, one published after arrives on the receiver. One published in between is in
+    // both, which is harmless because seat events set state (re-applying one changes nothing).
+    // Reading them here rather than keeping them in `Live` keeps the fan-out free of I/O and the
+    // store the one truth about seats, including the drop times it keeps across restarts.
+    if let Some(frame) = seats_frame(&state.store, room).await {
+        subscription.initial.push(frame);
+    }
     let body = Body::from_stream(room_stream(
         state.live.clone(),
+        Some(state.store.clone()),
         room,
         subscription,
         watch,
@@ -132,11 +146,37 @@ pub(crate) async fn stream(
         .into_response())
 }
 
+/// The room's `seats` message (see [`TableSeats`]), or `None` for a voice channel that is no open
+/// room (an open room always seats its owner). A store failure costs the viewer the seats, not the
+/// stream: it is logged, and the next resynchronisation or reconnect tries again.
+async fn seats_frame(store: &Store, room: ChannelId) -> Option<Bytes> {
+    let seats = match store.seats(room).await {
+        Ok(seats) => seats,
+        Err(err) => {
+            tracing::error!(error = ?err, %room, "cannot read a room's seats for its stream");
+            return None;
+        }
+    };
+    if seats.is_empty() {
+        return None;
+    }
+    let message = TableSeats {
+        channel_id: room,
+        seats,
+        server_now_ms: unix_millis(),
+    };
+    // Plain strings, ids and numbers cannot fail to serialise. No `id:`: the browser keeps the
+    // last event id it had, which is what a replay must start from.
+    let data = serde_json::to_string(&message).ok()?;
+    Some(Bytes::from(format!("event: {SEATS_EVENT}\ndata: {data}\n\n")))
+}
+
 /// One viewer's stream of SSE bytes; ends when the room is deleted, or when `watch` ends (the
 /// viewer may no longer watch, or `shutdown`: then after a reconnect hint). Dropping the stream
-/// unregisters it.
+/// unregisters it. With a `store`, every resynchronisation also resends the room's seats.
 pub fn room_stream(
     live: Live,
+    store: Option<Store>,
     room: ChannelId,
     subscription: RoomSubscription,
     watch: Watch,
@@ -144,6 +184,7 @@ pub fn room_stream(
 ) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     let viewer = Viewer {
         live,
+        store,
         room,
         pending: subscription.initial.into(),
         receiver: subscription.receiver,
@@ -161,6 +202,8 @@ pub fn room_stream(
 
 struct Viewer {
     live: Live,
+    /// Where a resynchronisation reads the room's seats from.
+    store: Option<Store>,
     room: ChannelId,
     /// Frames to send before live ones: the snapshot or replay.
     pending: VecDeque<Bytes>,
@@ -213,6 +256,11 @@ impl Viewer {
                         let fresh = self.live.resync(self.room);
                         self.pending = fresh.initial.into();
                         self.receiver = fresh.receiver;
+                        if let Some(store) = &self.store
+                            && let Some(frame) = seats_frame(store, self.room).await
+                        {
+                            self.pending.push_back(frame);
+                        }
                     }
                     Err(RecvError::Closed) => return None,
                 },
@@ -270,6 +318,7 @@ mod tests {
         let watch = live.watchers().open(viewer, 8, &shutdown).unwrap();
         Box::pin(room_stream(
             live.clone(),
+            None,
             room,
             live.subscribe(room, None),
             watch,

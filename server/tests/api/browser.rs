@@ -217,6 +217,40 @@ impl Page {
         Ok(self.client.current_url().await?.path().to_owned())
     }
 
+    /// Resizes the window so that the page's viewport is `width` × `height` CSS pixels (the
+    /// window's own frame, which headless Chromium keeps too, is measured and added).
+    pub async fn set_viewport_size(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        let resize = |w: u32, h: u32| async move {
+            self.client
+                .set_window_size(w, h)
+                .await
+                .with_context(|| format!("resize the window to {w}x{h}"))
+        };
+        resize(width, height).await?;
+        let inner = self
+            .client
+            .execute("return [window.innerWidth, window.innerHeight];", Vec::new())
+            .await?;
+        let measured = |index: usize| inner.get(index).and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let frame_width = u64::from(width).saturating_sub(measured(0));
+        let frame_height = u64::from(height).saturating_sub(measured(1));
+        if frame_width > 0 || frame_height > 0 {
+            let grow = |size: u32, frame: u64| u32::try_from(u64::from(size) + frame).unwrap_or(size);
+            resize(grow(width, frame_width), grow(height, frame_height)).await?;
+        }
+        Ok(())
+    }
+
+    /// Saves a screenshot of the page as `target/screenshots/<name>.png`, an artifact for people
+    /// to look at; returns its path.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let dir = workspace_root().join("target").join("screenshots");
+        std::fs::create_dir_all(&dir)?;
+        let png = dir.join(format!("{name}.png"));
+        std::fs::write(&png, self.client.screenshot().await?)?;
+        Ok(png)
+    }
+
     async fn save_evidence(&self, name: &str) -> anyhow::Result<PathBuf> {
         let dir = workspace_root().join("target").join("browser-failures");
         std::fs::create_dir_all(&dir)?;

@@ -38,7 +38,7 @@ pub fn janitor_watching(app: &TestApp, roster: watch::Receiver<RosterStatus>) ->
         guild_id: guild,
         deadline: DEFAULT_DEADLINE,
     });
-    let rooms = Rooms::new(app.store.clone(), rest, app.live.clone(), guild);
+    let rooms = Rooms::new(app.store.clone(), rest, app.live.clone(), app.bus.clone(), guild);
     Janitor::new(rooms, app.bus.clone(), roster)
 }
 

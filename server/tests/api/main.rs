@@ -36,3 +36,4 @@ mod site_config;
 mod stream;
 mod stream_authz;
 mod stream_limits;
+mod table;

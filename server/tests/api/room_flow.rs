@@ -78,7 +78,7 @@ async fn a_friend_joins_by_invite_and_both_see_each_other_at_the_table() {
         discord.join_voice(demo.bob, channel)?;
         for page in [&alice, &bob] {
             page.wait_for("Alice and Bob at the table", |page| async move {
-                let names = page.text(".roster__list").await?;
+                let names = page.text(".seats").await?;
                 Ok(names.contains("Alice") && names.contains("Bob"))
             })
             .await?;
