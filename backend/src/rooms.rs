@@ -118,15 +118,17 @@ impl Rooms {
     }
 
     /// Tells the room's pages that `user` sat down (read back from the store, so the event says
-    /// what a reload would show).
-    async fn publish_seat_taken(&self, channel: ChannelId, user: UserId) -> Result<(), RoomError> {
-        if let Some(seat) = self
-            .store
-            .seats(channel)
-            .await?
-            .into_iter()
-            .find(|seat| seat.user_id == user)
-        {
+    /// what a reload would show). The seat is taken either way: a failed read costs the pages the
+    /// live update (they get it with their next snapshot), not the player their seat.
+    async fn publish_seat_taken(&self, channel: ChannelId, user: UserId) {
+        let seats = match self.store.seats(channel).await {
+            Ok(seats) => seats,
+            Err(err) => {
+                tracing::warn!(error = ?err, %channel, "cannot announce a new seat; pages see it on their next snapshot");
+                return;
+            }
+        };
+        if let Some(seat) = seats.into_iter().find(|seat| seat.user_id == user) {
             self.bus.publish(AppEvent::SeatTaken(SeatTaken {
                 channel_id: channel,
                 user_id: user,
@@ -135,7 +137,6 @@ impl Rooms {
                 owner: seat.owner,
             }));
         }
-        Ok(())
     }
 
     /// Creates a room owned by `owner`: its private voice channel, then its record and invite.
@@ -390,7 +391,7 @@ impl Rooms {
             return Err(err);
         }
         // Announced only once the seat is certain (a failed Discord half gives it back above).
-        self.publish_seat_taken(channel, user).await?;
+        self.publish_seat_taken(channel, user).await;
         Ok(joined)
     }
 
