@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod bus;
+pub mod cluster;
 pub mod config;
 pub mod discord;
 pub mod live;
