@@ -10,7 +10,11 @@ use std::{collections::HashMap, fmt, net::IpAddr, num::NonZeroU32, path::PathBuf
 use ipnet::IpNet;
 
 use model::ids::GuildId;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
+
+mod cluster;
+
+pub use cluster::{ClusterConfig, MIN_LINK_TOKEN_LEN, Role};
 use url::Url;
 
 /// Where the server runs; production turns on the strict checks (secure cookies, required secrets).
@@ -138,6 +142,8 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// Gateway/web split.
     pub link: LinkConfig,
+    /// `ROLE`, and what the roles share through Redis.
+    pub cluster: ClusterConfig,
     /// `SESSION_SECRET`: the key material session records are encrypted with (the Discord tokens
     /// in them above all); required in production. Without it, development keeps a random key in
     /// a file (see `session::keys`).
@@ -489,7 +495,29 @@ impl Config {
             SecretString::from(text)
         });
 
-        let dev_open_stream = reader.dev_open_stream(environment, &discord);
+        let cluster = ClusterConfig::read(&mut reader);
+        cluster::check_role(
+            &mut reader,
+            cluster.role,
+            &database,
+            &discord,
+            &link,
+            redis_url.is_some(),
+            environment == Environment::Production,
+        );
+        if environment == Environment::Production
+            && let Some(secret) = &link.hub_secret
+            && secret.expose_secret().len() < MIN_SESSION_SECRET_LEN
+        {
+            reader.problem(
+                "HUB_SECRET",
+                &format!("must be at least {MIN_SESSION_SECRET_LEN} characters long when APP_ENV=production"),
+            );
+        }
+
+        // A web instance reaches a real guild through the link, as if it held the token itself.
+        let real_discord = discord.uses_real_discord() || cluster.role == Role::Web;
+        let dev_open_stream = reader.dev_open_stream(environment, real_discord);
         let limits = reader.limits();
 
         let ip_budget = IpBudgetConfig::read(&mut reader);
@@ -504,7 +532,9 @@ impl Config {
             if dev_open_stream {
                 reader.problem("DEV_OPEN_STREAM", "must not be enabled when APP_ENV=production");
             }
-            reader.require_real_discord(&discord);
+            if cluster.role != Role::Web {
+                reader.require_real_discord(&discord);
+            }
             reader.require_public_setup(session_secret.as_deref(), public_base_url.as_ref());
         }
 
@@ -525,6 +555,7 @@ impl Config {
             database,
             discord,
             link,
+            cluster,
             session_secret: session_secret.map(SecretString::from),
             session_secret_previous: session_secret_previous.map(SecretString::from),
             public_base_url,
@@ -707,17 +738,17 @@ impl Reader<'_> {
     /// `DEV_OPEN_STREAM`. Open only where it can do no harm: the embedded simulator's made-up
     /// guild in development. With a bot token the guild is real, so the switch stays off whatever
     /// `APP_ENV` says, and turning it on is refused (production refuses it on its own).
-    fn dev_open_stream(&mut self, environment: Environment, discord: &DiscordConfig) -> bool {
+    fn dev_open_stream(&mut self, environment: Environment, real_discord: bool) -> bool {
         let open = self.parse(
             "DEV_OPEN_STREAM",
-            environment == Environment::Development && !discord.uses_real_discord(),
+            environment == Environment::Development && !real_discord,
             |text| match text {
                 "true" | "1" | "yes" => Ok(true),
                 "false" | "0" | "no" => Ok(false),
                 _ => Err("must be `true` or `false`".to_owned()),
             },
         );
-        if open && discord.uses_real_discord() && environment == Environment::Development {
+        if open && real_discord && environment == Environment::Development {
             self.problem(
                 "DEV_OPEN_STREAM",
                 "must not be enabled when DISCORD_BOT_TOKEN is set (real Discord)",
@@ -838,6 +869,104 @@ mod tests {
             .into_iter()
             .map(|problem| (problem.variable, problem.message))
             .collect()
+    }
+
+    fn names(problems: &[(&'static str, String)]) -> Vec<&'static str> {
+        problems.iter().map(|(variable, _)| *variable).collect()
+    }
+
+    const PG: (&str, &str) = ("DATABASE_URL", "postgres://localhost/app");
+    const REDIS: (&str, &str) = ("REDIS_URL", "redis://127.0.0.1:6379");
+    const LINK: (&str, &str) = ("LINK_TOKEN", "a-link-token");
+
+    #[test]
+    fn the_default_role_is_all_and_needs_nothing_new() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.cluster, ClusterConfig::default());
+        assert_eq!(config.cluster.role, Role::All);
+        assert_eq!(config.cluster.lease_ttl, Duration::from_secs(10));
+        assert_eq!(names(&problems(&[("ROLE", "both")])), ["ROLE"]);
+    }
+
+    #[test]
+    fn split_roles_name_what_they_miss_and_refuse_sqlite() {
+        for role in ["gateway", "web"] {
+            let found = problems(&[("ROLE", role)]);
+            for variable in ["REDIS_URL", "DATABASE_URL", "LINK_TOKEN"] {
+                assert!(names(&found).contains(&variable), "{role}: {found:?}");
+            }
+            let sqlite = problems(&[("ROLE", role), ("DATABASE_URL", "sqlite://x.db"), REDIS, LINK]);
+            assert!(
+                sqlite
+                    .iter()
+                    .any(|(variable, message)| *variable == "DATABASE_URL" && message.contains("SQLite")),
+                "{role}: {sqlite:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_gateway_role_holds_the_bot_token() {
+        let gateway = [
+            ("ROLE", "gateway"),
+            PG,
+            REDIS,
+            LINK,
+            ("DISCORD_BOT_TOKEN", "bot"),
+            ("DISCORD_GUILD_ID", "2"),
+            ("DISCORD_CLIENT_ID", "3"),
+            ("DISCORD_CLIENT_SECRET", "s"),
+            ("GATEWAY_WS_PORT", "8080"),
+        ];
+        assert_eq!(config(&gateway).unwrap().cluster.role, Role::Gateway);
+        assert_eq!(names(&problems(&gateway[..4])), ["DISCORD_BOT_TOKEN"]);
+
+        let web = [
+            ("ROLE", "web"),
+            PG,
+            REDIS,
+            LINK,
+            ("DISCORD_GUILD_ID", "2"),
+            ("DISCORD_CLIENT_ID", "3"),
+            ("DISCORD_CLIENT_SECRET", "s"),
+            ("GATEWAY_WS_URL", "ws://127.0.0.1:8080"),
+        ];
+        assert!(
+            !config(&web).unwrap().dev_open_stream,
+            "a web instance serves a real guild"
+        );
+        let mut with_token = web.to_vec();
+        with_token.push(("DISCORD_BOT_TOKEN", "bot"));
+        assert_eq!(names(&problems(&with_token)), ["DISCORD_BOT_TOKEN"]);
+        assert_eq!(
+            names(&problems(&web[..4])),
+            [
+                "GATEWAY_WS_URL",
+                "DISCORD_GUILD_ID",
+                "DISCORD_CLIENT_ID",
+                "DISCORD_CLIENT_SECRET"
+            ]
+        );
+    }
+
+    #[test]
+    fn link_settings_of_another_role_are_contradictions() {
+        assert_eq!(
+            names(&problems(&[("GATEWAY_WS_URL", "ws://127.0.0.1:8080")])),
+            ["GATEWAY_WS_URL"]
+        );
+        assert_eq!(
+            names(&problems(&[("GATEWAY_WS_PORT", "8080")])),
+            ["GATEWAY_WS_PORT"]
+        );
+        for (variable, value) in [
+            ("LEASE_TTL_SECS", "1"),
+            ("LEASE_TTL_SECS", "61"),
+            ("REDIS_NAMESPACE", "a b"),
+            ("EVENT_STREAM_MAX_LEN", "10"),
+        ] {
+            assert_eq!(names(&problems(&[(variable, value)])), [variable], "{value}");
+        }
     }
 
     #[test]
