@@ -22,6 +22,7 @@ use axum::{
 use backend::{
     Config, Store,
     bus::{self, EventBus},
+    cluster::Redis,
     config::Environment,
     discord::gateway::{self, Gateway, GatewayState, SessionStore, ShardSettings},
     discord::oauth::{DiscordOAuth, OAuthError, OAuthSettings},
@@ -80,6 +81,9 @@ pub enum StartupError {
     /// The key that encrypts sessions could not be read or made.
     #[error("cannot set up the session encryption key")]
     SessionKeys(#[from] session::keys::KeyError),
+    /// Redis (`REDIS_URL`) could not be reached.
+    #[error(transparent)]
+    Redis(#[from] backend::cluster::RedisSetupError),
     /// The metrics address (`METRICS_ADDR`) could not be bound.
     #[error("cannot serve metrics on {addr}")]
     MetricsBind {
@@ -131,6 +135,14 @@ impl Application {
     pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<Self, StartupError> {
         let store = Store::connect(&config.database).await?;
         tracing::info!(engine = store.engine(), "database ready");
+        let redis = match &config.redis_url {
+            Some(url) => {
+                let redis = Redis::connect(url.expose_secret(), &config.cluster.redis_namespace).await?;
+                tracing::info!(namespace = redis.namespace(), "Redis ready");
+                Some(redis)
+            }
+            None => None,
+        };
 
         let addr = leptos_options.site_addr;
         let listener = TcpListener::bind(addr)
@@ -210,6 +222,7 @@ impl Application {
             operations: config.operations,
             tasks: tasks.status(),
             reconciled,
+            redis,
         };
         let metrics = match config.operations.metrics_addr {
             Some(addr) => MetricsListener::bind(addr)

@@ -54,6 +54,9 @@ pub struct AppState {
     pub tasks: watch::Receiver<backend::supervisor::TaskStatus>,
     /// How many reconciler runs have finished (the first is at startup).
     pub reconciled: watch::Receiver<u64>,
+    /// `REDIS_URL`'s server, when set (always in the split roles): where instances share the
+    /// event Stream, rate limits, viewers and the hub's replay cache.
+    pub redis: Option<backend::cluster::Redis>,
 }
 
 const _: fn() = || {
