@@ -1,15 +1,19 @@
 //! [`EventBus`]: how app events travel from their one producer (the gateway task) to every
 //! fan-out.
 //!
-//! An enum rather than a trait object: `Local` is an in-process broadcast; a Redis variant (pub/sub
-//! between instances) slots in beside it with the same `publish` / `subscribe`.
+//! An enum rather than a trait object: `Local` is an in-process broadcast (`ROLE=all`); `Stream`
+//! (the split roles) queues each event for the Redis Stream writer and hands subscribers what the
+//! Stream reader reads back, with the id Redis gave it (see `cluster::stream`). Either way every
+//! subscriber sees every event once, in one order.
 //!
 //! A subscriber that falls more than the channel's capacity behind is told so with
 //! [`BusMessage::Lagged`] instead of silently skipping events: it must resynchronise from the
 //! roster (see `live::Fanout`).
 
 use model::event::AppEvent;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::cluster::stream::{Stamped, StreamId};
 
 /// Events a subscriber may fall behind by before it must resynchronise.
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -19,12 +23,52 @@ pub const DEFAULT_CAPACITY: usize = 4096;
 pub enum EventBus {
     /// Within one process.
     Local(broadcast::Sender<AppEvent>),
+    /// Through the Redis Stream shared by every process of a split deployment.
+    Stream {
+        /// Events on their way to the Stream writer.
+        queue: mpsc::Sender<AppEvent>,
+        /// What the Stream reader reads back, to every subscriber of this process.
+        events: broadcast::Sender<Stamped>,
+    },
+}
+
+/// The other ends of a [`EventBus::Stream`]: what the Stream writer appends, and where the Stream
+/// reader delivers (see `cluster::stream::EventStream::{run_writer, run_reader}`).
+#[derive(Debug)]
+pub struct StreamPorts {
+    /// Feed to `run_writer`.
+    pub queue: mpsc::Receiver<AppEvent>,
+    /// Give to `run_reader`.
+    pub events: broadcast::Sender<Stamped>,
 }
 
 impl EventBus {
     /// An in-process bus that keeps up to `capacity` events for slow subscribers.
     pub fn local(capacity: usize) -> Self {
         Self::Local(broadcast::channel(capacity).0)
+    }
+
+    /// A bus on the Redis Stream: up to `capacity` events wait for the writer, and a subscriber
+    /// may fall `capacity` events behind the reader.
+    pub fn on_stream(capacity: usize) -> (Self, StreamPorts) {
+        let (queue, queued) = mpsc::channel(capacity);
+        let events = broadcast::channel(capacity).0;
+        let bus = Self::Stream {
+            queue,
+            events: events.clone(),
+        };
+        (
+            bus,
+            StreamPorts {
+                queue: queued,
+                events,
+            },
+        )
+    }
+
+    /// Whether events travel between processes (the split roles).
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Self::Stream { .. })
     }
 
     /// Sends `event` to every current subscriber; with none, the event is dropped (nobody watches).
@@ -34,6 +78,22 @@ impl EventBus {
             Self::Local(sender) => {
                 let _ = sender.send(event);
             }
+            Self::Stream { queue, .. } => {
+                if let Err(err) = queue.try_send(event) {
+                    // Never wait here (the gateway task publishes): a writer this far behind means
+                    // Redis has been failing for a while; say so loudly rather than stall Discord.
+                    let (reason, event) = match err {
+                        mpsc::error::TrySendError::Full(event) => ("queue_full", event),
+                        mpsc::error::TrySendError::Closed(event) => ("stopped", event),
+                    };
+                    tracing::error!(
+                        event = event.name(),
+                        reason,
+                        "an app event could not be queued for the Stream; dropped"
+                    );
+                    metrics::counter!(crate::metric_names::EVENTS_DROPPED, "reason" => reason).increment(1);
+                }
+            }
         }
     }
 
@@ -41,6 +101,7 @@ impl EventBus {
     pub fn subscribe(&self) -> BusSubscription {
         match self {
             Self::Local(sender) => BusSubscription::Local(sender.subscribe()),
+            Self::Stream { events, .. } => BusSubscription::Stream(events.subscribe()),
         }
     }
 }
@@ -50,6 +111,8 @@ impl EventBus {
 pub enum BusSubscription {
     /// Of a [`EventBus::Local`].
     Local(broadcast::Receiver<AppEvent>),
+    /// Of a [`EventBus::Stream`].
+    Stream(broadcast::Receiver<Stamped>),
 }
 
 /// What a subscriber receives next.
@@ -66,11 +129,23 @@ pub enum BusMessage {
 impl BusSubscription {
     /// Waits for the next message.
     pub async fn recv(&mut self) -> BusMessage {
+        self.recv_stamped().await.0
+    }
+
+    /// Waits for the next message, with the event's Stream id when it came through the Stream.
+    pub async fn recv_stamped(&mut self) -> (BusMessage, Option<StreamId>) {
+        let lost = |err| match err {
+            broadcast::error::RecvError::Lagged(missed) => BusMessage::Lagged(missed),
+            broadcast::error::RecvError::Closed => BusMessage::Closed,
+        };
         match self {
             Self::Local(receiver) => match receiver.recv().await {
-                Ok(event) => BusMessage::Event(event),
-                Err(broadcast::error::RecvError::Lagged(missed)) => BusMessage::Lagged(missed),
-                Err(broadcast::error::RecvError::Closed) => BusMessage::Closed,
+                Ok(event) => (BusMessage::Event(event), None),
+                Err(err) => (lost(err), None),
+            },
+            Self::Stream(receiver) => match receiver.recv().await {
+                Ok(Stamped { id, event }) => (BusMessage::Event(event), Some(id)),
+                Err(err) => (lost(err), None),
             },
         }
     }

@@ -6,6 +6,9 @@
 //! namespace, so two deployments (or two tests) can share one `redis-server` without seeing each
 //! other's keys.
 
+pub mod lease;
+pub mod stream;
+
 use std::sync::Arc;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};

@@ -30,6 +30,8 @@ use model::{
 };
 use tokio::sync::{broadcast, watch};
 
+use crate::{cluster::stream::StreamId, roster::RosterSnapshot};
+
 mod fanout;
 mod watchers;
 
@@ -73,9 +75,8 @@ impl std::ops::Deref for LiveFrame {
 #[derive(Debug, Clone)]
 pub struct Live {
     inner: Arc<Mutex<State>>,
-    /// Event ids are `<epoch>.<sequence>`; a new epoch per process means an id from before a
-    /// restart is never mistaken for one of ours.
-    epoch: Arc<str>,
+    /// How events are numbered, and how their ids read on the wire.
+    ids: Ids,
     /// The open streams, so that losing the right to watch ends them.
     watchers: Watchers,
     /// Whether the roster follows Discord, as the last `discord.status` said: seat checks and the
@@ -83,10 +84,51 @@ pub struct Live {
     status: Arc<watch::Sender<RosterStatus>>,
 }
 
+/// How events are numbered.
+#[derive(Debug, Clone)]
+enum Ids {
+    /// By this process: ids are `<epoch>.<sequence>`; a new epoch per process means an id from
+    /// before a restart is never mistaken for one of ours.
+    Local(Arc<str>),
+    /// By the Redis Stream (split roles): ids are Stream ids (`<ms>-<seq>`), the same on every
+    /// instance and across restarts.
+    Stream,
+}
+
+/// An event's place in the order: `(0, sequence)` for local ids, the Stream id's parts otherwise.
+type Key = (u64, u64);
+
+impl Ids {
+    /// The SSE `id` of the event at `key`.
+    fn format(&self, key: Key) -> String {
+        match self {
+            Self::Local(epoch) => format!("{epoch}.{}", key.1),
+            Self::Stream => StreamId {
+                ms: key.0,
+                seq: key.1,
+            }
+            .to_string(),
+        }
+    }
+
+    /// The key of a `Last-Event-ID` we issued; `None` for anything else.
+    fn parse(&self, id: &str) -> Option<Key> {
+        match self {
+            Self::Local(epoch) => id
+                .trim()
+                .split_once('.')
+                .filter(|(theirs, _)| *theirs == &**epoch)
+                .and_then(|(_, seq)| seq.parse::<u64>().ok())
+                .map(|seq| (0, seq)),
+            Self::Stream => id.parse::<StreamId>().ok().map(|id| (id.ms, id.seq)),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
-    /// The sequence number of the last event published (0: none yet).
-    last_seq: u64,
+    /// The key of the last event published ((0, 0): none yet).
+    last: Key,
     rooms: HashMap<ChannelId, Room>,
     /// The roster's status, as every snapshot reports it (connecting until the gateway says).
     status: RosterStatus,
@@ -95,19 +137,19 @@ struct State {
 #[derive(Debug)]
 struct Room {
     members: BTreeMap<UserId, RoomMember>,
-    /// Recent frames with their sequence numbers, oldest first.
-    log: VecDeque<(u64, Bytes)>,
-    /// The highest sequence number `log` no longer covers: replay from before it is impossible.
+    /// Recent frames with their keys, oldest first.
+    log: VecDeque<(Key, Bytes)>,
+    /// The highest key `log` no longer covers: replay from before it is impossible.
     /// Frames up to it were evicted, or were published before this log began: a room's state is
     /// dropped (on `room.deleted`, or when nobody watches or occupies it) and recreated by a later
     /// event, and the new log knows nothing of what the old one held.
-    evicted_up_to: u64,
+    evicted_up_to: Key,
     viewers: broadcast::Sender<LiveFrame>,
 }
 
 impl Room {
-    /// A room whose log begins after sequence number `since` (the last one published so far).
-    fn new(since: u64) -> Self {
+    /// A room whose log begins after `since` (the last key published so far).
+    fn new(since: Key) -> Self {
         Self {
             members: BTreeMap::new(),
             log: VecDeque::new(),
@@ -119,7 +161,7 @@ impl Room {
 
 impl Room {
     /// Logs the frame for replay and sends it to the room's viewers.
-    fn send(&mut self, seq: u64, frame: Bytes) {
+    fn send(&mut self, seq: Key, frame: Bytes) {
         if self.log.len() == REPLAY_LOG_LEN
             && let Some((evicted, _)) = self.log.pop_front()
         {
@@ -141,12 +183,22 @@ impl Default for Live {
 }
 
 impl Live {
-    /// Empty state with a fresh epoch.
+    /// Empty state numbering its own events, with a fresh epoch (`ROLE=all`).
     pub fn new() -> Self {
         let epoch = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+        Self::with_ids(Ids::Local(epoch.into()))
+    }
+
+    /// Empty state whose events carry the ids the Redis Stream gave them (the split roles: see
+    /// [`Live::publish_at`]).
+    pub fn on_stream() -> Self {
+        Self::with_ids(Ids::Stream)
+    }
+
+    fn with_ids(ids: Ids) -> Self {
         Self {
             inner: Arc::new(Mutex::new(State::default())),
-            epoch: epoch.into(),
+            ids,
             watchers: Watchers::new(),
             status: Arc::new(watch::channel(RosterStatus::Connecting).0),
         }
@@ -178,10 +230,33 @@ impl Live {
     /// Applies one event: updates the room's members, formats the frame once, logs it and sends it
     /// to the room's viewers. A `room.deleted` ends the room (its viewers' streams then close); a
     /// `discord.status` goes to every room.
+    ///
+    /// Numbered by this process; on the Stream (where Redis numbers events, see
+    /// [`Live::publish_at`]) it is a correction made here, and carries the id of the last event
+    /// read, as it belongs right after it.
     pub fn publish(&self, event: &AppEvent) {
+        self.apply(None, event);
+    }
+
+    /// [`Live::publish`] for the event the Stream gave the id `id`.
+    pub fn publish_at(&self, id: StreamId, event: &AppEvent) {
+        self.apply(Some((id.ms, id.seq)), event);
+    }
+
+    /// The key of the next event: the Stream's, or this process's next one.
+    fn next_key(&self, state: &mut State, key: Option<Key>) -> Key {
+        match (&self.ids, key) {
+            (Ids::Stream, Some(key)) => state.last = state.last.max(key),
+            (Ids::Stream, None) => {}
+            (Ids::Local(_), _) => state.last.1 += 1,
+        }
+        state.last
+    }
+
+    fn apply(&self, key: Option<Key>, event: &AppEvent) {
         let Some(room_id) = event.channel_id() else {
             if let AppEvent::DiscordStatus(status) = event {
-                self.publish_status(status);
+                self.publish_status(key, status);
             }
             return;
         };
@@ -202,10 +277,10 @@ impl Live {
         };
 
         let mut state = self.state();
-        state.last_seq += 1;
-        let seq = state.last_seq;
-        let frame = frame(&self.epoch, seq, event.name(), &data);
-        let room = state.rooms.entry(room_id).or_insert_with(|| Room::new(seq - 1));
+        let before = state.last;
+        let seq = self.next_key(&mut state, key);
+        let frame = frame(&self.ids.format(seq), event.name(), &data);
+        let room = state.rooms.entry(room_id).or_insert_with(|| Room::new(before));
         match event {
             AppEvent::VoiceJoined(joined) => {
                 room.members.insert(
@@ -236,22 +311,53 @@ impl Live {
 
     /// A `discord.status`: remembered for snapshots and seat checks, and sent (formatted once) to
     /// every room's viewers and replay log. A status that changes nothing is not sent.
-    fn publish_status(&self, payload: &DiscordStatus) {
+    fn publish_status(&self, key: Option<Key>, payload: &DiscordStatus) {
         let status = payload.status;
         let mut state = self.state();
         if state.status == status {
+            if let (Ids::Stream, Some(key)) = (&self.ids, key) {
+                state.last = state.last.max(key);
+            }
             return;
         }
+        let seq = self.next_key(&mut state, key);
         state.status = status;
-        state.last_seq += 1;
-        let seq = state.last_seq;
         // Plain enums and ids cannot fail to serialise.
         let data = serde_json::to_string(payload).unwrap_or_default();
-        let frame = frame(&self.epoch, seq, "discord.status", &data);
+        let frame = frame(&self.ids.format(seq), "discord.status", &data);
         for room in state.rooms.values_mut() {
             room.send(seq, frame.clone());
         }
         self.status.send_replace(status);
+    }
+
+    /// Starts from `roster`, as it stood at Stream id `at` (a web instance's first roster, from
+    /// the gateway link): the events read after `at` then keep it current. Any state held before
+    /// is replaced; nobody is told (this runs before anyone watches).
+    pub fn seed(&self, roster: &RosterSnapshot, at: StreamId) {
+        let mut state = self.state();
+        let at = (at.ms, at.seq);
+        state.last = state.last.max(at);
+        state.status = roster.status;
+        let since = state.last;
+        state.rooms.clear();
+        for member in &roster.members {
+            state
+                .rooms
+                .entry(member.channel_id)
+                .or_insert_with(|| Room::new(since))
+                .members
+                .insert(
+                    member.user_id,
+                    RoomMember {
+                        user_id: member.user_id,
+                        username: member.username.clone(),
+                        avatar: member.avatar.clone(),
+                    },
+                );
+        }
+        drop(state);
+        self.status.send_replace(roster.status);
     }
 
     /// Subscribes to `room`: with a `Last-Event-ID` from this process that is still covered by the
@@ -259,7 +365,7 @@ impl Live {
     /// restart) a snapshot of the room.
     pub fn subscribe(&self, room_id: ChannelId, last_event_id: Option<&str>) -> RoomSubscription {
         let mut state = self.state();
-        let last_seq = state.last_seq;
+        let last_seq = state.last;
         if !state.rooms.contains_key(&room_id) {
             // Rooms nobody watches and nobody is in hold nothing worth keeping; dropping them here
             // bounds the map by what is live, whatever ids clients ask for.
@@ -270,9 +376,7 @@ impl Live {
         let status = state.status;
         let room = state.rooms.entry(room_id).or_insert_with(|| Room::new(last_seq));
         let resume_from = last_event_id
-            .and_then(|id| id.trim().split_once('.'))
-            .filter(|(epoch, _)| *epoch == &*self.epoch)
-            .and_then(|(_, seq)| seq.parse::<u64>().ok())
+            .and_then(|id| self.ids.parse(id))
             .filter(|seq| *seq >= room.evicted_up_to && *seq <= last_seq);
         let initial = match resume_from {
             Some(seen) => room
@@ -281,7 +385,7 @@ impl Live {
                 .filter(|(seq, _)| *seq > seen)
                 .map(|(_, frame)| frame.clone())
                 .collect(),
-            None => vec![snapshot_frame(&self.epoch, last_seq, room_id, room, status)],
+            None => vec![snapshot_frame(&self.ids.format(last_seq), room_id, room, status)],
         };
         RoomSubscription {
             initial,
@@ -323,7 +427,7 @@ impl Live {
     }
 }
 
-fn snapshot_frame(epoch: &str, seq: u64, channel_id: ChannelId, room: &Room, discord: RosterStatus) -> Bytes {
+fn snapshot_frame(id: &str, channel_id: ChannelId, room: &Room, discord: RosterStatus) -> Bytes {
     let mut members: Vec<RoomMember> = room.members.values().cloned().collect();
     members.sort_by(|a, b| a.username.cmp(&b.username).then(a.user_id.cmp(&b.user_id)));
     let snapshot = RoomSnapshot {
@@ -333,13 +437,13 @@ fn snapshot_frame(epoch: &str, seq: u64, channel_id: ChannelId, room: &Room, dis
     };
     // Serialising plain strings and ids cannot fail.
     let data = serde_json::to_string(&snapshot).unwrap_or_default();
-    frame(epoch, seq, SNAPSHOT_EVENT, &data)
+    frame(id, SNAPSHOT_EVENT, &data)
 }
 
 /// One SSE message. `data` is single-line JSON, so it needs no splitting over `data:` lines.
-fn frame(epoch: &str, seq: u64, event: &str, data: &str) -> Bytes {
-    let mut text = String::with_capacity(data.len() + event.len() + 40);
-    let _ = write!(text, "id: {epoch}.{seq}\nevent: {event}\ndata: {data}\n\n");
+fn frame(id: &str, event: &str, data: &str) -> Bytes {
+    let mut text = String::with_capacity(data.len() + event.len() + id.len() + 24);
+    let _ = write!(text, "id: {id}\nevent: {event}\ndata: {data}\n\n");
     Bytes::from(text)
 }
 
@@ -425,6 +529,69 @@ mod tests {
         assert!(text(&later.initial[0]).contains(r#""discord":"ready""#));
     }
 
+    fn stream_id(ms: u64, seq: u64) -> StreamId {
+        StreamId { ms, seq }
+    }
+
+    #[test]
+    fn on_the_stream_ids_are_the_streams_and_replay_works_across_instances() {
+        // Two web instances reading the same Stream.
+        let first = Live::on_stream();
+        let second = Live::on_stream();
+        for live in [&first, &second] {
+            live.publish_at(stream_id(1_700_000_000_000, 0), &joined("10", "alice", TABLE));
+        }
+        let snapshot = &first.subscribe(id(TABLE), None).initial[0];
+        assert_eq!(frame_id(snapshot), "1700000000000-0");
+        for live in [&first, &second] {
+            live.publish_at(stream_id(1_700_000_000_001, 0), &joined("11", "bob", TABLE));
+            live.publish_at(stream_id(1_700_000_000_001, 1), &left("10", TABLE));
+        }
+        // The viewer's instance dies; it reconnects to the other one with what it saw last.
+        let replay = second.subscribe(id(TABLE), Some("1700000000000-0")).initial;
+        let ids: Vec<String> = replay.iter().map(frame_id).collect();
+        assert_eq!(ids, ["1700000000001-0", "1700000000001-1"]);
+        for stale in ["deadbeef.1", "1-2-3", "", "99999999999999-0"] {
+            let initial = second.subscribe(id(TABLE), Some(stale)).initial;
+            assert!(text(&initial[0]).contains("event: snapshot"), "{stale:?}");
+        }
+    }
+
+    #[test]
+    fn a_correction_made_here_on_the_stream_reuses_the_last_id_read() {
+        let live = Live::on_stream();
+        live.publish_at(stream_id(5, 0), &joined("10", "alice", TABLE));
+        let mut viewer = live.subscribe(id(TABLE), None).receiver;
+        live.publish(&left("10", TABLE));
+        assert_eq!(frame_id(&viewer.try_recv().unwrap()), "5-0");
+    }
+
+    #[test]
+    fn a_seeded_instance_starts_from_the_roster_and_its_position() {
+        use crate::roster::{RosterSnapshot, VoiceMember};
+        let live = Live::on_stream();
+        live.seed(
+            &RosterSnapshot {
+                guild_id: id("2"),
+                members: vec![VoiceMember {
+                    user_id: id("10"),
+                    channel_id: id(TABLE),
+                    username: "alice".to_owned(),
+                    avatar: None,
+                }],
+                status: RosterStatus::Ready,
+            },
+            stream_id(7, 3),
+        );
+        assert_eq!(live.roster_status(), RosterStatus::Ready);
+        let snapshot = &live.subscribe(id(TABLE), None).initial[0];
+        assert_eq!(frame_id(snapshot), "7-3");
+        assert!(text(snapshot).contains("\"alice\"") && text(snapshot).contains(r#""discord":"ready""#));
+        // Events at or before the seed's position change nothing twice; later ones apply.
+        live.publish_at(stream_id(7, 4), &left("10", TABLE));
+        assert!(live.members_of(id(TABLE)).is_empty());
+    }
+
     #[test]
     fn first_subscription_opens_with_a_snapshot_of_the_room() {
         let live = Live::new();
@@ -498,7 +665,10 @@ mod tests {
             assert_eq!(initial.len(), 1, "{last_event_id:?}");
             assert!(text(&initial[0]).contains("event: snapshot"), "{last_event_id:?}");
         }
-        let future = format!("{}.999999", live.epoch);
+        let Ids::Local(epoch) = &live.ids else {
+            unreachable!("Live::new numbers its own events")
+        };
+        let future = format!("{epoch}.999999");
         assert!(text(&live.subscribe(id(TABLE), Some(&future)).initial[0]).contains("event: snapshot"));
     }
 

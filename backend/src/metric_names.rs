@@ -85,3 +85,10 @@ pub const METRICS: &[(&str, &str)] = &[
         "Background tasks that panicked (the process then stops, to be restarted whole).",
     ),
 ];
+/// Counter by `reason` (`queue_full`, `stopped`, `fenced`, `shutdown`): app events that never
+/// reached the Redis Stream (split roles only).
+pub const EVENTS_DROPPED: &str = "spell_coven_events_dropped_total";
+/// Gauge: 1 while this gateway process holds the lease (it runs the Discord connection), else 0.
+pub const LEASE_HELD: &str = "spell_coven_lease_held";
+/// Counter: times this gateway process took the lease (its first time included).
+pub const LEASE_ACQUIRED: &str = "spell_coven_lease_acquired_total";

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::Live;
 use crate::{
     bus::{BusMessage, BusSubscription},
+    cluster::stream::StreamId,
     roster::{RosterSnapshot, RosterSource, VoiceMember},
 };
 
@@ -25,11 +26,11 @@ pub async fn run_fanout(
     shutdown: CancellationToken,
 ) {
     loop {
-        let message = tokio::select! {
+        let (message, id) = tokio::select! {
             () = shutdown.cancelled() => return,
-            message = subscription.recv() => message,
+            message = subscription.recv_stamped() => message,
         };
-        match live.step(message) {
+        match live.step_at(message, id) {
             Flow::Continue => {}
             Flow::Resync => {
                 let snapshot = match &source {
@@ -61,9 +62,17 @@ pub enum Flow {
 impl Live {
     /// Handles one bus message. The loop's body, separate so tests drive it without a task.
     pub fn step(&self, message: BusMessage) -> Flow {
+        self.step_at(message, None)
+    }
+
+    /// [`Live::step`] for a message read from the Stream at `id`.
+    pub fn step_at(&self, message: BusMessage, id: Option<StreamId>) -> Flow {
         match message {
             BusMessage::Event(event) => {
-                self.publish(&event);
+                match id {
+                    Some(id) => self.publish_at(id, &event),
+                    None => self.publish(&event),
+                }
                 Flow::Continue
             }
             BusMessage::Lagged(missed) => {
