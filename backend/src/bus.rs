@@ -13,7 +13,16 @@
 use model::event::AppEvent;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::cluster::stream::{Stamped, StreamId};
+use crate::cluster::stream::{DispatchPosition, Stamped, StreamId};
+
+/// An event on its way to the Stream writer.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// What happened.
+    pub event: AppEvent,
+    /// The Discord dispatch it came from, when it did.
+    pub position: Option<DispatchPosition>,
+}
 
 /// Events a subscriber may fall behind by before it must resynchronise.
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -26,7 +35,7 @@ pub enum EventBus {
     /// Through the Redis Stream shared by every process of a split deployment.
     Stream {
         /// Events on their way to the Stream writer.
-        queue: mpsc::Sender<AppEvent>,
+        queue: mpsc::Sender<Outgoing>,
         /// What the Stream reader reads back, to every subscriber of this process.
         events: broadcast::Sender<Stamped>,
     },
@@ -37,7 +46,7 @@ pub enum EventBus {
 #[derive(Debug)]
 pub struct StreamPorts {
     /// Feed to `run_writer`.
-    pub queue: mpsc::Receiver<AppEvent>,
+    pub queue: mpsc::Receiver<Outgoing>,
     /// Give to `run_reader`.
     pub events: broadcast::Sender<Stamped>,
 }
@@ -73,18 +82,25 @@ impl EventBus {
 
     /// Sends `event` to every current subscriber; with none, the event is dropped (nobody watches).
     pub fn publish(&self, event: AppEvent) {
+        self.publish_from(event, None);
+    }
+
+    /// [`EventBus::publish`] for an event that came from Discord's dispatch at `position`: on the
+    /// Stream, the position is recorded with it, so the next lease holder knows which dispatches
+    /// a resumed session replays that are already published (see `cluster::stream`).
+    pub fn publish_from(&self, event: AppEvent, position: Option<DispatchPosition>) {
         metrics::counter!(crate::metric_names::APP_EVENTS, "event" => event.name()).increment(1);
         match self {
             Self::Local(sender) => {
                 let _ = sender.send(event);
             }
             Self::Stream { queue, .. } => {
-                if let Err(err) = queue.try_send(event) {
+                if let Err(err) = queue.try_send(Outgoing { event, position }) {
                     // Never wait here (the gateway task publishes): a writer this far behind means
                     // Redis has been failing for a while; say so loudly rather than stall Discord.
-                    let (reason, event) = match err {
-                        mpsc::error::TrySendError::Full(event) => ("queue_full", event),
-                        mpsc::error::TrySendError::Closed(event) => ("stopped", event),
+                    let (reason, Outgoing { event, .. }) = match err {
+                        mpsc::error::TrySendError::Full(outgoing) => ("queue_full", outgoing),
+                        mpsc::error::TrySendError::Closed(outgoing) => ("stopped", outgoing),
                     };
                     tracing::error!(
                         event = event.name(),

@@ -360,6 +360,38 @@ impl Live {
         self.status.send_replace(roster.status);
     }
 
+    /// Everyone in voice as this process knows it, the roster's status, and the Stream id this
+    /// is the state at: what a gateway process hands a web instance on link (see [`Live::seed`]).
+    /// Taken under one lock, so the position and the members always agree.
+    pub fn roster(&self, guild_id: GuildId) -> (RosterSnapshot, StreamId) {
+        let state = self.state();
+        let mut members: Vec<crate::roster::VoiceMember> = state
+            .rooms
+            .iter()
+            .flat_map(|(channel_id, room)| {
+                room.members.values().map(|member| crate::roster::VoiceMember {
+                    user_id: member.user_id,
+                    channel_id: *channel_id,
+                    username: member.username.clone(),
+                    avatar: member.avatar.clone(),
+                })
+            })
+            .collect();
+        members.sort_by_key(|member| member.user_id);
+        let snapshot = RosterSnapshot {
+            guild_id,
+            members,
+            status: state.status,
+        };
+        (
+            snapshot,
+            StreamId {
+                ms: state.last.0,
+                seq: state.last.1,
+            },
+        )
+    }
+
     /// Subscribes to `room`: with a `Last-Event-ID` from this process that is still covered by the
     /// room's log, the missed frames; otherwise (first connection, too old, or from before a
     /// restart) a snapshot of the room.
@@ -584,10 +616,15 @@ mod tests {
             stream_id(7, 3),
         );
         assert_eq!(live.roster_status(), RosterStatus::Ready);
+        let (roster, at) = live.roster(id("2"));
+        assert_eq!(
+            (roster.members.len(), roster.status, at),
+            (1, RosterStatus::Ready, stream_id(7, 3))
+        );
         let snapshot = &live.subscribe(id(TABLE), None).initial[0];
         assert_eq!(frame_id(snapshot), "7-3");
         assert!(text(snapshot).contains("\"alice\"") && text(snapshot).contains(r#""discord":"ready""#));
-        // Events at or before the seed's position change nothing twice; later ones apply.
+        // Events read after the seed's position apply on top of it.
         live.publish_at(stream_id(7, 4), &left("10", TABLE));
         assert!(live.members_of(id(TABLE)).is_empty());
     }

@@ -22,8 +22,9 @@ use axum::{
 use backend::{
     Config, Store,
     bus::{self, EventBus},
-    cluster::Redis,
+    cluster::{Redis, lease::Lease},
     config::Environment,
+    config::Role,
     discord::gateway::{self, Gateway, GatewayState, SessionStore, ShardSettings},
     discord::oauth::{DiscordOAuth, OAuthError, OAuthSettings},
     discord::rest::{self, DiscordRest, RestSettings},
@@ -47,6 +48,8 @@ use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use twilight_gateway::queue::InMemoryQueue;
 use url::Url;
+
+mod split;
 
 use crate::{
     guard::{Guards, headers},
@@ -84,6 +87,9 @@ pub enum StartupError {
     /// Redis (`REDIS_URL`) could not be reached.
     #[error(transparent)]
     Redis(#[from] backend::cluster::RedisSetupError),
+    /// A split role without Redis (configuration validation prevents it).
+    #[error("ROLE=gateway and ROLE=web need REDIS_URL")]
+    SplitWithoutRedis,
     /// The metrics address (`METRICS_ADDR`) could not be bound.
     #[error("cannot serve metrics on {addr}")]
     MetricsBind {
@@ -155,19 +161,50 @@ impl Application {
 
         let shutdown = CancellationToken::new();
         let mut tasks = Supervisor::new(shutdown.clone());
-        let bus = EventBus::local(bus::DEFAULT_CAPACITY);
-        let live = Live::new();
+        let role = config.cluster.role;
+        // The split roles' event path is the Redis Stream; a gateway process appends only while it
+        // holds the lease.
+        let lease = match (role, &redis) {
+            (Role::Gateway, Some(redis)) => Some(Lease::new(redis.clone(), config.cluster.lease_ttl)),
+            _ => None,
+        };
+        let stream_side = match (role.is_split(), &redis) {
+            (true, Some(redis)) => Some(split::stream_side(
+                redis,
+                config.cluster.stream_max_len,
+                lease.as_ref().map(Lease::fence),
+                &mut tasks,
+                &shutdown,
+            )),
+            // Config validation requires REDIS_URL for the split roles.
+            (true, None) => return Err(StartupError::SplitWithoutRedis),
+            (false, _) => None,
+        };
+        let (bus, live) = match &stream_side {
+            Some(side) => (side.bus.clone(), side.live.clone()),
+            None => (EventBus::local(bus::DEFAULT_CAPACITY), Live::new()),
+        };
         let subscription = bus.subscribe();
         let discord = connect_discord(&config, &store, bus.clone(), shutdown.clone(), &mut tasks).await?;
-        tasks.add(
-            "fanout",
-            live::run_fanout(
-                subscription,
-                live.clone(),
-                Some(discord.roster_source.clone()),
-                shutdown.clone(),
-            ),
-        );
+        if let Some(side) = &stream_side {
+            let from = split::warm_roster(&store, discord.guild_id, &side.live).await;
+            tasks.add(
+                "stream_reader",
+                side.stream
+                    .clone()
+                    .run_reader(from, side.events.clone(), shutdown.clone()),
+            );
+        } else {
+            tasks.add(
+                "fanout",
+                live::run_fanout(
+                    subscription,
+                    live.clone(),
+                    discord.roster_source.clone(),
+                    shutdown.clone(),
+                ),
+            );
+        }
 
         if let Some(simulator) = &discord.simulator {
             let ip = addr.ip();
@@ -190,20 +227,52 @@ impl Application {
             bus.clone(),
             discord.guild_id,
         );
-        tasks.add(
-            "drop_clock",
-            DropClock::new(store.clone(), bus.clone()).run(shutdown.clone()),
-        );
-        tasks.add(
-            "janitor",
-            Janitor::new(rooms.clone(), bus.clone(), live.watch_roster_status()).run(shutdown.clone()),
-        );
-        let repairs = Reconciler::new(rooms.clone(), config.reconcile.grace);
-        let reconciled = repairs.runs();
-        tasks.add(
-            "reconciler",
-            repairs.run(config.reconcile.every, shutdown.clone()),
-        );
+        let reconciled = match (role, lease, discord.holder) {
+            (Role::Gateway, Some(lease), Some(holder)) => {
+                // The janitor, the reconciler and the drop clock run on the lease holder only.
+                tasks.add(
+                    "lease",
+                    split::Holder {
+                        lease,
+                        settings: holder.settings,
+                        store: store.clone(),
+                        gateway_config: config.gateway,
+                        reconcile: config.reconcile,
+                        guild_id: discord.guild_id,
+                        bus: bus.clone(),
+                        stream: stream_side
+                            .as_ref()
+                            .map(|side| side.stream.clone())
+                            .ok_or(StartupError::SplitWithoutRedis)?,
+                        rooms: rooms.clone(),
+                        live: live.clone(),
+                        state: holder.state,
+                        down_since: holder.down_since,
+                        held: holder.held,
+                    }
+                    .run(shutdown.clone()),
+                );
+                watch::channel(0).1
+            }
+            _ => {
+                tasks.add(
+                    "drop_clock",
+                    DropClock::new(store.clone(), bus.clone()).run(shutdown.clone()),
+                );
+                tasks.add(
+                    "janitor",
+                    Janitor::new(rooms.clone(), bus.clone(), live.watch_roster_status())
+                        .run(shutdown.clone()),
+                );
+                let repairs = Reconciler::new(rooms.clone(), config.reconcile.grace);
+                let reconciled = repairs.runs();
+                tasks.add(
+                    "reconciler",
+                    repairs.run(config.reconcile.every, shutdown.clone()),
+                );
+                reconciled
+            }
+        };
         let state = AppState {
             leptos_options,
             store,
@@ -338,9 +407,21 @@ struct DiscordLink {
     guild_id: GuildId,
     gateway: watch::Receiver<GatewayState>,
     gateway_down_since: watch::Receiver<Option<tokio::time::Instant>>,
-    roster_source: RosterSource,
+    /// The gateway task's roster, when it runs for the whole life of the process (`ROLE=all`).
+    roster_source: Option<RosterSource>,
     rest: DiscordRest,
     simulator: Option<SimHandle>,
+    /// `ROLE=gateway`: what the lease holder's terms connect with and report to; the connection
+    /// starts only once the lease is held.
+    holder: Option<HolderSetup>,
+}
+
+/// What a gateway process's terms as lease holder share.
+struct HolderSetup {
+    settings: ShardSettings,
+    state: watch::Sender<GatewayState>,
+    down_since: watch::Sender<Option<tokio::time::Instant>>,
+    held: watch::Sender<bool>,
 }
 
 /// Starts the gateway task against real Discord when a bot token is configured, otherwise against
@@ -399,6 +480,24 @@ async fn connect_discord(
             };
             (settings, guild_id, rest, Some(simulator))
         };
+    if config.cluster.role == Role::Gateway {
+        let state = watch::channel(GatewayState::Disconnected).0;
+        let down_since = watch::channel(Some(tokio::time::Instant::now())).0;
+        return Ok(DiscordLink {
+            guild_id,
+            gateway: state.subscribe(),
+            gateway_down_since: down_since.subscribe(),
+            roster_source: None,
+            rest,
+            simulator,
+            holder: Some(HolderSetup {
+                settings,
+                state,
+                down_since,
+                held: watch::channel(false).0,
+            }),
+        });
+    }
     let mut gateway = Gateway::new(Roster::new(guild_id), bus);
     if simulator.is_none() {
         // Only real Discord outlives this process; an embedded simulator's sessions die with it.
@@ -417,9 +516,10 @@ async fn connect_discord(
         guild_id,
         gateway: state,
         gateway_down_since,
-        roster_source,
+        roster_source: Some(roster_source),
         rest,
         simulator,
+        holder: None,
     })
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::Redis;
+use crate::bus::Outgoing;
 
 /// A Redis Stream entry id, `<unix ms>-<sequence>`: totally ordered, assigned by Redis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -68,6 +69,15 @@ pub struct Stamped {
     pub event: AppEvent,
 }
 
+/// Where a Discord dispatch was in its gateway session: `(session id, sequence)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatchPosition {
+    /// Discord's session id.
+    pub session: String,
+    /// The dispatch's sequence number in it.
+    pub sequence: u64,
+}
+
 /// Who may append: the lease's key and the token this process holds it with.
 #[derive(Debug, Clone)]
 pub struct Fence {
@@ -89,12 +99,18 @@ pub enum AppendError {
 }
 
 /// Checks the fence (when there is one) and appends, atomically. `ARGV[1]` is the holder's token
-/// (empty: not fenced), `ARGV[2]` the approximate length to trim to, `ARGV[3]` the event.
+/// (empty: not fenced), `ARGV[2]` the approximate length to trim to, `ARGV[3]` the event,
+/// `ARGV[4]` the Discord dispatch it came from (`<session> <sequence>`, or empty), recorded in
+/// `KEYS[3]` in the same step so it always names the newest dispatch that is published.
 const APPEND: &str = r"
 if ARGV[1] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return redis.error_reply('FENCED this process does not hold the lease')
 end
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[3])
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[4])
+end
+return id
 ";
 
 /// Entries one read returns at most.
@@ -145,6 +161,16 @@ impl EventStream {
 
     /// Appends `event`, returning its id.
     pub async fn append(&self, event: &AppEvent) -> Result<StreamId, AppendError> {
+        self.append_from(event, None).await
+    }
+
+    /// Appends `event`, recording that it came from the dispatch at `position`.
+    pub async fn append_from(
+        &self,
+        event: &AppEvent,
+        position: Option<&DispatchPosition>,
+    ) -> Result<StreamId, AppendError> {
+        let position = position.map_or_else(String::new, |at| format!("{} {}", at.session, at.sequence));
         // Plain enums, ids and strings cannot fail to serialise.
         let data = serde_json::to_string(event).unwrap_or_default();
         let (lease_key, token) = match &self.fence {
@@ -156,9 +182,11 @@ impl EventStream {
             .append
             .key(&self.key)
             .key(lease_key)
+            .key(self.redis.key("dispatch-position"))
             .arg(token)
             .arg(self.max_len)
             .arg(data)
+            .arg(position)
             .invoke_async(&mut self.redis.connection())
             .await
             .map_err(|err| {
@@ -174,6 +202,23 @@ impl EventStream {
                 "XADD returned something that is not an id",
             )))
         })
+    }
+
+    /// The newest Discord dispatch whose events are on the Stream, if any: a new lease holder
+    /// resuming that session does not publish again what its predecessor already did.
+    pub async fn dispatch_position(&self) -> Result<Option<DispatchPosition>, redis::RedisError> {
+        let text: Option<String> = self
+            .redis
+            .connection()
+            .get(self.redis.key("dispatch-position"))
+            .await?;
+        Ok(text.and_then(|text| {
+            let (session, sequence) = text.split_once(' ')?;
+            Some(DispatchPosition {
+                session: session.to_owned(),
+                sequence: sequence.parse().ok()?,
+            })
+        }))
     }
 
     /// The id of the newest entry ([`StreamId::ZERO`] when the Stream is empty): reading after it
@@ -274,7 +319,7 @@ impl EventStream {
     /// Appends the events `publish` queues, in order, until shutdown (then what is already queued).
     /// A Redis failure is retried (the queue holds what arrives meanwhile); a fenced append is
     /// dropped and logged: this process lost the lease and must not speak for Discord any more.
-    pub async fn run_writer(self, mut queue: mpsc::Receiver<AppEvent>, shutdown: CancellationToken) {
+    pub async fn run_writer(self, mut queue: mpsc::Receiver<Outgoing>, shutdown: CancellationToken) {
         loop {
             let event = tokio::select! {
                 biased;
@@ -285,9 +330,11 @@ impl EventStream {
                     queue.recv().await
                 }
             };
-            let Some(event) = event else { return };
+            let Some(Outgoing { event, position }) = event else {
+                return;
+            };
             loop {
-                match self.append(&event).await {
+                match self.append_from(&event, position.as_ref()).await {
                     Ok(_) => break,
                     Err(AppendError::Fenced) => {
                         tracing::error!(
@@ -400,6 +447,21 @@ mod tests {
         );
         assert!(seen[0].windows(2).all(|pair| pair[0].0 < pair[1].0));
         shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn the_newest_published_dispatch_is_recorded_with_its_event() {
+        let redis = test_redis().await;
+        let stream = EventStream::new(redis, 1_000);
+        assert_eq!(stream.dispatch_position().await.unwrap(), None);
+        let at = |sequence| DispatchPosition {
+            session: "abc".to_owned(),
+            sequence,
+        };
+        stream.append_from(&deleted(1), Some(&at(41))).await.unwrap();
+        stream.append_from(&deleted(2), Some(&at(42))).await.unwrap();
+        stream.append(&deleted(3)).await.unwrap();
+        assert_eq!(stream.dispatch_position().await.unwrap(), Some(at(42)));
     }
 
     #[tokio::test]

@@ -32,6 +32,7 @@ use twilight_model::gateway::{CloseCode, event::Event};
 use crate::{
     Store,
     bus::EventBus,
+    cluster::stream::DispatchPosition,
     config::GatewayConfig,
     roster::{Roster, RosterSource, SnapshotRequests},
     store::{GatewaySessionRecord, unix_millis},
@@ -269,6 +270,12 @@ pub struct Gateway {
     /// Whether the current shard got as far as READY or RESUMED (the reconnect schedule then
     /// starts over).
     reached_discord: bool,
+    /// Split roles: the newest dispatch a previous lease holder already published to the Stream.
+    /// Resuming its session replays dispatches up to there; they update the roster but are not
+    /// published again, and neither is the saved roster this term starts from.
+    published: Option<DispatchPosition>,
+    /// Whether restoring the saved roster is kept from the bus (see [`Gateway::after_published`]).
+    quiet_restore: bool,
 }
 
 impl Gateway {
@@ -287,7 +294,18 @@ impl Gateway {
             saved_sequence: None,
             reached_discord: false,
             down_since: watch::channel(Some(Instant::now())).0,
+            published: None,
+            quiet_restore: false,
         }
+    }
+
+    /// Starts a lease holder's term after `published` (see the field): what the Stream already
+    /// carries is not published twice.
+    #[must_use]
+    pub fn after_published(mut self, published: Option<DispatchPosition>) -> Self {
+        self.published = published;
+        self.quiet_restore = true;
+        self
     }
 
     /// Follows when the connection stopped being CONNECTED (`None` while it is).
@@ -312,6 +330,22 @@ impl Gateway {
     #[must_use]
     pub fn with_session_store(mut self, sessions: SessionStore) -> Self {
         self.saved = Some(sessions);
+        self
+    }
+
+    /// Reports the connection state and downtime on the given channels instead of its own: a
+    /// gateway process runs one `Gateway` per term as lease holder, and its health follows them
+    /// all on the same two channels.
+    #[must_use]
+    pub fn reporting_to(
+        mut self,
+        state: watch::Sender<GatewayState>,
+        down_since: watch::Sender<Option<Instant>>,
+    ) -> Self {
+        state.send_replace(*self.state.borrow());
+        down_since.send_replace(*self.down_since.borrow());
+        self.state = state;
+        self.down_since = down_since;
         self
     }
 
@@ -349,6 +383,15 @@ impl Gateway {
 
     /// Handles one event: connection state, then the roster, then the bus.
     pub fn handle(&mut self, event: &Event) {
+        self.handle_at(event, None);
+    }
+
+    /// [`Gateway::handle`] for a dispatch received in `session` (its sequence is the dispatch's).
+    pub fn handle_at(&mut self, event: &Event, session: Option<&Session>) {
+        let position = session.map(|session| DispatchPosition {
+            session: session.id().to_owned(),
+            sequence: session.sequence(),
+        });
         if let Some(name) = event.kind().name() {
             metrics::counter!(crate::metric_names::GATEWAY_DISPATCHES, "type" => name).increment(1);
         }
@@ -393,8 +436,17 @@ impl Gateway {
         {
             self.save_due = Some(Instant::now() + saved.save_every);
         }
+        let already_published = match (&position, &self.published) {
+            (Some(at), Some(published)) => {
+                at.session == published.session && at.sequence <= published.sequence
+            }
+            _ => false,
+        };
+        if already_published {
+            return;
+        }
         for app_event in app_events {
-            self.bus.publish(app_event);
+            self.bus.publish_from(app_event, position.clone());
         }
     }
 
@@ -427,8 +479,12 @@ impl Gateway {
             members = record.roster.len(),
             "resuming the saved gateway session"
         );
-        for app_event in self.roster.restore(&record.roster) {
-            self.bus.publish(app_event);
+        let restored = self.roster.restore(&record.roster);
+        // A lease holder's viewers have this roster already: it came from the Stream.
+        if !self.quiet_restore {
+            for app_event in restored {
+                self.bus.publish(app_event);
+            }
         }
         self.saved_sequence = Some((record.session_id.clone(), record.sequence));
         let url = record.resume_url.filter(|url| {
@@ -615,7 +671,7 @@ pub async fn run<Q: Queue + Unpin>(
             return Err(reason);
         };
         match item {
-            Ok(event) => gateway.handle(&event),
+            Ok(event) => gateway.handle_at(&event, shard.session()),
             Err(err) if matches!(err.kind(), ReceiveMessageErrorType::Reconnect) => {
                 tracing::warn!(error = %err, "cannot connect to Discord's gateway");
                 gateway.set_state(GatewayState::Reconnecting);
