@@ -97,10 +97,12 @@ impl DiscordConfig {
 pub struct LinkConfig {
     /// `LINK_TOKEN`: the bearer token web roles present to the gateway role.
     pub token: Option<SecretString>,
-    /// `GATEWAY_WS_PORT`: where a gateway role serves the link.
+    /// `GATEWAY_WS_PORT`: where a gateway role serves the link (8080 when unset; 0 picks a free
+    /// port, which the log names).
     pub gateway_ws_port: Option<u16>,
-    /// `GATEWAY_WS_URL`: where a web role finds the gateway role.
-    pub gateway_ws_url: Option<Url>,
+    /// `GATEWAY_WS_URL`: where a web role finds the gateway processes, comma-separated. Any of
+    /// them serves the link (a standby too); a web instance that loses one links to the next.
+    pub gateway_ws_urls: Vec<Url>,
     /// `HUB_SECRET`: HMAC key of `POST /api/internal/events`.
     pub hub_secret: Option<SecretString>,
 }
@@ -476,11 +478,9 @@ impl Config {
             token: reader.secret("LINK_TOKEN"),
             gateway_ws_port: reader.parse_opt("GATEWAY_WS_PORT", |text| {
                 text.parse::<u16>()
-                    .ok()
-                    .filter(|port| *port != 0)
-                    .ok_or_else(|| "must be a port number from 1 to 65535".to_owned())
+                    .map_err(|_| "must be a port number from 0 to 65535".to_owned())
             }),
-            gateway_ws_url: reader.url_opt("GATEWAY_WS_URL", &["ws", "wss"]),
+            gateway_ws_urls: reader.url_list("GATEWAY_WS_URL", &["ws", "wss"]),
             hub_secret: reader.secret("HUB_SECRET"),
         };
         // Kept as text until its length is checked, then wrapped.
@@ -571,6 +571,19 @@ impl Config {
     }
 }
 
+/// `text` as a URL with one of `schemes` and a host.
+fn checked_url(text: &str, schemes: &[&str]) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|err| format!("is not a valid URL ({err})"))?;
+    if !schemes.contains(&url.scheme()) {
+        let expected: Vec<String> = schemes.iter().map(|scheme| format!("{scheme}://")).collect();
+        return Err(format!("must start with {}", expected.join(" or ")));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host".to_owned());
+    }
+    Ok(url)
+}
+
 /// Reads variables and records problems instead of stopping at the first.
 struct Reader<'a> {
     vars: &'a HashMap<String, String>,
@@ -633,18 +646,18 @@ impl Reader<'_> {
         self.parse_opt(name, parse).unwrap_or(default)
     }
 
-    fn url_opt(&mut self, name: &'static str, schemes: &[&str]) -> Option<Url> {
+    /// A comma-separated list of URLs (empty when unset), each checked like [`Reader::url_opt`].
+    fn url_list(&mut self, name: &'static str, schemes: &[&str]) -> Vec<Url> {
         self.parse_opt(name, |text| {
-            let url = Url::parse(text).map_err(|err| format!("is not a valid URL ({err})"))?;
-            if !schemes.contains(&url.scheme()) {
-                let expected: Vec<String> = schemes.iter().map(|scheme| format!("{scheme}://")).collect();
-                return Err(format!("must start with {}", expected.join(" or ")));
-            }
-            if url.host_str().is_none_or(str::is_empty) {
-                return Err("must name a host".to_owned());
-            }
-            Ok(url)
+            text.split(',')
+                .map(|one| checked_url(one.trim(), schemes))
+                .collect::<Result<Vec<Url>, String>>()
         })
+        .unwrap_or_default()
+    }
+
+    fn url_opt(&mut self, name: &'static str, schemes: &[&str]) -> Option<Url> {
+        self.parse_opt(name, |text| checked_url(text, schemes))
     }
 
     /// A whole number that must be at least 1, such as a cap or a number of seconds.
@@ -931,6 +944,11 @@ mod tests {
             ("DISCORD_CLIENT_SECRET", "s"),
             ("GATEWAY_WS_URL", "ws://127.0.0.1:8080"),
         ];
+        let mut several = web.to_vec();
+        several[7] = ("GATEWAY_WS_URL", "ws://10.0.0.1:8080, ws://10.0.0.2:8080");
+        assert_eq!(config(&several).unwrap().link.gateway_ws_urls.len(), 2);
+        several[7] = ("GATEWAY_WS_URL", "ws://10.0.0.1:8080,http://10.0.0.2");
+        assert_eq!(names(&problems(&several)), ["GATEWAY_WS_URL"]);
         assert!(
             !config(&web).unwrap().dev_open_stream,
             "a web instance serves a real guild"

@@ -149,7 +149,7 @@ pub(super) fn check_role(
                     "is required when ROLE=gateway (point DISCORD_API_BASE and DISCORD_GATEWAY_URL at a simulator to run without Discord)",
                 );
             }
-            if link.gateway_ws_url.is_some() {
+            if !link.gateway_ws_urls.is_empty() {
                 reader.problem(
                     "GATEWAY_WS_URL",
                     "is for ROLE=web; the gateway serves the link on GATEWAY_WS_PORT",
@@ -163,7 +163,7 @@ pub(super) fn check_role(
                     "must not be set when ROLE=web: only the gateway role holds the bot token",
                 );
             }
-            if link.gateway_ws_url.is_none() && !reader.vars.contains_key("GATEWAY_WS_URL") {
+            if link.gateway_ws_urls.is_empty() && !reader.vars.contains_key("GATEWAY_WS_URL") {
                 reader.problem(
                     "GATEWAY_WS_URL",
                     "is required when ROLE=web (e.g. ws://127.0.0.1:8080)",
@@ -199,7 +199,7 @@ pub(super) fn check_role(
         }
         Role::All => {
             for (variable, set) in [
-                ("GATEWAY_WS_URL", link.gateway_ws_url.is_some()),
+                ("GATEWAY_WS_URL", !link.gateway_ws_urls.is_empty()),
                 ("GATEWAY_WS_PORT", link.gateway_ws_port.is_some()),
             ] {
                 if set {
