@@ -704,6 +704,15 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_failing_replay_cache_is_a_503_to_retry_and_never_an_acceptance() {
+        let error = AppError::from(AcceptError::from(ReplayError::Full));
+        assert_eq!(error, AppError::Hub(HubError::Unavailable));
+        assert_eq!((error.status(), error.retry_after_secs()), (503, Some(1)));
+        let refused = AppError::from(AcceptError::from(HubError::BadSignature));
+        assert_eq!(refused.status(), 403);
+    }
+
     #[tokio::test]
     async fn an_accepted_request_is_refused_when_sent_again() {
         let hub = Hub::new(&SecretString::from("test-secret"), guild(), ReplayCache::memory());
