@@ -4,6 +4,7 @@
 //!
 //! * [`bus`]: [`bus::EventBus`], app events from their one producer to every fan-out.
 //! * [`discord`]: the gateway task (the only producer of Discord events).
+//! * [`hub`]: [`hub::Hub`], the seeds' HMAC hub: signed events from outside, replays refused.
 //! * [`config`]: the one typed configuration, read from the environment at startup.
 //! * [`metric_names`]: the name and meaning of every Prometheus metric.
 //! * [`live`]: [`live::Live`], the per-room fan-out: snapshots, replay, SSE frames.
@@ -23,6 +24,7 @@ pub mod bus;
 pub mod cluster;
 pub mod config;
 pub mod discord;
+pub mod hub;
 pub mod live;
 pub mod metric_names;
 pub mod rate_limit;

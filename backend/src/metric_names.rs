@@ -38,6 +38,9 @@ pub const JANITOR_FAILURES: &str = "spell_coven_janitor_failures_total";
 pub const RECONCILER_REPAIRS: &str = "spell_coven_reconciler_repairs_total";
 /// Counter: reconciler runs (or items within one) that failed and are retried at the next run.
 pub const RECONCILER_FAILURES: &str = "spell_coven_reconciler_failures_total";
+/// Counter by `outcome`: requests to the HMAC hub (`POST /api/internal/events`), `accepted` or
+/// the refusal's code as the sender sees it (`BAD_SIGNATURE`, `REPLAYED`, …).
+pub const HUB_REQUESTS: &str = "spell_coven_hub_requests_total";
 /// Counter: background tasks restarted after they panicked or ended.
 pub const TASK_PANICS: &str = "spell_coven_task_panics_total";
 
@@ -80,6 +83,7 @@ pub const METRICS: &[(&str, &str)] = &[
         RECONCILER_FAILURES,
         "Reconciler failures (retried at the next run).",
     ),
+    (HUB_REQUESTS, "Requests to the HMAC hub, by outcome."),
     (
         TASK_PANICS,
         "Background tasks that panicked (the process then stops, to be restarted whole).",

@@ -31,6 +31,10 @@ pub enum AppError {
     /// An invite cannot be used; the code says why and picks the status.
     #[error("{0}")]
     Invite(InviteError),
+    /// The HMAC hub (`POST /api/internal/events`) refused an event; the code says why and picks
+    /// the status.
+    #[error("{0}")]
+    Hub(HubError),
     /// A server function was called with a body encoding the app never sends (415).
     #[error("send the arguments form-encoded")]
     UnsupportedMediaType,
@@ -58,6 +62,7 @@ impl AppError {
             Self::NotFound => 404,
             Self::Conflict(_) => 409,
             Self::Invite(reason) => reason.status(),
+            Self::Hub(reason) => reason.status(),
             Self::UnsupportedMediaType => 415,
             Self::RateLimited { .. } => 429,
             Self::Upstream => 502,
@@ -71,6 +76,7 @@ impl AppError {
         match self {
             Self::RateLimited { retry_after_ms } => Some(retry_after_ms.div_ceil(1000)),
             Self::Invite(reason) => reason.retry_after_secs(),
+            Self::Hub(reason) => reason.retry_after_secs(),
             _ => None,
         }
     }
@@ -152,6 +158,114 @@ impl InviteError {
     }
 }
 
+/// Why the HMAC hub (`POST /api/internal/events`, seed 001) refused an event. The sender is a
+/// program, not a person: each code names exactly what to fix, and the status says whether
+/// sending the same request again can ever help (only for a 503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HubError {
+    /// No `X-Hub-Timestamp` header (400).
+    #[error("X-Hub-Timestamp is required")]
+    MissingTimestamp,
+    /// No `X-Hub-Signature` header (400).
+    #[error("X-Hub-Signature is required")]
+    MissingSignature,
+    /// `X-Hub-Timestamp` is not unix seconds or milliseconds in plain digits (400).
+    #[error("X-Hub-Timestamp must be unix seconds or milliseconds")]
+    MalformedTimestamp,
+    /// `X-Hub-Signature` is not `sha256=` and 64 hex digits (400).
+    #[error("X-Hub-Signature must be sha256=<64 hex digits>")]
+    MalformedSignature,
+    /// The timestamp is more than the allowed window away from the server's clock (403).
+    #[error("X-Hub-Timestamp is too far from the server's clock")]
+    StaleTimestamp,
+    /// The signature does not match the timestamp and body (403).
+    #[error("the signature does not match")]
+    BadSignature,
+    /// This exact signed request was already accepted (409).
+    #[error("this request was already accepted")]
+    Replayed,
+    /// The body is over the hub's size limit (413).
+    #[error("the body is too large")]
+    BodyTooLarge,
+    /// The body did not arrive in time (408).
+    #[error("the body did not arrive in time")]
+    BodyTimeout,
+    /// The body is not `{"event": …, "payload": {…}}` JSON (400).
+    #[error("the body must be JSON naming an event and its payload")]
+    MalformedBody,
+    /// The event is not one the hub takes (`room.created`, `room.deleted`, `voice.joined`,
+    /// `voice.left`) (400).
+    #[error("unknown event")]
+    UnknownEvent,
+    /// The payload lacks a field, has one of the wrong type, or a value out of range (400).
+    #[error("the payload is not valid for its event")]
+    InvalidPayload,
+    /// A `voice.left` without `leftChannelId`: the channel left is what routes it to a room (400).
+    #[error("voice.left needs leftChannelId")]
+    LeftChannelRequired,
+    /// The event is about another guild than the one hosting the game rooms (400).
+    #[error("the event is for another guild")]
+    WrongGuild,
+    /// Whether the request is a replay cannot be checked right now (503, with `Retry-After`); the
+    /// same request may be sent again.
+    #[error("the hub cannot take events right now; try again")]
+    Unavailable,
+}
+
+impl HubError {
+    /// The code on the wire (`BAD_SIGNATURE`, …).
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::MissingTimestamp => "MISSING_TIMESTAMP",
+            Self::MissingSignature => "MISSING_SIGNATURE",
+            Self::MalformedTimestamp => "MALFORMED_TIMESTAMP",
+            Self::MalformedSignature => "MALFORMED_SIGNATURE",
+            Self::StaleTimestamp => "STALE_TIMESTAMP",
+            Self::BadSignature => "BAD_SIGNATURE",
+            Self::Replayed => "REPLAYED",
+            Self::BodyTooLarge => "BODY_TOO_LARGE",
+            Self::BodyTimeout => "BODY_TIMEOUT",
+            Self::MalformedBody => "MALFORMED_BODY",
+            Self::UnknownEvent => "UNKNOWN_EVENT",
+            Self::InvalidPayload => "INVALID_PAYLOAD",
+            Self::LeftChannelRequired => "LEFT_CHANNEL_REQUIRED",
+            Self::WrongGuild => "WRONG_GUILD",
+            Self::Unavailable => "UNAVAILABLE",
+        }
+    }
+
+    /// The HTTP status this reason is answered with: 400 for a request that is malformed, 403 for
+    /// one that is not proven to come from the secret's holder, 409 for a replay.
+    pub const fn status(self) -> u16 {
+        match self {
+            Self::MissingTimestamp
+            | Self::MissingSignature
+            | Self::MalformedTimestamp
+            | Self::MalformedSignature
+            | Self::MalformedBody
+            | Self::UnknownEvent
+            | Self::InvalidPayload
+            | Self::LeftChannelRequired
+            | Self::WrongGuild => 400,
+            Self::StaleTimestamp | Self::BadSignature => 403,
+            Self::BodyTimeout => 408,
+            Self::Replayed => 409,
+            Self::BodyTooLarge => 413,
+            Self::Unavailable => 503,
+        }
+    }
+
+    /// When to try again, in seconds, for a reason that passes by itself.
+    pub const fn retry_after_secs(self) -> Option<u64> {
+        match self {
+            // Redis reconnects within about a second; the request stays valid for the window.
+            Self::Unavailable => Some(1),
+            _ => None,
+        }
+    }
+}
+
 /// How server functions carry an `AppError`: as its JSON. The framework's own failures become
 /// reasons too: arguments that do not decode are the client's mistake (400), anything else is ours.
 impl FromServerFnError for AppError {
@@ -189,6 +303,14 @@ mod tests {
             (AppError::Invite(InviteError::GuildJoinDenied), 403),
             (AppError::Invite(InviteError::Removed), 403),
             (AppError::Invite(InviteError::DiscordUnavailable), 503),
+            (AppError::Hub(HubError::MissingSignature), 400),
+            (AppError::Hub(HubError::UnknownEvent), 400),
+            (AppError::Hub(HubError::BadSignature), 403),
+            (AppError::Hub(HubError::StaleTimestamp), 403),
+            (AppError::Hub(HubError::BodyTimeout), 408),
+            (AppError::Hub(HubError::Replayed), 409),
+            (AppError::Hub(HubError::BodyTooLarge), 413),
+            (AppError::Hub(HubError::Unavailable), 503),
             (AppError::UnsupportedMediaType, 415),
             (AppError::RateLimited { retry_after_ms: 1200 }, 429),
             (AppError::Upstream, 502),
@@ -235,5 +357,33 @@ mod tests {
             Some(2)
         );
         assert_eq!(AppError::Invite(InviteError::RoomFull).retry_after_secs(), None);
+        assert_eq!(
+            serde_json::to_value(AppError::Hub(HubError::UnknownEvent)).unwrap(),
+            serde_json::json!({"error": "hub", "message": "UNKNOWN_EVENT"})
+        );
+        for reason in [
+            HubError::MissingTimestamp,
+            HubError::MissingSignature,
+            HubError::MalformedTimestamp,
+            HubError::MalformedSignature,
+            HubError::StaleTimestamp,
+            HubError::BadSignature,
+            HubError::Replayed,
+            HubError::BodyTooLarge,
+            HubError::BodyTimeout,
+            HubError::MalformedBody,
+            HubError::UnknownEvent,
+            HubError::InvalidPayload,
+            HubError::LeftChannelRequired,
+            HubError::WrongGuild,
+            HubError::Unavailable,
+        ] {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                reason.code(),
+                "code() matches the wire"
+            );
+        }
+        assert_eq!(AppError::Hub(HubError::Unavailable).retry_after_secs(), Some(1));
     }
 }

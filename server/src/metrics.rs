@@ -35,9 +35,9 @@ use crate::state::AppState;
 
 pub use backend::metric_names::METRICS;
 use backend::metric_names::{
-    APP_EVENTS, DISPATCH_TO_WRITE, GATEWAY_RECONNECTS, GATEWAY_SESSIONS, GATEWAY_STATE, JANITOR_DELETIONS,
-    JANITOR_FAILURES, JANITOR_WARNINGS, RATE_LIMITED, RECONCILER_FAILURES, RECONCILER_REPAIRS,
-    SERVER_FN_CALLS, STREAM_DELIVERIES, STREAM_RESYNCS, STREAMS_OPEN, TASK_PANICS,
+    APP_EVENTS, DISPATCH_TO_WRITE, GATEWAY_RECONNECTS, GATEWAY_SESSIONS, GATEWAY_STATE, HUB_REQUESTS,
+    JANITOR_DELETIONS, JANITOR_FAILURES, JANITOR_WARNINGS, RATE_LIMITED, RECONCILER_FAILURES,
+    RECONCILER_REPAIRS, SERVER_FN_CALLS, STREAM_DELIVERIES, STREAM_RESYNCS, STREAMS_OPEN, TASK_PANICS,
 };
 
 /// Buckets of [`DISPATCH_TO_WRITE`]: the aim is single-digit milliseconds on loopback (DESIGN.md
@@ -132,6 +132,9 @@ fn register() {
     for scope in ["user", "address", "streams"] {
         metrics::counter!(RATE_LIMITED, "scope" => scope).increment(0);
     }
+    // Only a deployment with `HUB_SECRET` sees hub requests; the series exists everywhere so an
+    // alert on it has something to read.
+    metrics::counter!(HUB_REQUESTS, "outcome" => "accepted").increment(0);
     metrics::gauge!(STREAMS_OPEN).set(0.0);
     // A histogram shows once it has a sample; a zero-latency one would skew it, so it appears with
     // the first delivery instead (the scrape test delivers one).

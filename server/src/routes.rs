@@ -2,5 +2,6 @@
 
 pub(crate) mod auth;
 pub(crate) mod health;
+pub mod hub;
 pub(crate) mod server_fn_status;
 pub mod stream;

@@ -57,7 +57,7 @@ use crate::{
     routes::{
         auth,
         health::{self, health},
-        server_fn_status,
+        hub, server_fn_status,
         stream::stream,
     },
     state::AppState,
@@ -291,6 +291,7 @@ impl Application {
             operations: config.operations,
             tasks: tasks.status(),
             reconciled,
+            hub: hub_for(&config, discord.guild_id, redis.as_ref()),
             redis,
         };
         let metrics = match config.operations.metrics_addr {
@@ -523,6 +524,19 @@ async fn connect_discord(
     })
 }
 
+/// The HMAC hub when `HUB_SECRET` is set, on the roles that serve viewers; its replay cache is in
+/// Redis when the deployment has one, so every instance refuses a request another accepted.
+fn hub_for(config: &Config, guild_id: GuildId, redis: Option<&Redis>) -> Option<backend::hub::Hub> {
+    if config.cluster.role == backend::config::Role::Gateway {
+        return None;
+    }
+    let secret = config.link.hub_secret.as_ref()?;
+    let replay = redis.map_or_else(backend::hub::ReplayCache::memory, |redis| {
+        backend::hub::ReplayCache::redis(redis.clone())
+    });
+    Some(backend::hub::Hub::new(secret, guild_id, replay))
+}
+
 /// Sign-in against the simulator's OAuth2 endpoints when it is embedded, else the configured ones.
 /// Discord redirects back to `VITE_BASE_URL` when set, else to the address the server listens on.
 fn oauth_client(
@@ -629,6 +643,7 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint::new(Method::GET, "/health/live", health::live),
         Endpoint::new(Method::GET, "/health/ready", health::ready),
         Endpoint::new(Method::GET, "/api/stream", stream),
+        Endpoint::new(Method::POST, hub::PATH, hub::events),
         Endpoint::new(Method::GET, "/api/me", auth::me),
         Endpoint::new(Method::GET, "/auth/login", auth::login),
         Endpoint::new(Method::GET, "/auth/callback", auth::callback),
@@ -681,6 +696,8 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>, guards
     let routes = generate_route_list(App);
     let unguarded = endpoints()
         .into_iter()
+        // Without `HUB_SECRET` the hub is not mounted: its path is any unknown path's 404.
+        .filter(|endpoint| endpoint.path != hub::PATH || state.hub.is_some())
         .fold(Router::new(), |router, endpoint| {
             router.route(endpoint.path, endpoint.handler)
         })

@@ -57,6 +57,9 @@ pub struct AppState {
     /// `REDIS_URL`'s server, when set (always in the split roles): where instances share the
     /// event Stream, rate limits, viewers and the hub's replay cache.
     pub redis: Option<backend::cluster::Redis>,
+    /// The HMAC hub (`POST /api/internal/events`): `None` without `HUB_SECRET`, and on a gateway
+    /// role (it serves no viewers), where the route answers 404.
+    pub hub: Option<backend::hub::Hub>,
 }
 
 const _: fn() = || {

@@ -14,6 +14,9 @@
 //!   too: every non-GET request of this app comes from one of its pages, so a `none` one has no
 //!   legitimate source, and refusing it costs nothing.
 //!
+//! The HMAC hub (`POST /api/internal/events`) is exempt from all of this: its sender is a program
+//! that proves itself with a signature over the body (`routes::hub`), not a browser with cookies.
+//!
 //! Requests with neither header are not from a browser (browsers send `Origin` on every
 //! non-GET request) and pass: they cannot carry a victim's cookies.
 //!
@@ -99,7 +102,8 @@ fn is_form(headers: &HeaderMap) -> bool {
 /// Middleware: 403 for a cross-origin request that would change something, 415 for a server
 /// function called with a body encoding the app never sends.
 pub(crate) async fn same_origin(State(check): State<SameOrigin>, request: Request, next: Next) -> Response {
-    if is_safe(request.method()) {
+    // Exactly the hub's path: its signature, not the browser's word, says who sent it.
+    if is_safe(request.method()) || request.uri().path() == crate::routes::hub::PATH {
         return next.run(request).await;
     }
     if !check.allows(request.headers()) {

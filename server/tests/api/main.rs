@@ -17,6 +17,7 @@ mod fuzz;
 mod game_room;
 mod health;
 mod helpers;
+mod hub;
 mod ip_budget;
 mod janitor;
 mod landing;
