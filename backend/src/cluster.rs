@@ -96,7 +96,14 @@ pub const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 
 /// For tests: a handle on the local `redis-server` (`REDIS_URL`, else `redis://127.0.0.1:6379`)
 /// in a namespace of its own, so tests running side by side never share a key.
+///
+/// # Panics
+/// When Redis does not answer: the tests that call it need one (`scripts/test` starts it).
 pub async fn test_redis() -> Redis {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "tests choose their Redis server from the environment"
+    )]
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let namespace = format!("test:{}", uuid::Uuid::new_v4().simple());
     Redis::connect(&url, &namespace)

@@ -116,7 +116,7 @@ return id
 /// Entries one read returns at most.
 const READ_BATCH: usize = 512;
 /// How long one read blocks waiting for entries (well below the connection's response timeout).
-const READ_BLOCK: Duration = Duration::from_millis(1000);
+const READ_BLOCK: Duration = Duration::from_secs(1);
 /// Between two attempts after Redis failed.
 const RETRY_EVERY: Duration = Duration::from_millis(500);
 
@@ -264,9 +264,10 @@ impl EventStream {
             let decoded = entry
                 .get::<String>("e")
                 .and_then(|data| serde_json::from_str::<AppEvent>(&data).ok());
-            match decoded {
-                Some(event) => events.push(Stamped { id, event }),
-                None => tracing::warn!(%id, "a Stream entry that is not an app event; skipped"),
+            if let Some(event) = decoded {
+                events.push(Stamped { id, event });
+            } else {
+                tracing::warn!(%id, "a Stream entry that is not an app event; skipped");
             }
         }
         Ok(events)

@@ -106,7 +106,8 @@ impl ClusterConfig {
     }
 }
 
-/// Everything a role needs is set, and nothing that contradicts it: split roles share Redis and
+/// Everything a role needs is set, and nothing that contradicts it (and the hub's secret is long
+/// enough in production): split roles share Redis and
 /// PostgreSQL; only the gateway role holds the bot token; only the web role links to a gateway.
 pub(super) fn check_role(
     reader: &mut Reader<'_>,
@@ -118,6 +119,16 @@ pub(super) fn check_role(
     production: bool,
 ) {
     let name = role.as_str();
+    let min_hub_secret = super::MIN_SESSION_SECRET_LEN;
+    if production
+        && let Some(secret) = &link.hub_secret
+        && secrecy::ExposeSecret::expose_secret(secret).len() < min_hub_secret
+    {
+        reader.problem(
+            "HUB_SECRET",
+            &format!("must be at least {min_hub_secret} characters long when APP_ENV=production"),
+        );
+    }
     if role.is_split() {
         if !redis_url_set && !reader.vars.contains_key("REDIS_URL") {
             reader.problem("REDIS_URL", &format!("is required when ROLE={name}"));
@@ -156,47 +167,7 @@ pub(super) fn check_role(
                 );
             }
         }
-        Role::Web => {
-            if discord.bot_token.is_some() {
-                reader.problem(
-                    "DISCORD_BOT_TOKEN",
-                    "must not be set when ROLE=web: only the gateway role holds the bot token",
-                );
-            }
-            if link.gateway_ws_urls.is_empty() && !reader.vars.contains_key("GATEWAY_WS_URL") {
-                reader.problem(
-                    "GATEWAY_WS_URL",
-                    "is required when ROLE=web (e.g. ws://127.0.0.1:8080)",
-                );
-            }
-            if link.gateway_ws_port.is_some() {
-                reader.problem(
-                    "GATEWAY_WS_PORT",
-                    "is for ROLE=gateway; a web instance links with GATEWAY_WS_URL",
-                );
-            }
-            let vars = reader.vars;
-            if discord.guild_id.is_none()
-                && !vars.contains_key("VITE_DISCORD_GUILD_ID")
-                && !vars.contains_key("DISCORD_GUILD_ID")
-            {
-                reader.problem(
-                    "DISCORD_GUILD_ID",
-                    "is required when ROLE=web (or set VITE_DISCORD_GUILD_ID)",
-                );
-            }
-            for (variable, set) in [
-                (
-                    "DISCORD_CLIENT_ID",
-                    discord.client_id.is_some() || vars.contains_key("DISCORD_CLIENT_ID"),
-                ),
-                ("DISCORD_CLIENT_SECRET", discord.client_secret.is_some()),
-            ] {
-                if !set {
-                    reader.problem(variable, "is required when ROLE=web (sign-in with Discord)");
-                }
-            }
-        }
+        Role::Web => check_web(reader, discord, link),
         Role::All => {
             for (variable, set) in [
                 ("GATEWAY_WS_URL", !link.gateway_ws_urls.is_empty()),
@@ -209,6 +180,49 @@ pub(super) fn check_role(
                     );
                 }
             }
+        }
+    }
+}
+
+/// A web instance reaches Discord only through the link, and signs players in itself.
+fn check_web(reader: &mut Reader<'_>, discord: &DiscordConfig, link: &LinkConfig) {
+    if discord.bot_token.is_some() {
+        reader.problem(
+            "DISCORD_BOT_TOKEN",
+            "must not be set when ROLE=web: only the gateway role holds the bot token",
+        );
+    }
+    if link.gateway_ws_urls.is_empty() && !reader.vars.contains_key("GATEWAY_WS_URL") {
+        reader.problem(
+            "GATEWAY_WS_URL",
+            "is required when ROLE=web (e.g. ws://127.0.0.1:8080)",
+        );
+    }
+    if link.gateway_ws_port.is_some() {
+        reader.problem(
+            "GATEWAY_WS_PORT",
+            "is for ROLE=gateway; a web instance links with GATEWAY_WS_URL",
+        );
+    }
+    let vars = reader.vars;
+    if discord.guild_id.is_none()
+        && !vars.contains_key("VITE_DISCORD_GUILD_ID")
+        && !vars.contains_key("DISCORD_GUILD_ID")
+    {
+        reader.problem(
+            "DISCORD_GUILD_ID",
+            "is required when ROLE=web (or set VITE_DISCORD_GUILD_ID)",
+        );
+    }
+    for (variable, set) in [
+        (
+            "DISCORD_CLIENT_ID",
+            discord.client_id.is_some() || vars.contains_key("DISCORD_CLIENT_ID"),
+        ),
+        ("DISCORD_CLIENT_SECRET", discord.client_secret.is_some()),
+    ] {
+        if !set {
+            reader.problem(variable, "is required when ROLE=web (sign-in with Discord)");
         }
     }
 }

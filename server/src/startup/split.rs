@@ -80,7 +80,7 @@ pub(super) async fn warm_roster(store: &Store, guild_id: GuildId, live: &Live) -
         ),
         Ok(None) => {}
         Err(err) => {
-            tracing::warn!(error = %err, "cannot read the saved roster; starting from the Stream alone")
+            tracing::warn!(error = %err, "cannot read the saved roster; starting from the Stream alone");
         }
     }
     StreamId::ZERO
@@ -135,7 +135,7 @@ impl Holder {
                 match self.lease.release().await {
                     Ok(_) => tracing::info!("gave the gateway lease up"),
                     Err(err) => {
-                        tracing::warn!(error = %err, "cannot give the gateway lease up; it expires by itself")
+                        tracing::warn!(error = %err, "cannot give the gateway lease up; it expires by itself");
                     }
                 }
                 return;
