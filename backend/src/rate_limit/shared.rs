@@ -191,19 +191,17 @@ mod tests {
             assert_eq!(limiter.check(&user(1)).await, Ok(()));
         }
         let wait = limiter.check(&user(1)).await.unwrap_err();
-        assert!(
-            wait > Duration::from_millis(900) && wait <= Duration::from_secs(1),
-            "{wait:?}"
-        );
+        assert!(wait <= Duration::from_secs(1), "{wait:?}");
     }
 
     #[tokio::test]
     async fn a_spent_budget_refills_one_request_at_a_time() {
-        let budget = RedisBudget::new(test_redis().await, quota(2, Duration::from_millis(200)));
+        let every = Duration::from_millis(500);
+        let budget = RedisBudget::new(test_redis().await, quota(2, every));
         assert_eq!(budget.check(&user(1)).await, Ok(()));
         assert_eq!(budget.check(&user(1)).await, Ok(()));
         let wait = budget.check(&user(1)).await.unwrap_err();
-        assert!(wait <= Duration::from_millis(200), "{wait:?}");
+        assert!(wait <= every, "{wait:?}");
         // Redis' clock cannot be paused: wait for as long as the budget itself says, bounded.
         tokio::time::timeout(Duration::from_secs(5), async {
             while let Err(wait) = budget.check(&user(1)).await {
