@@ -83,6 +83,7 @@ pub mod ssr {
         services
             .limiter
             .check(&caller.user.id)
+            .await
             .map_err(|wait| AppError::RateLimited {
                 retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1),
             })?;

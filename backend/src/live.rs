@@ -36,7 +36,9 @@ mod fanout;
 mod watchers;
 
 pub use fanout::{Flow, run_fanout};
-pub use watchers::{TooManyStreams, Viewer, Watch, Watchers};
+pub use watchers::{
+    AlreadyShared, Revocation, SharedWatchers, TooManyStreams, VIEWER_TTL, Viewer, Watch, Watchers,
+};
 
 /// Frames kept per room for `Last-Event-ID` replay; a client further behind gets a snapshot.
 pub const REPLAY_LOG_LEN: usize = 256;

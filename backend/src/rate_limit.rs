@@ -4,8 +4,10 @@
 //! then [`REFILL`] per [`REFILL_EVERY`] (one a second). The server also keeps a [`Budget`] per
 //! client address on the routes anyone can reach without signing in.
 //!
-//! In memory: with several web instances each enforces its own budget, which still bounds what
-//! one user or address can make the app ask of Discord.
+//! The per-user budget lives in this process ([`RateLimiter::Local`], the embedded default) or, when
+//! several web instances share a Redis, in Redis ([`RateLimiter::Shared`], a [`RedisBudget`]), so a
+//! user has one budget whichever instance serves them. The per-address budgets stay in memory:
+//! each instance enforcing its own still bounds what one address can make the app ask of Discord.
 
 use std::{
     fmt,
@@ -26,7 +28,10 @@ use governor::{
 };
 use model::ids::UserId;
 
+mod shared;
+
 pub use governor::Quota;
+pub use shared::RedisBudget;
 
 /// Requests a user may make at once.
 pub const BURST: NonZeroU32 = NonZeroU32::new(10).expect("ten is not zero");
@@ -112,8 +117,30 @@ where
     }
 }
 
-/// Per-user request budgets for the server functions (see the module doc).
-pub type RateLimiter = Budget<UserId>;
+/// Per-user request budgets for the server functions (see the module doc); cheap to clone (clones
+/// share the budgets).
+#[derive(Debug, Clone)]
+pub enum RateLimiter {
+    /// Kept in this process: the embedded default, one instance.
+    Local(Budget<UserId>),
+    /// Kept in Redis, shared by every instance on the same namespace.
+    Shared(RedisBudget),
+}
+
+impl RateLimiter {
+    /// The server functions' budgets ([`user_quota`]) kept in Redis.
+    pub fn shared(redis: crate::cluster::Redis) -> Self {
+        Self::Shared(RedisBudget::new(redis, user_quota()))
+    }
+
+    /// Takes one request from `user`'s budget, or says how long until one is available.
+    pub async fn check(&self, user: &UserId) -> Result<(), Duration> {
+        match self {
+            Self::Local(budget) => budget.check(user),
+            Self::Shared(budget) => budget.check(user).await,
+        }
+    }
+}
 
 /// The server functions' budget per user: bursts of [`BURST`], then one request per
 /// `REFILL_EVERY / REFILL`.
@@ -124,8 +151,9 @@ pub fn user_quota() -> Quota {
 }
 
 impl Default for RateLimiter {
+    /// [`user_quota`] per user, in this process.
     fn default() -> Self {
-        Self::new(user_quota())
+        Self::Local(Budget::new(user_quota()))
     }
 }
 

@@ -537,7 +537,10 @@ impl Rooms {
             user_id: user,
             reason,
         }));
-        self.live.watchers().end_player(channel, user);
+        self.live
+            .watchers()
+            .revoke(crate::live::Revocation::Player { room: channel, user })
+            .await;
         Ok(())
     }
 

@@ -84,6 +84,9 @@ pub enum StartupError {
     /// The key that encrypts sessions could not be read or made.
     #[error("cannot set up the session encryption key")]
     SessionKeys(#[from] session::keys::KeyError),
+    /// The open streams were shared through Redis twice (a wiring bug).
+    #[error(transparent)]
+    SharedWatchers(#[from] live::AlreadyShared),
     /// Redis (`REDIS_URL`) could not be reached.
     #[error(transparent)]
     Redis(#[from] backend::cluster::RedisSetupError),
@@ -184,6 +187,7 @@ impl Application {
             Some(side) => (side.bus.clone(), side.live.clone()),
             None => (EventBus::local(bus::DEFAULT_CAPACITY), Live::new()),
         };
+        let limiter = shared_state(redis.as_ref(), &live, &mut tasks, &shutdown)?;
         let subscription = bus.subscribe();
         let discord = connect_discord(&config, &store, bus.clone(), shutdown.clone(), &mut tasks).await?;
         if let Some(side) = &stream_side {
@@ -285,7 +289,7 @@ impl Application {
             gateway: discord.gateway,
             oauth,
             rooms,
-            limiter: RateLimiter::default(),
+            limiter,
             simulator: discord.simulator,
             gateway_down_since: discord.gateway_down_since,
             operations: config.operations,
@@ -401,6 +405,24 @@ impl Application {
             Some(failure) => Err(RunError::TaskFailed(failure)),
         }
     }
+}
+
+/// The state web instances must agree on: per-user request budgets and the open streams (who
+/// watches which room, each user's stream cap, revocations). In Redis when it is configured, so
+/// every instance sees the same (the task keeping this process' streams there is registered on
+/// `tasks`); otherwise in this process, exactly as a single instance needs.
+fn shared_state(
+    redis: Option<&Redis>,
+    live: &Live,
+    tasks: &mut Supervisor,
+    shutdown: &CancellationToken,
+) -> Result<RateLimiter, StartupError> {
+    let Some(redis) = redis else {
+        return Ok(RateLimiter::default());
+    };
+    let watchers = live.watchers().share(redis, live::VIEWER_TTL)?;
+    tasks.add("shared_watchers", watchers.run(shutdown.clone()));
+    Ok(RateLimiter::shared(redis.clone()))
 }
 
 /// The Discord side as the rest of the server sees it.

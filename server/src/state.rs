@@ -40,7 +40,8 @@ pub struct AppState {
     pub oauth: DiscordOAuth,
     /// Game rooms and invites.
     pub rooms: Rooms,
-    /// Per-user request budgets for the server functions.
+    /// Per-user request budgets for the server functions: in Redis when instances share one, so a
+    /// user has one budget whichever instance serves them.
     pub limiter: RateLimiter,
     /// The embedded Discord simulator, when no real Discord is configured.
     pub simulator: Option<SimHandle>,

@@ -10,6 +10,9 @@
 //! (a 403, a 5xx, a timeout, a database error) is logged and retried at the next sweep without
 //! stopping the others; [`Janitor::run`] sweeps every minute and listens to the bus.
 //!
+//! When web instances share Redis, a page watched through any of them keeps its room: the open
+//! streams are registered there, and those of an instance that crashed expire on their own.
+//!
 //! While the roster cannot be trusted (the gateway is not connected) nobody can tell an idle room
 //! from a busy one: sweeps decide nothing, and that blind time is taken out of every idle clock
 //! when the roster is back ([`Janitor::observe_roster`]).
@@ -177,7 +180,7 @@ impl Janitor {
             return Ok(sweep);
         }
         for (room, idleness) in self.rooms.store.idleness().await? {
-            let busy = !self.rooms.live.members_of(room).is_empty() || self.rooms.live.viewer_count(room) > 0;
+            let busy = !self.rooms.live.members_of(room).is_empty() || self.is_watched(room).await;
             match self
                 .tend(room, judge(now_ms, busy, idleness), idleness, now_ms)
                 .await
@@ -199,6 +202,13 @@ impl Janitor {
             }
         }
         Ok(sweep)
+    }
+
+    /// Whether anyone watches `room`'s page: through this process (the fan-out's viewers) or,
+    /// when web instances share Redis, through any instance. A room Redis cannot vouch for counts
+    /// as watched (see [`crate::live::Watchers::watched_in_cluster`]).
+    async fn is_watched(&self, room: ChannelId) -> bool {
+        self.rooms.live.viewer_count(room) > 0 || self.rooms.live.watchers().watched_in_cluster(room).await
     }
 
     /// Carries out one room's verdict.

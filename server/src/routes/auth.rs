@@ -153,7 +153,11 @@ pub(crate) async fn logout(State(state): State<AppState>, session: Session) -> R
     let opened_with = session.0.id();
     session.sign_out().await.map_err(internal)?;
     if let Some(id) = opened_with {
-        state.live.watchers().end_session(id);
+        state
+            .live
+            .watchers()
+            .revoke(backend::live::Revocation::Session(id))
+            .await;
     }
     Ok(Redirect::to("/").into_response())
 }

@@ -100,7 +100,8 @@ pub(crate) async fn stream(
     let watch = state
         .live
         .watchers()
-        .open(watcher, state.limits.max_streams_per_user, &state.shutdown)
+        .admit(watcher, state.limits.max_streams_per_user, &state.shutdown)
+        .await
         .map_err(|err| {
             metrics::counter!(backend::metric_names::RATE_LIMITED, "scope" => "streams").increment(1);
             tracing::info!(user = ?user_id, limit = err.limit, "stream refused: too many open");

@@ -12,6 +12,7 @@ use tokio::{
 
 use crate::helpers::{TempDir, workspace_root};
 
+mod cluster;
 mod dev_script;
 mod restart;
 

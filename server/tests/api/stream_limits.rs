@@ -1,6 +1,6 @@
-//! One client cannot take the server down through its streams: a per-user stream cap, a cap on
-//! connections, a timeout on every stream write; and the lean stream path speaks plain HTTP to
-//! HTTP/1.0 and LF-only clients.
+//! One client cannot take the server down through its streams: a per-user stream cap (held across
+//! web instances sharing Redis), a cap on connections, a timeout on every stream write; and the
+//! lean stream path speaks plain HTTP to HTTP/1.0 and LF-only clients.
 
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,79 @@ async fn a_user_past_their_stream_cap_gets_429_and_nobody_else_does() {
     drop(first);
     viewers(&app, TABLE, 0).await;
     assert_eq!(alice.get(&path(TABLE)).await.status(), 200);
+}
+
+/// Two instances of one deployment: each its own process state, database and simulator, sharing
+/// the local `redis-server` under a namespace of their own.
+async fn two_instances(extra: &[(&str, &str)]) -> (TestApp, TestApp) {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the same redis-server as backend::cluster::test_redis"
+    )]
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let namespace = format!("test:{}", uuid::Uuid::new_v4().simple());
+    let mut vars = vec![
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_NAMESPACE", namespace.as_str()),
+    ];
+    vars.extend_from_slice(extra);
+    (spawn_app_with(&vars).await, spawn_app_with(&vars).await)
+}
+
+#[tokio::test]
+async fn instances_sharing_redis_hold_one_stream_cap_viewers_and_budget_per_user() {
+    let (a, b) = two_instances(&[("MAX_STREAMS_PER_USER", "2")]).await;
+    // The simulators' demo users have fixed ids: the same alice on both instances.
+    let alice = a.discord.demo().alice.to_string();
+    let on_a = Player::signed_in(&a, &alice).await;
+    let on_b = Player::signed_in(&b, &alice).await;
+    let path = |room: &str| format!("/api/stream?room={room}");
+
+    let first = on_a.get(&path(TABLE)).await;
+    assert_eq!(first.status(), 200);
+    let second = on_b.get(&path(LOUNGE)).await;
+    assert_eq!(second.status(), 200);
+    // What a's janitor asks: the lounge is watched, through b only.
+    let lounge = LOUNGE.parse().unwrap();
+    assert_eq!(a.live.viewer_count(lounge), 0);
+    assert!(a.live.watchers().watched_in_cluster(lounge).await);
+    for (instance, player) in [("a", &on_a), ("b", &on_b)] {
+        let refused = player.get(&path(LOUNGE)).await;
+        assert_eq!(refused.status(), 429, "a third stream on {instance}");
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["error"], "rate_limited", "{body}");
+    }
+    // Closing the stream on a frees its place on b.
+    drop(first);
+    let reopened = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let response = on_b.get(&path(TABLE)).await;
+            if response.status() == 200 {
+                return response;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the place freed on a is free on b");
+
+    // The budget spent on a is spent on b.
+    let (channel, _) = on_a.create_room("Shared").await;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let answer = on_a.call("refresh_invite", &[("channel", &channel)]).await;
+            // Refused with most of a second to wait: the last token was just spent, so none comes
+            // back before b is asked.
+            if answer.status == 429 && answer.body["message"]["retry_after_ms"].as_u64() > Some(500) {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the budget runs out on a");
+    let answer = on_b.call("refresh_invite", &[("channel", &channel)]).await;
+    assert_eq!(answer.status, 429, "{:?}", answer.body);
+    drop((second, reopened));
 }
 
 #[tokio::test]

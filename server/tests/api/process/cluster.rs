@@ -1,0 +1,333 @@
+//! Issue "Scale out" as operators run it: the real binary in its split roles, two gateway
+//! processes and two web instances, on a real Redis and PostgreSQL, against the simulator.
+//!
+//! One scenario, because every step builds on the one before and the cluster costs seconds to
+//! start: viewers on both web instances see Discord; the lease holder dies and the standby takes
+//! over, and what happened meanwhile reaches both viewers once each, in order; a web instance
+//! dies and its viewer carries on at the other with `Last-Event-ID`, missing nothing; the rate
+//! limit is one budget across instances.
+
+use std::time::{Duration, Instant};
+
+use discord_sim::{DiscordSim, SimConfig, SimHandle, Snowflake};
+use serde_json::Value;
+use tokio::{process::Child, sync::watch};
+
+use super::{Log, follow, server};
+use crate::{
+    helpers::{SseReader, TempDir},
+    players::Player,
+};
+
+/// The lease TTL the gateways run with: short, so a takeover is quick to wait for.
+const LEASE_TTL_SECS: &str = "2";
+
+/// One running binary.
+struct Node {
+    child: Child,
+    address: String,
+    _log: watch::Receiver<Log>,
+    _dir: TempDir,
+}
+
+impl Node {
+    async fn start(name: &str, vars: &[(String, String)]) -> Self {
+        let dir = TempDir::new(name);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut child = server(&dir, &vars).spawn().unwrap();
+        let mut log = follow(&mut child);
+        let address =
+            tokio::time::timeout(Duration::from_secs(30), log.wait_for(|log| log.address.is_some()))
+                .await
+                .unwrap_or_else(|_| panic!("{name} starts listening within 30 s"))
+                .unwrap_or_else(|_| panic!("{name} is running"))
+                .address
+                .clone()
+                .unwrap();
+        Self {
+            child,
+            address,
+            _log: log,
+            _dir: dir,
+        }
+    }
+
+    /// `ws://…` of a gateway process.
+    fn link_url(&self) -> String {
+        self.address.replacen("http://", "ws://", 1)
+    }
+
+    async fn health(&self) -> Option<Value> {
+        let response = reqwest::Client::new()
+            .get(format!("{}/health", self.address))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        response.json().await.ok()
+    }
+
+    /// Waits until `/health` satisfies `wanted`; how long that took.
+    async fn until_health(&self, within: Duration, wanted: impl Fn(&Value) -> bool) -> Duration {
+        let started = Instant::now();
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        let reached = tokio::time::timeout(within, async {
+            loop {
+                poll.tick().await;
+                if self.health().await.is_some_and(|health| wanted(&health)) {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(
+            reached.is_ok(),
+            "{} health within {within:?}: {:?}",
+            self.address,
+            self.health().await
+        );
+        started.elapsed()
+    }
+
+    /// Waits until `/health/ready` answers 200 (a web instance: linked, roster followed).
+    async fn until_ready(&self) {
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        let ready = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                poll.tick().await;
+                let response = reqwest::get(format!("{}/health/ready", self.address)).await;
+                if response.is_ok_and(|response| response.status() == 200) {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(ready.is_ok(), "{} becomes ready within 20 s", self.address);
+    }
+
+    async fn kill(mut self) {
+        self.child.start_kill().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("a killed process exits")
+            .unwrap();
+    }
+}
+
+fn holds_lease(health: &Value) -> bool {
+    health["lease"] == "held" && health["gateway"] == "CONNECTED"
+}
+
+/// What every node shares: the database, Redis namespace, link token, session secret, Discord.
+fn shared_vars(discord: &SimHandle, database: &str, namespace: &str) -> Vec<(String, String)> {
+    let endpoints = discord.endpoints();
+    [
+        ("DATABASE_URL", database),
+        ("REDIS_URL", "redis://127.0.0.1:6379"),
+        ("REDIS_NAMESPACE", namespace),
+        ("LINK_TOKEN", "a-link-token-for-the-cluster-test"),
+        ("SESSION_SECRET", &"s".repeat(64)),
+        ("LEASE_TTL_SECS", LEASE_TTL_SECS),
+        ("GATEWAY_SAVE_EVERY_SECS", "1"),
+        ("IP_RATE_BURST", "1000"),
+        ("LEPTOS_SITE_ADDR", "127.0.0.1:0"),
+        ("LOG_FORMAT", "json"),
+        ("DISCORD_GUILD_ID", &endpoints.guild_id.to_string()),
+        ("DISCORD_CLIENT_ID", &endpoints.client_id),
+        ("DISCORD_CLIENT_SECRET", &endpoints.client_secret),
+        ("DISCORD_API_BASE", &endpoints.api_base),
+        ("DISCORD_OAUTH_AUTHORIZE_URL", &endpoints.oauth_authorize_url),
+        ("DISCORD_OAUTH_TOKEN_URL", &endpoints.oauth_token_url),
+        ("DISCORD_OAUTH_REVOKE_URL", &endpoints.oauth_revoke_url),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+async fn start_gateway(name: &str, shared: &[(String, String)], discord: &SimHandle) -> Node {
+    let endpoints = discord.endpoints();
+    let mut vars = shared.to_vec();
+    vars.extend(
+        [
+            ("ROLE", "gateway"),
+            ("GATEWAY_WS_PORT", "0"),
+            ("DISCORD_BOT_TOKEN", endpoints.bot_token.as_str()),
+            ("DISCORD_GATEWAY_URL", endpoints.gateway_url.as_str()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    Node::start(name, &vars).await
+}
+
+async fn start_web(name: &str, shared: &[(String, String)], gateways: &str) -> Node {
+    let mut vars = shared.to_vec();
+    vars.push(("ROLE".to_owned(), "web".to_owned()));
+    vars.push(("GATEWAY_WS_URL".to_owned(), gateways.to_owned()));
+    let node = Node::start(name, &vars).await;
+    node.until_ready().await;
+    node
+}
+
+/// A fresh PostgreSQL database for this cluster.
+async fn fresh_database() -> String {
+    use sqlx::{Connection as _, Executor as _, PgConnection};
+
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "tests choose their database server from the environment"
+    )]
+    let admin_url = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let mut admin = PgConnection::connect(&admin_url)
+        .await
+        .expect("PostgreSQL is needed; `scripts/test` starts it");
+    let name = format!("spell_coven_cluster_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// A viewer's stream of one room: the voice events it received, in order, and the last id.
+struct Viewer {
+    frames: SseReader,
+    last_id: Option<String>,
+    /// `joined:<user>` / `left:<user>`, in the order received.
+    voice: Vec<String>,
+}
+
+impl Viewer {
+    async fn open(player: &Player, room: &str, last_event_id: Option<&str>) -> (Self, String) {
+        let mut request = player
+            .client
+            .get(format!("{}/api/stream?room={room}", player.address));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "the player may watch the room");
+        let mut viewer = Self {
+            frames: SseReader::new(response),
+            last_id: last_event_id.map(str::to_owned),
+            voice: Vec::new(),
+        };
+        let first = viewer.frames.next_event().await;
+        let kind = first.event.clone().unwrap_or_default();
+        viewer.take(first);
+        (viewer, kind)
+    }
+
+    fn take(&mut self, frame: crate::helpers::SseFrame) {
+        if frame.id.is_some() {
+            self.last_id.clone_from(&frame.id);
+        }
+        let event: Value = serde_json::from_str(&frame.data).unwrap_or(Value::Null);
+        let user = event["userId"].as_str().unwrap_or_default();
+        match frame.event.as_deref() {
+            Some("voice.joined") => self.voice.push(format!("joined:{user}")),
+            Some("voice.left") => self.voice.push(format!("left:{user}")),
+            _ => {}
+        }
+    }
+
+    /// Reads until the voice events received end with `sentinel`.
+    async fn until(&mut self, sentinel: &str) {
+        let reached = tokio::time::timeout(Duration::from_secs(20), async {
+            while self.voice.last().map(String::as_str) != Some(sentinel) {
+                let frame = self.frames.next_event().await;
+                self.take(frame);
+            }
+        })
+        .await;
+        assert!(reached.is_ok(), "saw {:?}, waiting for {sentinel}", self.voice);
+    }
+}
+
+#[tokio::test]
+async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeating_an_event() {
+    let discord = DiscordSim::start(SimConfig::default()).await.unwrap();
+    let demo = discord.demo();
+    let (alice, bob, carol) = (demo.alice, demo.bob, demo.carol);
+    let database = fresh_database().await;
+    let namespace = format!("test:cluster:{}", uuid::Uuid::new_v4().simple());
+    let shared = shared_vars(&discord, &database, &namespace);
+
+    let gateway_a = start_gateway("gateway-a", &shared, &discord).await;
+    gateway_a.until_health(Duration::from_secs(20), holds_lease).await;
+    let gateway_b = start_gateway("gateway-b", &shared, &discord).await;
+    gateway_b
+        .until_health(Duration::from_secs(10), |health| health["lease"] == "standby")
+        .await;
+    let gateways = format!("{},{}", gateway_a.link_url(), gateway_b.link_url());
+    let web_1 = start_web("web-1", &shared, &gateways).await;
+    let web_2 = start_web("web-2", &shared, &gateways).await;
+
+    // Alice creates a room on web 1; bob joins it on web 2. Each watches on their instance.
+    let owner = Player::signed_in_at(&web_1.address, &alice.to_string()).await;
+    let mut guest = Player::signed_in_at(&web_2.address, &bob.to_string()).await;
+    let (channel, token) = owner.create_room("Scaled out").await;
+    guest.call("join", &[("token", &token)]).await.ok();
+    let room = Snowflake::parse(&channel).unwrap();
+    let (mut on_1, _) = Viewer::open(&owner, &channel, None).await;
+    let (mut on_2, _) = Viewer::open(&guest, &channel, None).await;
+
+    discord.join_voice(alice, room).unwrap();
+    let first = format!("joined:{alice}");
+    on_1.until(&first).await;
+    on_2.until(&first).await;
+
+    // The lease holder dies. While nobody holds Discord, bob comes and alice goes.
+    gateway_a.kill().await;
+    let killed = Instant::now();
+    discord.join_voice(bob, room).unwrap();
+    discord.move_voice(alice, demo.lobby).unwrap();
+    gateway_b.until_health(Duration::from_secs(15), holds_lease).await;
+    let takeover = killed.elapsed();
+    assert!(
+        takeover <= Duration::from_secs(15),
+        "the standby took over in {takeover:?}"
+    );
+    // A sentinel after the gap: everything before it has arrived once it has.
+    discord.join_voice(carol, room).unwrap();
+    let sentinel = format!("joined:{carol}");
+    let expected = [
+        first.clone(),
+        format!("joined:{bob}"),
+        format!("left:{alice}"),
+        sentinel.clone(),
+    ];
+    for viewer in [&mut on_1, &mut on_2] {
+        viewer.until(&sentinel).await;
+        assert_eq!(viewer.voice, expected, "no gap, no duplicate across the takeover");
+    }
+
+    // Web 1 dies; alice's page reconnects to web 2 with the last id it saw and misses nothing.
+    let seen = on_1.last_id.clone().expect("the stream carries ids");
+    drop(on_1);
+    web_1.kill().await;
+    discord.move_voice(carol, demo.lobby).unwrap();
+    on_2.until(&format!("left:{carol}")).await;
+    let mut owner = owner;
+    owner.address.clone_from(&web_2.address);
+    let (mut resumed, first_kind) = Viewer::open(&owner, &channel, Some(&seen)).await;
+    assert_eq!(
+        first_kind, "voice.left",
+        "a replay of what it missed, not a snapshot"
+    );
+    assert_eq!(resumed.voice, [format!("left:{carol}")]);
+    discord.join_voice(alice, room).unwrap();
+    resumed.until(&format!("joined:{alice}")).await;
+    assert_eq!(
+        resumed.voice,
+        [format!("left:{carol}"), format!("joined:{alice}")]
+    );
+
+    drop(guest);
+    web_2.kill().await;
+    gateway_b.kill().await;
+    eprintln!("takeover after the holder was killed: {takeover:?}");
+}
