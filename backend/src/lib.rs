@@ -6,6 +6,8 @@
 //! * [`discord`]: the gateway task (the only producer of Discord events).
 //! * [`config`]: the one typed configuration, read from the environment at startup.
 //! * [`metric_names`]: the name and meaning of every Prometheus metric.
+//! * [`link`]: the gateway link (seeds 000/002): [`link::server::LinkServer`] on the gateway role,
+//!   [`link::client::LinkClient`] on web instances, carrying every bot-token call.
 //! * [`live`]: [`live::Live`], the per-room fan-out: snapshots, replay, SSE frames.
 //! * [`rate_limit`]: [`rate_limit::RateLimiter`], per-user request budgets for server functions,
 //!   and [`rate_limit::Budget`], the same kept per any key (client addresses).
@@ -23,6 +25,7 @@ pub mod bus;
 pub mod cluster;
 pub mod config;
 pub mod discord;
+pub mod link;
 pub mod live;
 pub mod metric_names;
 pub mod rate_limit;
