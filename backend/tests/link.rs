@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "a failed unwrap in a test is the assertion")]
 
 use std::{
+    future::IntoFuture,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -528,4 +529,155 @@ async fn the_client_reconnects_with_backoff_after_the_server_drops_it() {
         client.command(Command::BotUserId).await.unwrap(),
         json!({"userId": "1"})
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_answers_pings_stays_and_a_silent_one_is_closed() {
+    let gateway = spawn_gateway(|_| {}).await;
+    let mut alive = raw_linked(&gateway).await;
+    let _silent = raw_linked(&gateway).await;
+    assert_eq!(gateway.server.stats().connections, 2);
+    // Reading answers the gateway's pings (tungstenite pongs by itself); the silent socket never
+    // reads, so never pongs.
+    let mut pings = 0;
+    let until = Instant::now() + Duration::from_secs(130);
+    while Instant::now() < until {
+        match tokio::time::timeout_at(until, alive.next()).await {
+            Ok(Some(Ok(Message::Ping(_)))) => pings += 1,
+            Ok(other) => panic!("the answering client got {other:?}"),
+            Err(_) => break,
+        }
+    }
+    assert!(pings >= 5, "a ping about every 20 s, got {pings}");
+    assert_eq!(
+        gateway.server.stats().connections,
+        1,
+        "only the silent one was closed"
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_get_503_before_upgrading() {
+    let gateway = spawn_gateway(|settings| settings.max_connections = 1).await;
+    let _first = raw_linked(&gateway).await;
+    match raw_connect(&gateway, Some(TOKEN)).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+        other => panic!("second connection got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_that_falls_behind_is_closed_and_others_carry_on() {
+    let gateway = spawn_gateway(|_| {}).await;
+    let mut subscriber = raw_linked(&gateway).await;
+    subscriber
+        .send(command("s1", "subscribe", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut subscriber).await["type"], "ack");
+    // More events than the bus keeps (16), published before the connection can take any.
+    for channel in 3..40u64 {
+        gateway.bus.publish(AppEvent::RoomDeleted(RoomDeleted {
+            guild_id: "2".parse().unwrap(),
+            channel_id: channel.to_string().parse().unwrap(),
+        }));
+    }
+    let close = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match subscriber.next().await {
+                Some(Ok(Message::Close(frame))) => break frame,
+                Some(Ok(_)) => {}
+                other => panic!("expected a close, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("closed in time");
+    assert_eq!(
+        close.map(|frame| u16::from(frame.code)),
+        Some(backend::link::server::LAGGING)
+    );
+    // The gateway itself is fine.
+    let mut other = raw_linked(&gateway).await;
+    other.send(command("o1", "botUserId", json!({}))).await.unwrap();
+    assert_eq!(next_json(&mut other).await["requestId"], "o1");
+}
+
+/// The whole path a web instance's call takes: `DiscordRest::link` → link client → link server →
+/// `DiscordRest` over HTTP → the simulator, and Discord's answer all the way back.
+#[tokio::test]
+async fn discord_calls_over_the_link_reach_the_simulator_and_its_errors_come_back() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = discord_sim::DiscordSim::start(discord_sim::SimConfig::default())
+        .await
+        .unwrap();
+    let endpoints = sim.endpoints();
+    let http = DiscordRest::new(backend::discord::rest::RestSettings {
+        token: endpoints.bot_token.clone(),
+        api_base: endpoints.api_base.parse().unwrap(),
+        guild_id: endpoints.guild_id.to_string().parse().unwrap(),
+        deadline: Duration::from_secs(10),
+    });
+    let shutdown = CancellationToken::new();
+    let server = LinkServer::new(
+        LinkSettings::new(SecretString::from(TOKEN)),
+        Arc::new(http),
+        Arc::new(roster),
+        EventBus::local(16),
+        shutdown.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap())
+        .parse()
+        .unwrap();
+    tokio::spawn(
+        axum::serve(listener, server.router())
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future(),
+    );
+    let (client, driver) = LinkClient::new(LinkClientSettings::new(url, SecretString::from(TOKEN)));
+    tokio::spawn(driver.run(shutdown.clone()));
+    until(&mut client.linked(), true).await;
+    let discord = DiscordRest::link(client);
+
+    let demo = sim.demo();
+    let alice: UserId = demo.alice.to_string().parse().unwrap();
+    let lobby: ChannelId = demo.lobby.to_string().parse().unwrap();
+    let room = discord.create_room_channel("game night", alice).await.unwrap();
+    assert!(
+        sim.world()
+            .channels
+            .contains_key(&discord_sim::Snowflake::new(room.get()).unwrap())
+    );
+    let message = discord.send_message(lobby, "Game night at 8").await.unwrap();
+    discord.add_reaction(lobby, message, "👍").await.unwrap();
+    let stored = &sim.world().messages[&discord_sim::Snowflake::new(message.get()).unwrap()];
+    assert_eq!(
+        (stored.content.as_str(), stored.reactions.as_slice()),
+        ("Game night at 8", &["👍".to_owned()][..])
+    );
+    assert_eq!(discord.voice_channel_of(alice).await.unwrap(), Some(lobby));
+    // Discord's refusals arrive as the same DiscordError the HTTP client gives.
+    let bob: UserId = demo.bob.to_string().parse().unwrap();
+    assert!(matches!(
+        discord.move_to(bob, room).await,
+        Err(DiscordError::NotInVoice)
+    ));
+    let gone: ChannelId = "4999999999999999999".parse().unwrap();
+    assert!(matches!(
+        discord.send_message(gone, "hi").await,
+        Err(DiscordError::UnknownChannel)
+    ));
+    assert!(matches!(
+        discord
+            .add_reaction(
+                lobby,
+                twilight_model::id::Id::new(4_999_999_999_999_999_999),
+                "👍"
+            )
+            .await,
+        Err(DiscordError::Unknown(_))
+    ));
+    discord.delete_channel(room).await.unwrap();
+    shutdown.cancel();
 }
