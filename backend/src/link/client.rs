@@ -33,8 +33,8 @@ use url::Url;
 use super::{Command, Envelope, ErrorBody, FrameKind, LinkRoster, MAX_FRAME_BYTES, ROSTER_EVENT, Request};
 use crate::discord::rest::DiscordError;
 
-/// Commands handed to the driver and not yet written; more fail as unavailable at once.
-const MAX_QUEUED: usize = 256;
+/// Commands handed to the driver and not yet written; more fail at once ([`LinkError::Busy`]).
+pub const MAX_QUEUED: usize = 256;
 
 /// Where the gateway is and how to talk to it. [`LinkClientSettings::new`] has the production
 /// values.
@@ -85,6 +85,10 @@ pub enum LinkError {
     /// Not connected to the gateway now; nothing was sent.
     #[error("not linked to the gateway")]
     Unlinked,
+    /// More commands are waiting to be written than the client holds ([`MAX_QUEUED`]); nothing
+    /// was sent.
+    #[error("too many commands waiting for the link")]
+    Busy,
     /// The connection dropped after the command was sent; it may or may not have run.
     #[error("the link dropped before the gateway answered")]
     ConnectionLost,
@@ -187,7 +191,11 @@ impl LinkClient {
                 frame,
                 reply,
             })
-            .map_err(|_| LinkError::Unlinked)?;
+            .map_err(|err| match err {
+                mpsc::error::TrySendError::Full(_) => LinkError::Busy,
+                // The driver has stopped.
+                mpsc::error::TrySendError::Closed(_) => LinkError::Unlinked,
+            })?;
         match tokio::time::timeout(self.deadline, answer).await {
             Ok(Ok(result)) => result,
             // The driver dropped the request without an answer: it stopped.

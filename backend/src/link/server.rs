@@ -290,10 +290,13 @@ impl LinkServer {
 
     /// Whether `headers` carry `Authorization: Bearer <LINK_TOKEN>`, compared in constant time.
     fn authorized(&self, headers: &HeaderMap) -> bool {
+        // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
         let Some(presented) = headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
         else {
             return false;
         };
