@@ -448,6 +448,14 @@ impl Connection {
                 () = tokio::time::sleep_until(idle_deadline) => {
                     return Err(Ending::close(1001, "no frame within the idle timeout"));
                 }
+                // Answers and pings go out before more is read, so that a client sending without
+                // pause cannot starve its own answers (and fill the outbound queue).
+                Some(frame) = self.outbound_rx.recv() => {
+                    self.write(Message::Text(frame.to_text().into()), settings.write_timeout).await?;
+                }
+                _ = ping.tick() => {
+                    self.write(Message::Ping(axum::body::Bytes::new()), settings.write_timeout).await?;
+                }
                 frame = self.socket.recv() => {
                     idle_deadline = Instant::now() + settings.idle_timeout;
                     match frame {
@@ -466,9 +474,6 @@ impl Connection {
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                     }
                 }
-                Some(frame) = self.outbound_rx.recv() => {
-                    self.write(Message::Text(frame.to_text().into()), settings.write_timeout).await?;
-                }
                 message = next_event(self.subscription.as_mut()) => match message {
                     BusMessage::Event(event) => {
                         let payload = serde_json::to_value(&event).unwrap_or(Value::Null);
@@ -480,9 +485,6 @@ impl Connection {
                     }
                     BusMessage::Closed => return Err(Ending::close(1001, "the event bus stopped")),
                 },
-                _ = ping.tick() => {
-                    self.write(Message::Ping(axum::body::Bytes::new()), settings.write_timeout).await?;
-                }
             }
         }
     }
