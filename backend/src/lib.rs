@@ -2,11 +2,14 @@
 //!
 //! # Layout
 //!
-//! * [`bus`]: [`bus::EventBus`], app events from their one producer to every fan-out.
+//! * [`bus`]: [`bus::EventBus`], app events from their producers to every fan-out.
+//! * [`cluster`]: what the split roles share through Redis: the event Stream, the gateway lease.
 //! * [`discord`]: the gateway task (the only producer of Discord events).
 //! * [`hub`]: [`hub::Hub`], the seeds' HMAC hub: signed events from outside, replays refused.
 //! * [`config`]: the one typed configuration, read from the environment at startup.
 //! * [`metric_names`]: the name and meaning of every Prometheus metric.
+//! * [`link`]: the gateway link (seeds 000/002): [`link::server::LinkServer`] on the gateway role,
+//!   [`link::client::LinkClient`] on web instances, carrying every bot-token call.
 //! * [`live`]: [`live::Live`], the per-room fan-out: snapshots, replay, SSE frames.
 //! * [`rate_limit`]: [`rate_limit::RateLimiter`], per-user request budgets for server functions,
 //!   and [`rate_limit::Budget`], the same kept per any key (client addresses).
@@ -25,6 +28,7 @@ pub mod cluster;
 pub mod config;
 pub mod discord;
 pub mod hub;
+pub mod link;
 pub mod live;
 pub mod metric_names;
 pub mod rate_limit;

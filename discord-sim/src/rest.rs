@@ -5,6 +5,8 @@ mod add_member;
 mod auth;
 mod create_channel;
 mod create_invite;
+mod create_message;
+mod create_reaction;
 mod delete_channel;
 mod edit_permission;
 mod error;
@@ -47,6 +49,11 @@ pub(crate) fn router(core: Arc<Core>) -> Router<Arc<Core>> {
             put(edit_permission::put).delete(edit_permission::delete),
         )
         .route("/channels/{channel}/invites", post(create_invite::post))
+        .route("/channels/{channel}/messages", post(create_message::post))
+        .route(
+            "/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
+            put(create_reaction::put),
+        )
         .route(
             "/guilds/{guild}/members/{user}",
             get(get_member::get)

@@ -7,7 +7,7 @@
 use serde::Serialize;
 
 use crate::id::Snowflake;
-use crate::world::{CHANNEL_VOICE, Channel, Member, User, VoiceState, World};
+use crate::world::{CHANNEL_VOICE, Channel, Member, Message, User, VoiceState, World};
 
 /// A field that is present but `null` (`rtc_region` of a voice channel).
 pub(crate) struct Null;
@@ -256,6 +256,53 @@ impl<'a> VoiceStateWire<'a> {
 
 /// Serialises a wire struct. Our structs hold only strings, numbers and options, for which
 /// `serde_json` cannot fail, so an error here is a bug worth seeing in the payload itself.
+/// A message as `POST /channels/{channel.id}/messages` answers it (`rest_message.json`), with
+/// every field twilight-model's `Message` requires (`attachments`, `embeds`, `mentions`,
+/// `mention_roles`, `mention_everyone`, `pinned`, `tts`, `timestamp`, `type`, ...).
+#[derive(Serialize)]
+pub(crate) struct MessageWire<'a> {
+    #[serde(rename = "type")]
+    kind: u8,
+    content: &'a str,
+    mentions: [Snowflake; 0],
+    mention_roles: [Snowflake; 0],
+    attachments: [Snowflake; 0],
+    embeds: [Snowflake; 0],
+    timestamp: &'a str,
+    edited_timestamp: Null,
+    flags: u64,
+    components: [Snowflake; 0],
+    id: Snowflake,
+    channel_id: Snowflake,
+    author: UserWire<'a>,
+    pinned: bool,
+    mention_everyone: bool,
+    tts: bool,
+}
+
+impl<'a> MessageWire<'a> {
+    pub(crate) fn new(message: &'a Message, author: &'a User) -> Self {
+        Self {
+            kind: 0,
+            content: &message.content,
+            mentions: [],
+            mention_roles: [],
+            attachments: [],
+            embeds: [],
+            timestamp: &message.timestamp,
+            edited_timestamp: Null,
+            flags: 0,
+            components: [],
+            id: message.id,
+            channel_id: message.channel_id,
+            author: UserWire::new(author),
+            pinned: false,
+            mention_everyone: false,
+            tts: false,
+        }
+    }
+}
+
 pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|err| format!("{{\"serialize_error\":\"{err}\"}}"))
 }

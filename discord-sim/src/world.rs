@@ -6,6 +6,7 @@
 //! keeps the dispatch order equal to the order of changes.
 
 mod demo;
+mod messages;
 mod permissions;
 mod voice;
 
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use demo::DemoIds;
+pub use messages::{MAX_MESSAGES, Message};
 pub use permissions::{
     ADMINISTRATOR, CONNECT, CREATE_INSTANT_INVITE, DEFAULT_BOT_PERMISSIONS, EVERYONE_PERMISSIONS,
     MANAGE_CHANNELS, MANAGE_ROLES, MOVE_MEMBERS, VIEW_CHANNEL,
@@ -174,6 +176,8 @@ pub struct World {
     pub members: BTreeMap<Snowflake, Member>,
     /// Voice connections by user.
     pub voice: BTreeMap<Snowflake, VoiceState>,
+    /// Messages the bot posted, by id (at most [`MAX_MESSAGES`]).
+    pub messages: BTreeMap<Snowflake, Message>,
 }
 
 /// The last id handed out in this process, by any world (see [`World::fresh_id`]).
@@ -203,6 +207,7 @@ impl World {
             channels: BTreeMap::new(),
             members: BTreeMap::new(),
             voice: BTreeMap::new(),
+            messages: BTreeMap::new(),
         };
         world.users.insert(bot_id, bot);
         world.add_member(bot_id, "2026-01-01T00:00:00.000000+00:00".to_owned());
@@ -284,6 +289,7 @@ impl World {
             dispatches.extend(self.leave_voice(user)?);
         }
         let channel = self.channels.remove(&id).ok_or(WorldError::UnknownChannel(id))?;
+        self.messages.retain(|_, message| message.channel_id != id);
         dispatches.extend(self.channel_event("CHANNEL_DELETE", &channel));
         Ok((channel, dispatches))
     }

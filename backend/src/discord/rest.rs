@@ -1,18 +1,25 @@
 //! The Discord REST calls that running game rooms needs, through twilight-http, with Discord's
 //! answers turned into the few outcomes the rooms logic acts on.
 //!
+//! [`DiscordRest`] makes these calls either itself over HTTP ([`HttpRest`], the gateway and `all`
+//! roles, which hold the bot token) or through the gateway link ([`LinkRest`], the web role);
+//! `Rooms`, the janitor and the reconciler see the same methods and the same [`DiscordError`]s
+//! either way.
+//!
 //! Every call has a deadline. twilight-http retries a 429 by itself until it succeeds, so without
 //! one a rate-limited Discord would hang a user's click for as long as Discord likes; with it, the
 //! user gets "Discord is unavailable" (502) and never our own 429, which means "you, slow down".
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, num::NonZeroU64, sync::Arc, time::Duration};
 
 use model::ids::{ChannelId, GuildId, UserId};
+use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 use twilight_http::{
     Client,
     api_error::ApiError,
     error::{Error as HttpError, ErrorType},
+    request::channel::reaction::RequestReactionType,
 };
 use twilight_model::{
     channel::{
@@ -25,10 +32,15 @@ use twilight_model::{
     http::permission_overwrite::{PermissionOverwrite, PermissionOverwriteType},
     id::{
         Id,
-        marker::{GenericMarker, GuildMarker, UserMarker},
+        marker::{GenericMarker, GuildMarker, MessageMarker, UserMarker},
     },
 };
 use url::Url;
+
+use crate::link::{
+    AccessToken, BotUser, ChannelCreated, Command, GuildChannels, MessageSent, VoiceChannel,
+    client::{LinkClient, LinkError},
+};
 
 /// What a player may do in their room's channel.
 pub const PLAYER_ALLOW: Permissions = Permissions::VIEW_CHANNEL
@@ -122,16 +134,244 @@ impl std::fmt::Debug for RestSettings {
     }
 }
 
-/// The bot's REST client, cheap to clone.
+/// The bot's REST client, cheap to clone: over HTTP with the bot token, or over the gateway link.
 #[derive(Debug, Clone)]
-pub struct DiscordRest {
+pub enum DiscordRest {
+    /// Calls Discord itself (holds the bot token).
+    Http(HttpRest),
+    /// Asks the gateway role to call Discord (the web role).
+    Link(LinkRest),
+}
+
+impl DiscordRest {
+    /// A client calling Discord over HTTP; see [`HttpRest::new`].
+    pub fn new(settings: RestSettings) -> Self {
+        Self::Http(HttpRest::new(settings))
+    }
+
+    /// A client running every call on the gateway role through `link`.
+    pub fn link(link: LinkClient) -> Self {
+        Self::Link(LinkRest::new(link))
+    }
+
+    /// See [`HttpRest::create_room_channel`].
+    pub async fn create_room_channel(&self, name: &str, owner: UserId) -> Result<ChannelId, DiscordError> {
+        match self {
+            Self::Http(http) => http.create_room_channel(name, owner).await,
+            Self::Link(link) => link.create_room_channel(name, owner).await,
+        }
+    }
+
+    /// See [`HttpRest::allow_player`].
+    pub async fn allow_player(&self, channel: ChannelId, user: UserId) -> Result<(), DiscordError> {
+        match self {
+            Self::Http(http) => http.allow_player(channel, user).await,
+            Self::Link(link) => {
+                link.unit(Command::AllowPlayer {
+                    channel_id: channel,
+                    user_id: user,
+                })
+                .await
+            }
+        }
+    }
+
+    /// See [`HttpRest::forbid_player`].
+    pub async fn forbid_player(&self, channel: ChannelId, user: UserId) -> Result<(), DiscordError> {
+        match self {
+            Self::Http(http) => http.forbid_player(channel, user).await,
+            Self::Link(link) => {
+                link.unit(Command::ForbidPlayer {
+                    channel_id: channel,
+                    user_id: user,
+                })
+                .await
+            }
+        }
+    }
+
+    /// See [`HttpRest::delete_channel`].
+    pub async fn delete_channel(&self, channel: ChannelId) -> Result<(), DiscordError> {
+        match self {
+            Self::Http(http) => http.delete_channel(channel).await,
+            Self::Link(link) => link.unit(Command::DeleteChannel { channel_id: channel }).await,
+        }
+    }
+
+    /// See [`HttpRest::add_to_guild`].
+    pub async fn add_to_guild(&self, user: UserId, access_token: &str) -> Result<(), DiscordError> {
+        match self {
+            Self::Http(http) => http.add_to_guild(user, access_token).await,
+            Self::Link(link) => {
+                link.unit(Command::AddToGuild {
+                    user_id: user,
+                    access_token: AccessToken(access_token.to_owned()),
+                })
+                .await
+            }
+        }
+    }
+
+    /// See [`HttpRest::move_to`].
+    pub async fn move_to(&self, user: UserId, channel: ChannelId) -> Result<(), DiscordError> {
+        match self {
+            Self::Http(http) => http.move_to(user, channel).await,
+            Self::Link(link) => {
+                link.unit(Command::MoveTo {
+                    user_id: user,
+                    channel_id: channel,
+                })
+                .await
+            }
+        }
+    }
+
+    /// See [`HttpRest::disconnect`].
+    pub async fn disconnect(&self, user: UserId) -> Result<(), DiscordError> {
+        match self {
+            Self::Http(http) => http.disconnect(user).await,
+            Self::Link(link) => link.unit(Command::Disconnect { user_id: user }).await,
+        }
+    }
+
+    /// See [`HttpRest::voice_channel_of`].
+    pub async fn voice_channel_of(&self, user: UserId) -> Result<Option<ChannelId>, DiscordError> {
+        match self {
+            Self::Http(http) => http.voice_channel_of(user).await,
+            Self::Link(link) => Ok(link
+                .typed::<VoiceChannel>(Command::VoiceChannelOf { user_id: user })
+                .await?
+                .channel_id),
+        }
+    }
+
+    /// See [`HttpRest::guild_channels`].
+    pub async fn guild_channels(&self) -> Result<Vec<GuildChannel>, DiscordError> {
+        match self {
+            Self::Http(http) => http.guild_channels().await,
+            Self::Link(link) => link
+                .typed::<GuildChannels>(Command::GuildChannels)
+                .await?
+                .channels
+                .into_iter()
+                .map(|channel| {
+                    GuildChannel::try_from(channel).map_err(|err| {
+                        DiscordError::Failed(format!("unreadable answer from the gateway: {err}"))
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// See [`HttpRest::bot_user_id`].
+    pub async fn bot_user_id(&self) -> Result<UserId, DiscordError> {
+        match self {
+            Self::Http(http) => http.bot_user_id().await,
+            Self::Link(link) => link.bot_user_id().await,
+        }
+    }
+
+    /// See [`HttpRest::send_message`].
+    pub async fn send_message(
+        &self,
+        channel: ChannelId,
+        content: &str,
+    ) -> Result<Id<MessageMarker>, DiscordError> {
+        match self {
+            Self::Http(http) => http.send_message(channel, content).await,
+            Self::Link(link) => Ok(link
+                .typed::<MessageSent>(Command::SendMessage {
+                    channel_id: channel,
+                    content: content.to_owned(),
+                })
+                .await?
+                .message_id),
+        }
+    }
+
+    /// See [`HttpRest::add_reaction`].
+    pub async fn add_reaction(
+        &self,
+        channel: ChannelId,
+        message: Id<MessageMarker>,
+        emoji: &str,
+    ) -> Result<(), DiscordError> {
+        match self {
+            Self::Http(http) => http.add_reaction(channel, message, emoji).await,
+            Self::Link(link) => {
+                link.unit(Command::AddReaction {
+                    channel_id: channel,
+                    message_id: message,
+                    emoji: emoji.to_owned(),
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// [`DiscordRest`] over the gateway link: each call is one link [`Command`]; the gateway role's
+/// answers (the same outcomes [`HttpRest`] gives, e.g. a deleted channel that was already gone is
+/// success) and failures come back as they were.
+#[derive(Debug, Clone)]
+pub struct LinkRest {
+    link: LinkClient,
+    /// The bot's id, asked once (the bot does not change while the process runs).
+    bot_id: Arc<OnceCell<UserId>>,
+}
+
+impl LinkRest {
+    /// Calls through `link`.
+    pub fn new(link: LinkClient) -> Self {
+        Self {
+            link,
+            bot_id: Arc::new(OnceCell::new()),
+        }
+    }
+
+    async fn create_room_channel(&self, name: &str, owner: UserId) -> Result<ChannelId, DiscordError> {
+        let created: ChannelCreated = self
+            .typed(Command::CreateRoomChannel {
+                name: name.to_owned(),
+                owner_id: owner,
+            })
+            .await?;
+        Ok(created.channel_id)
+    }
+
+    async fn bot_user_id(&self) -> Result<UserId, DiscordError> {
+        self.bot_id
+            .get_or_try_init(|| async { Ok(self.typed::<BotUser>(Command::BotUserId).await?.user_id) })
+            .await
+            .copied()
+    }
+
+    /// Runs a command whose answer carries nothing.
+    async fn unit(&self, command: Command) -> Result<(), DiscordError> {
+        self.link
+            .command(command)
+            .await
+            .map(drop)
+            .map_err(DiscordError::from)
+    }
+
+    /// Runs a command and reads its answer as `T`.
+    async fn typed<T: DeserializeOwned>(&self, command: Command) -> Result<T, DiscordError> {
+        let value = self.link.command(command).await.map_err(DiscordError::from)?;
+        serde_json::from_value(value).map_err(|err| DiscordError::from(LinkError::BadAnswer(err.to_string())))
+    }
+}
+
+/// The bot's REST client over HTTP (twilight-http), cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HttpRest {
     client: Arc<Client>,
     guild: Id<GuildMarker>,
     deadline: Duration,
     bot_id: Arc<OnceCell<Id<UserMarker>>>,
 }
 
-impl DiscordRest {
+impl HttpRest {
     /// A client for `settings.api_base`. twilight always talks to `https://discord.com/api/v10`
     /// unless proxied, so any other host becomes its proxy (plain http when the base is http).
     pub fn new(settings: RestSettings) -> Self {
@@ -339,6 +579,45 @@ impl DiscordRest {
         Ok(UserId::new(self.bot_id().await?.into_nonzero()))
     }
 
+    /// Posts `content` in `channel` (`POST /channels/{channel}/messages`); the new message's id.
+    pub async fn send_message(
+        &self,
+        channel: ChannelId,
+        content: &str,
+    ) -> Result<Id<MessageMarker>, DiscordError> {
+        let message = self
+            .call(async {
+                self.client
+                    .create_message(snowflake(channel.get()))
+                    .content(content)
+                    .await
+                    .map_err(CallError::from)?
+                    .model()
+                    .await
+                    .map_err(CallError::from)
+            })
+            .await?;
+        Ok(message.id)
+    }
+
+    /// Reacts to a message as the bot (`PUT /channels/{c}/messages/{m}/reactions/{emoji}/@me`).
+    /// `emoji` is a Unicode emoji, or a custom one as `name:id`.
+    pub async fn add_reaction(
+        &self,
+        channel: ChannelId,
+        message: Id<MessageMarker>,
+        emoji: &str,
+    ) -> Result<(), DiscordError> {
+        let reaction = reaction_type(emoji);
+        self.call(async {
+            self.client
+                .create_reaction(snowflake(channel.get()), message, &reaction)
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
     /// The bot's own user id, asked once.
     async fn bot_id(&self) -> Result<Id<UserMarker>, DiscordError> {
         self.bot_id
@@ -415,6 +694,19 @@ fn classify(err: CallError) -> DiscordError {
         };
     }
     DiscordError::Failed(err.to_string())
+}
+
+/// `name:id` is a custom emoji (as Discord writes it in reaction routes); anything else is Unicode.
+fn reaction_type(emoji: &str) -> RequestReactionType<'_> {
+    if let Some((name, id)) = emoji.rsplit_once(':')
+        && let Ok(id) = id.parse::<NonZeroU64>()
+    {
+        return RequestReactionType::Custom {
+            id: Id::from(id),
+            name: Some(name).filter(|name| !name.is_empty()),
+        };
+    }
+    RequestReactionType::Unicode { name: emoji }
 }
 
 fn member_overwrite(id: Id<GenericMarker>, allow: Permissions) -> PermissionOverwrite {

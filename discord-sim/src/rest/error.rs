@@ -28,6 +28,18 @@ pub(crate) enum RestError {
     /// 404, 10007.
     #[error("Unknown Member")]
     UnknownMember,
+    /// 404, 10008.
+    #[error("Unknown Message")]
+    UnknownMessage,
+    /// 400, 10014.
+    #[error("Unknown Emoji")]
+    UnknownEmoji,
+    /// 400, 50006.
+    #[error("Cannot send an empty message")]
+    EmptyMessage,
+    /// 400, 50008.
+    #[error("Cannot send messages in a non-text channel")]
+    NonTextChannel,
     /// 404, 10013.
     #[error("Unknown User")]
     UnknownUser,
@@ -63,6 +75,10 @@ impl RestError {
             Self::UnknownChannel => (StatusCode::NOT_FOUND, 10_003),
             Self::UnknownGuild => (StatusCode::NOT_FOUND, 10_004),
             Self::UnknownMember => (StatusCode::NOT_FOUND, 10_007),
+            Self::UnknownMessage => (StatusCode::NOT_FOUND, 10_008),
+            Self::UnknownEmoji => (StatusCode::BAD_REQUEST, 10_014),
+            Self::EmptyMessage => (StatusCode::BAD_REQUEST, 50_006),
+            Self::NonTextChannel => (StatusCode::BAD_REQUEST, 50_008),
             Self::UnknownUser => (StatusCode::NOT_FOUND, 10_013),
             Self::UnknownVoiceState => (StatusCode::NOT_FOUND, 10_065),
             Self::NotInVoice => (StatusCode::BAD_REQUEST, 40_032),

@@ -327,3 +327,102 @@ async fn every_rest_body_decodes_and_matches_the_examples() {
     assert_eq!(status, 429);
     assert_eq!(body, fixture("rest_429_user.json"));
 }
+
+#[tokio::test]
+async fn messages_and_reactions_answer_as_discord_does() {
+    let sim = start_with(SimConfig::fast(Duration::from_millis(500))).await;
+    let demo = sim.demo();
+    let post = reqwest::Method::POST;
+    let put = reqwest::Method::PUT;
+
+    let (status, body) = rest(
+        &sim,
+        post.clone(),
+        &format!("/channels/{}/messages", demo.general),
+        Some(json!({"content": "Game night at 8"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_shape("rest_message.json", &body);
+    let message: twilight_model::channel::Message = serde_json::from_value(body).expect("message decodes");
+
+    // 👍, percent-encoded as twilight and browsers send it.
+    let thumbs = "%F0%9F%91%8D";
+    let reaction = format!(
+        "/channels/{}/messages/{}/reactions/{thumbs}/@me",
+        demo.general, message.id
+    );
+    for _ in 0..2 {
+        let (status, _) = rest(&sim, put.clone(), &reaction, None).await;
+        assert_eq!(status, 204, "reacting again is fine too");
+    }
+
+    let unknown = "4999999999999999999";
+    let (status, body) = rest(
+        &sim,
+        post.clone(),
+        &format!("/channels/{unknown}/messages"),
+        Some(json!({"content": "hi"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (404, json!({"message": "Unknown Channel", "code": 10003}))
+    );
+    let (status, body) = rest(
+        &sim,
+        put.clone(),
+        &format!(
+            "/channels/{}/messages/{unknown}/reactions/{thumbs}/@me",
+            demo.general
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (404, json!({"message": "Unknown Message", "code": 10008}))
+    );
+    let (status, body) = rest(
+        &sim,
+        put.clone(),
+        &format!(
+            "/channels/{}/messages/{}/reactions/rarity:123/@me",
+            demo.general, message.id
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (400, json!({"message": "Unknown Emoji", "code": 10014}))
+    );
+    let (status, body) = rest(
+        &sim,
+        post.clone(),
+        &format!("/channels/{}/messages", demo.general),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"message": "Cannot send an empty message", "code": 50006})
+        )
+    );
+    let (status, body) = rest(
+        &sim,
+        post,
+        &format!("/channels/{}/messages", demo.category),
+        Some(json!({"content": "hi"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"message": "Cannot send messages in a non-text channel", "code": 50008})
+        )
+    );
+}

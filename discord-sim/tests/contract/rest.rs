@@ -6,6 +6,7 @@ use discord_sim::{RestFault, RestFaultRule, SimHandle};
 use twilight_http::Client;
 use twilight_http::api_error::ApiError;
 use twilight_http::error::ErrorType;
+use twilight_http::request::channel::reaction::RequestReactionType;
 use twilight_model::channel::ChannelType;
 use twilight_model::channel::permission_overwrite::{PermissionOverwrite, PermissionOverwriteType};
 use twilight_model::guild::Permissions;
@@ -421,4 +422,44 @@ async fn a_route_called_with_another_method_answers_405_with_discords_body() {
         body,
         serde_json::json!({"message": "405: Method Not Allowed", "code": 0})
     );
+}
+
+#[tokio::test]
+async fn a_bot_message_decodes_with_twilight_and_the_bot_can_react_to_it() {
+    let sim = start_sim(HEARTBEAT).await;
+    let client = bot_http(&sim);
+    let channel = Id::new(sim.demo().lobby.get());
+    let response = client
+        .create_message(channel)
+        .content("Game night at 8")
+        .await
+        .expect("create message");
+    assert_eq!(response.status().get(), 200);
+    let message = response.model().await.expect("message decodes");
+    assert_eq!(message.content, "Game night at 8");
+    assert_eq!(message.channel_id, channel);
+    assert_eq!(message.author.id.get(), discord_sim::world::BOT_ID.get());
+    assert!(message.author.bot);
+
+    let thumbs = RequestReactionType::Unicode { name: "👍" };
+    let response = client
+        .create_reaction(channel, message.id, &thumbs)
+        .await
+        .expect("react");
+    assert_eq!(response.status().get(), 204);
+    let id = discord_sim::Snowflake::new(message.id.get()).expect("non-zero");
+    assert_eq!(sim.world().messages[&id].reactions, ["👍"]);
+
+    let unknown = Id::new(4_999_999_999_999_999_999);
+    let err = client
+        .create_reaction(channel, unknown, &thumbs)
+        .await
+        .expect_err("unknown message");
+    assert_eq!(api_code(&err), Some((404, 10_008)));
+    let err = client
+        .create_message(Id::new(4_999_999_999_999_999_999))
+        .content("hi")
+        .await
+        .expect_err("unknown channel");
+    assert_eq!(api_code(&err), Some((404, 10_003)));
 }
