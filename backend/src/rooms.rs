@@ -149,6 +149,7 @@ impl Rooms {
     /// never came) the reconciler finishes or undoes after its grace period.
     pub async fn create(&self, owner: UserId, name: &str) -> Result<NewRoom, RoomError> {
         let name = room::validate_room_name(name).map_err(|err| RoomError::InvalidInput(err.to_string()))?;
+        self.reachable()?;
         let intent = IntentRecord {
             id: uuid::Uuid::new_v4().to_string(),
             guild_id: self.guild_id,
@@ -350,6 +351,7 @@ impl Rooms {
         if !self.live.roster_status().is_ready() {
             return Err(RoomError::Invite(InviteError::DiscordUnavailable));
         }
+        self.reachable()?;
         let occupants: BTreeSet<UserId> = players
             .iter()
             .map(|player| player.user_id)
@@ -398,6 +400,7 @@ impl Rooms {
     /// Moves `user`, a player, into the room's voice channel. A user who is not in voice anywhere
     /// cannot be moved (Discord's 40032): that is an answer, not an error.
     pub async fn connect(&self, user: UserId, channel: ChannelId) -> Result<VoiceConnect, RoomError> {
+        self.reachable()?;
         self.room(channel).await?;
         if !self.store.is_player(channel, user).await? {
             return Err(RoomError::Forbidden);
@@ -429,6 +432,7 @@ impl Rooms {
     /// ended, and its viewers get `room.deleted` and their streams end at once (not only when the
     /// gateway reports it).
     pub async fn close(&self, owner: UserId, channel: ChannelId) -> Result<(), RoomError> {
+        self.reachable()?;
         self.owned(owner, channel).await?;
         self.end(channel, CloseReason::Owner, unix_millis()).await
     }
@@ -522,6 +526,7 @@ impl Rooms {
         user: UserId,
         reason: SeatFreedReason,
     ) -> Result<(), RoomError> {
+        self.reachable()?;
         let _seat_change = self.seats.read().await;
         self.discord.forbid_player(channel, user).await?;
         if self.in_channel(user, channel) {
@@ -557,6 +562,16 @@ impl Rooms {
             .members_of(channel)
             .iter()
             .any(|member| member.user_id == user)
+    }
+
+    /// A web instance whose link to the gateway is down cannot reach Discord at all: say so
+    /// (503, retry) before anything is written, instead of failing halfway.
+    fn reachable(&self) -> Result<(), RoomError> {
+        if self.discord.available() {
+            Ok(())
+        } else {
+            Err(RoomError::Invite(InviteError::DiscordUnavailable))
+        }
     }
 
     async fn room(&self, channel: ChannelId) -> Result<RoomRecord, RoomError> {

@@ -131,7 +131,7 @@ async fn spawn_gateway(tune: impl FnOnce(&mut LinkSettings)) -> TestGateway {
 
 fn client_settings(gateway: &TestGateway) -> LinkClientSettings {
     let url = format!("ws://{}/", gateway.addr).parse().unwrap();
-    LinkClientSettings::new(url, SecretString::from(TOKEN))
+    LinkClientSettings::new([url], SecretString::from(TOKEN))
 }
 
 /// A client whose driver runs until the gateway's shutdown.
@@ -635,7 +635,7 @@ async fn discord_calls_over_the_link_reach_the_simulator_and_its_errors_come_bac
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .into_future(),
     );
-    let (client, driver) = LinkClient::new(LinkClientSettings::new(url, SecretString::from(TOKEN)));
+    let (client, driver) = LinkClient::new(LinkClientSettings::new([url], SecretString::from(TOKEN)));
     tokio::spawn(driver.run(shutdown.clone()));
     until(&mut client.linked(), true).await;
     let discord = DiscordRest::link(client);

@@ -28,7 +28,6 @@ use backend::config::LimitsConfig;
 use hyper::server::conn::http1;
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
-    server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
 use tokio::{
@@ -59,7 +58,6 @@ pub async fn serve(
     hard_stop: CancellationToken,
     limits: LimitsConfig,
 ) {
-    let graceful = GracefulShutdown::new();
     let connections = TaskTracker::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
     let mut backoff = AcceptBackoff::default();
@@ -92,7 +90,6 @@ pub async fn serve(
             continue;
         };
         let router = router.clone();
-        let watcher = graceful.watcher();
         let shutdown = shutdown.clone();
         let write_within = limits.stream_write_timeout;
         connections.spawn(until(hard_stop.clone(), async move {
@@ -110,14 +107,27 @@ pub async fn serve(
             let mut http = http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(FIRST_BYTES_WITHIN);
-            let connection = http.serve_connection(
-                TokioIo::new(stream),
-                TowerToHyperService::new(
-                    // Handlers see the peer as axum's `ConnectInfo`, as under `axum::serve`.
-                    Extension(ConnectInfo(peer)).layer(router),
-                ),
-            );
-            if let Err(err) = watcher.watch(connection).await {
+            let connection = http
+                .serve_connection(
+                    TokioIo::new(stream),
+                    TowerToHyperService::new(
+                        // Handlers see the peer as axum's `ConnectInfo`, as under `axum::serve`.
+                        Extension(ConnectInfo(peer)).layer(router),
+                    ),
+                )
+                // The gateway role's link is a WebSocket: its `GET /` upgrades the connection.
+                .with_upgrades();
+            tokio::pin!(connection);
+            // At shutdown the connection finishes the request in flight and then closes (an
+            // upgraded one is the WebSocket's to end: it closes on the same token).
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = shutdown.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(err) = ended {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
         }));
@@ -125,10 +135,7 @@ pub async fn serve(
     drop(listener);
     connections.close();
     tokio::select! {
-        () = async {
-            graceful.shutdown().await;
-            connections.wait().await;
-        } => {}
+        () = connections.wait() => {}
         () = hard_stop.cancelled() => {
             tracing::warn!(
                 open = connections.len(),

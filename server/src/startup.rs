@@ -21,16 +21,17 @@ use axum::{
 };
 use backend::{
     Config, Store,
-    bus::{self, EventBus},
-    cluster::{Redis, lease::Lease},
+    bus::EventBus,
+    cluster::Redis,
     config::Environment,
     config::Role,
     discord::gateway::{self, Gateway, GatewayState, SessionStore, ShardSettings},
     discord::oauth::{DiscordOAuth, OAuthError, OAuthSettings},
     discord::rest::{self, DiscordRest, RestSettings},
+    link::client::LinkClient,
     live::{self, Live},
     rate_limit::RateLimiter,
-    rooms::{Rooms, janitor::Janitor, reconciler::Reconciler, seats::DropClock},
+    rooms::Rooms,
     roster::{Roster, RosterSource},
     session::{self, SessionBackend, SessionSetupError, keys::SessionKeys},
     store::StoreError,
@@ -90,6 +91,9 @@ pub enum StartupError {
     /// Redis (`REDIS_URL`) could not be reached.
     #[error(transparent)]
     Redis(#[from] backend::cluster::RedisSetupError),
+    /// `GATEWAY_WS_URL` or `LINK_TOKEN` missing on a web instance (validation prevents it).
+    #[error("ROLE=web needs GATEWAY_WS_URL, LINK_TOKEN and the guild id")]
+    WebWithoutLink,
     /// A split role without Redis (configuration validation prevents it).
     #[error("ROLE=gateway and ROLE=web need REDIS_URL")]
     SplitWithoutRedis,
@@ -144,16 +148,19 @@ impl Application {
     pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<Self, StartupError> {
         let store = Store::connect(&config.database).await?;
         tracing::info!(engine = store.engine(), "database ready");
-        let redis = match &config.redis_url {
-            Some(url) => {
-                let redis = Redis::connect(url.expose_secret(), &config.cluster.redis_namespace).await?;
-                tracing::info!(namespace = redis.namespace(), "Redis ready");
-                Some(redis)
-            }
-            None => None,
+        let redis = connect_redis(&config).await?;
+        let role = config.cluster.role;
+        // A gateway process serves the link (and its health) on GATEWAY_WS_PORT, not the site.
+        let addr = match role {
+            Role::Gateway => SocketAddr::new(
+                leptos_options.site_addr.ip(),
+                config
+                    .link
+                    .gateway_ws_port
+                    .unwrap_or(split::DEFAULT_GATEWAY_WS_PORT),
+            ),
+            Role::All | Role::Web => leptos_options.site_addr,
         };
-
-        let addr = leptos_options.site_addr;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartupError::Bind { addr, source })?;
@@ -164,51 +171,11 @@ impl Application {
 
         let shutdown = CancellationToken::new();
         let mut tasks = Supervisor::new(shutdown.clone());
-        let role = config.cluster.role;
-        // The split roles' event path is the Redis Stream; a gateway process appends only while it
-        // holds the lease.
-        let lease = match (role, &redis) {
-            (Role::Gateway, Some(redis)) => Some(Lease::new(redis.clone(), config.cluster.lease_ttl)),
-            _ => None,
-        };
-        let stream_side = match (role.is_split(), &redis) {
-            (true, Some(redis)) => Some(split::stream_side(
-                redis,
-                config.cluster.stream_max_len,
-                lease.as_ref().map(Lease::fence),
-                &mut tasks,
-                &shutdown,
-            )),
-            // Config validation requires REDIS_URL for the split roles.
-            (true, None) => return Err(StartupError::SplitWithoutRedis),
-            (false, _) => None,
-        };
-        let (bus, live) = match &stream_side {
-            Some(side) => (side.bus.clone(), side.live.clone()),
-            None => (EventBus::local(bus::DEFAULT_CAPACITY), Live::new()),
-        };
+        let path = split::EventPath::build(&config, redis.as_ref(), &mut tasks, &shutdown)?;
+        let (bus, live) = (path.bus.clone(), path.live.clone());
         let limiter = shared_state(redis.as_ref(), &live, &mut tasks, &shutdown)?;
-        let subscription = bus.subscribe();
         let discord = connect_discord(&config, &store, bus.clone(), shutdown.clone(), &mut tasks).await?;
-        if let Some(side) = &stream_side {
-            let from = split::warm_roster(&store, discord.guild_id, &side.live).await;
-            tasks.add(
-                "stream_reader",
-                side.stream
-                    .clone()
-                    .run_reader(from, side.events.clone(), shutdown.clone()),
-            );
-        } else {
-            tasks.add(
-                "fanout",
-                live::run_fanout(
-                    subscription,
-                    live.clone(),
-                    discord.roster_source.clone(),
-                    shutdown.clone(),
-                ),
-            );
-        }
+        path.start(&store, &discord, &mut tasks, &shutdown).await;
 
         if let Some(simulator) = &discord.simulator {
             let ip = addr.ip();
@@ -226,57 +193,19 @@ impl Application {
         let guards = Guards::new(&config, &leptos_options);
         let rooms = Rooms::new(
             store.clone(),
-            discord.rest,
+            discord.rest.clone(),
             live.clone(),
             bus.clone(),
             discord.guild_id,
         );
-        let reconciled = match (role, lease, discord.holder) {
-            (Role::Gateway, Some(lease), Some(holder)) => {
-                // The janitor, the reconciler and the drop clock run on the lease holder only.
-                tasks.add(
-                    "lease",
-                    split::Holder {
-                        lease,
-                        settings: holder.settings,
-                        store: store.clone(),
-                        gateway_config: config.gateway,
-                        reconcile: config.reconcile,
-                        guild_id: discord.guild_id,
-                        bus: bus.clone(),
-                        stream: stream_side
-                            .as_ref()
-                            .map(|side| side.stream.clone())
-                            .ok_or(StartupError::SplitWithoutRedis)?,
-                        rooms: rooms.clone(),
-                        live: live.clone(),
-                        state: holder.state,
-                        down_since: holder.down_since,
-                        held: holder.held,
-                    }
-                    .run(shutdown.clone()),
-                );
-                watch::channel(0).1
-            }
-            _ => {
-                tasks.add(
-                    "drop_clock",
-                    DropClock::new(store.clone(), bus.clone()).run(shutdown.clone()),
-                );
-                tasks.add(
-                    "janitor",
-                    Janitor::new(rooms.clone(), bus.clone(), live.watch_roster_status())
-                        .run(shutdown.clone()),
-                );
-                let repairs = Reconciler::new(rooms.clone(), config.reconcile.grace);
-                let reconciled = repairs.runs();
-                tasks.add(
-                    "reconciler",
-                    repairs.run(config.reconcile.every, shutdown.clone()),
-                );
-                reconciled
-            }
+        let room_tasks = split::RoomTasks {
+            config: &config,
+            store: &store,
+            rooms: &rooms,
+            path: &path,
+            guild_id: discord.guild_id,
         };
+        let (reconciled, lease_held) = room_tasks.start(discord.holder, &mut tasks, &shutdown)?;
         let state = AppState {
             leptos_options,
             store,
@@ -309,10 +238,14 @@ impl Application {
             // Stops with the server (same token); a scrape never holds shutdown up.
             tasks.add("metrics", metrics.serve(state.clone(), state.shutdown.clone()));
         }
+        let router = match (role, lease_held) {
+            (Role::Gateway, Some(held)) => split::gateway_router(&config, &state, discord.rest, held)?,
+            _ => router(state.clone(), sessions, guards),
+        };
         Ok(Self {
             listener,
             port,
-            router: router(state.clone(), sessions, guards),
+            router,
             state,
             tasks,
             shutdown_deadline: config.shutdown_deadline,
@@ -411,6 +344,16 @@ impl Application {
 /// watches which room, each user's stream cap, revocations). In Redis when it is configured, so
 /// every instance sees the same (the task keeping this process' streams there is registered on
 /// `tasks`); otherwise in this process, exactly as a single instance needs.
+/// `REDIS_URL`'s server, when set.
+async fn connect_redis(config: &Config) -> Result<Option<Redis>, StartupError> {
+    let Some(url) = &config.redis_url else {
+        return Ok(None);
+    };
+    let redis = Redis::connect(url.expose_secret(), &config.cluster.redis_namespace).await?;
+    tracing::info!(namespace = redis.namespace(), "Redis ready");
+    Ok(Some(redis))
+}
+
 fn shared_state(
     redis: Option<&Redis>,
     live: &Live,
@@ -437,6 +380,9 @@ struct DiscordLink {
     /// `ROLE=gateway`: what the lease holder's terms connect with and report to; the connection
     /// starts only once the lease is held.
     holder: Option<HolderSetup>,
+    /// `ROLE=web`: the link every Discord call goes through, and where the first roster comes
+    /// from.
+    link: Option<LinkClient>,
 }
 
 /// What a gateway process's terms as lease holder share.
@@ -458,6 +404,9 @@ async fn connect_discord(
 ) -> Result<DiscordLink, StartupError> {
     // twilight builds a TLS connector even for ws://; one process-wide provider must exist.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    if config.cluster.role == Role::Web {
+        return Ok(split::link_to_gateway(config, tasks, &shutdown)?);
+    }
     // Config validation guarantees a guild id whenever a token is set.
     let (settings, guild_id, rest, simulator) =
         if let (Some(token), Some(guild_id)) = (&config.discord.bot_token, config.discord.guild_id) {
@@ -519,6 +468,7 @@ async fn connect_discord(
                 down_since,
                 held: watch::channel(false).0,
             }),
+            link: None,
         });
     }
     let mut gateway = Gateway::new(Roster::new(guild_id), bus);
@@ -543,6 +493,7 @@ async fn connect_discord(
         rest,
         simulator,
         holder: None,
+        link: None,
     })
 }
 

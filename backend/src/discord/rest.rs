@@ -154,6 +154,15 @@ impl DiscordRest {
         Self::Link(LinkRest::new(link))
     }
 
+    /// Whether a call can go out now: always over HTTP; over the link only while it is up (a
+    /// command sent while unlinked certainly did not run, so rooms refuse it up front).
+    pub fn available(&self) -> bool {
+        match self {
+            Self::Http(_) => true,
+            Self::Link(link) => link.is_linked(),
+        }
+    }
+
     /// See [`HttpRest::create_room_channel`].
     pub async fn create_room_channel(&self, name: &str, owner: UserId) -> Result<ChannelId, DiscordError> {
         match self {
@@ -321,6 +330,11 @@ pub struct LinkRest {
 }
 
 impl LinkRest {
+    /// Whether the link is up.
+    pub fn is_linked(&self) -> bool {
+        *self.link.linked().borrow()
+    }
+
     /// Calls through `link`.
     pub fn new(link: LinkClient) -> Self {
         Self {

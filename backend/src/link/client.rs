@@ -40,9 +40,10 @@ pub const MAX_QUEUED: usize = 256;
 /// values.
 #[derive(Debug, Clone)]
 pub struct LinkClientSettings {
-    /// `GATEWAY_WS_URL`, e.g. `ws://gateway:8080/` (plain `ws://`: the link runs on the private
-    /// network, no TLS stack is built in).
-    pub url: Url,
+    /// `GATEWAY_WS_URL`: every gateway process, e.g. `ws://gateway-a:8080/` (plain `ws://`: the
+    /// link runs on the private network, no TLS stack is built in). Any of them serves the link,
+    /// a standby too; after a failed attempt or a dropped link the next one is tried.
+    pub urls: Vec<Url>,
     /// `LINK_TOKEN`.
     pub token: SecretString,
     /// How long a command may wait for its answer: the gateway's own 10 s deadline plus the trip,
@@ -63,10 +64,10 @@ pub struct LinkClientSettings {
 }
 
 impl LinkClientSettings {
-    /// The production settings for the gateway at `url`.
-    pub fn new(url: Url, token: SecretString) -> Self {
+    /// The production settings for the gateway processes at `urls` (at least one).
+    pub fn new(urls: impl IntoIterator<Item = Url>, token: SecretString) -> Self {
         Self {
-            url,
+            urls: urls.into_iter().collect(),
             token,
             command_deadline: Duration::from_secs(12),
             connect_timeout: Duration::from_secs(10),
@@ -154,6 +155,7 @@ impl LinkClient {
             deadline: settings.command_deadline,
         };
         let driver = LinkDriver {
+            next_url: 0,
             backoff: Backoff::new(settings.backoff_initial, settings.backoff_cap),
             settings,
             requests: requests_rx,
@@ -210,6 +212,8 @@ impl LinkClient {
 #[derive(Debug)]
 pub struct LinkDriver {
     settings: LinkClientSettings,
+    /// Which of `settings.urls` is tried next.
+    next_url: usize,
     backoff: Backoff,
     requests: mpsc::Receiver<Pending>,
     linked: watch::Sender<bool>,
@@ -227,7 +231,7 @@ impl LinkDriver {
                 Ok(socket) => {
                     let connected_at = Instant::now();
                     self.linked.send_replace(true);
-                    tracing::info!(url = %self.settings.url, "linked to the gateway");
+                    tracing::info!(url = %self.url(), "linked to the gateway");
                     let reason = self.serve(socket, &shutdown).await;
                     self.linked.send_replace(false);
                     tracing::warn!(reason, "the link to the gateway dropped");
@@ -236,9 +240,11 @@ impl LinkDriver {
                     }
                 }
                 Err(reason) => {
-                    tracing::warn!(%reason, url = %self.settings.url, "cannot link to the gateway");
+                    tracing::warn!(%reason, url = %self.url(), "cannot link to the gateway");
                 }
             }
+            // The next attempt goes to the next gateway: this one may be the one that died.
+            self.next_url = self.next_url.wrapping_add(1);
             let delay = self.backoff.next_delay();
             if !self.wait_unlinked(delay, &shutdown).await {
                 break;
@@ -267,10 +273,17 @@ impl LinkDriver {
         }
     }
 
+    /// The gateway tried next.
+    fn url(&self) -> &Url {
+        &self.settings.urls[self.next_url % self.settings.urls.len().max(1)]
+    }
+
     async fn connect(&self, shutdown: &CancellationToken) -> Result<Socket, String> {
+        if self.settings.urls.is_empty() {
+            return Err("GATEWAY_WS_URL names no gateway".to_owned());
+        }
         let mut request = self
-            .settings
-            .url
+            .url()
             .as_str()
             .into_client_request()
             .map_err(|err| format!("bad GATEWAY_WS_URL: {err}"))?;

@@ -263,10 +263,16 @@ impl LinkServer {
 
     /// `GET /` (the WebSocket, bearer token required) and `GET /health`.
     pub fn router(&self) -> Router {
-        Router::new()
-            .route("/", get(upgrade))
-            .route("/health", get(health))
-            .with_state(self.clone())
+        self.socket_router().merge(
+            Router::new()
+                .route("/health", get(health))
+                .with_state(self.clone()),
+        )
+    }
+
+    /// `GET /` alone, for a process that answers `/health` itself (with [`LinkServer::stats`]).
+    pub fn socket_router(&self) -> Router {
+        Router::new().route("/", get(upgrade)).with_state(self.clone())
     }
 
     /// What the link is doing now.

@@ -1,16 +1,28 @@
-//! The split roles' own wiring (DESIGN.md §4.5): the event Stream both roles read and write, and
-//! the gateway role's lease, which decides which gateway process holds the Discord connection.
+//! The roles' own wiring (DESIGN.md §4.5): how events travel in this process (in memory, or
+//! through the Redis Stream both split roles read and write), the gateway role's lease, which
+//! decides which gateway process holds the Discord connection, and the link between the roles.
 
+use std::sync::Arc;
+
+use axum::{Json, Router, extract::State, routing::get};
 use backend::{
-    Store,
+    Config, Store,
     bus::{self, EventBus},
     cluster::{
         Redis,
         lease::Lease,
-        stream::{EventStream, Fence, StreamId},
+        stream::{EventStream, Fence, Stamped, StreamId},
     },
-    config::{GatewayConfig, ReconcileConfig},
-    discord::gateway::{self, Gateway, GatewayState, SessionStore, ShardSettings},
+    config::{GatewayConfig, ReconcileConfig, Role},
+    discord::{
+        gateway::{self, Gateway, GatewayState, SessionStore, ShardSettings},
+        rest::DiscordRest,
+    },
+    link::{
+        LinkRoster,
+        client::{LinkClient, LinkClientSettings},
+        server::{LinkServer, LinkSettings},
+    },
     live::{self, Live},
     rooms::{Rooms, janitor::Janitor, reconciler::Reconciler, seats::DropClock},
     roster::{Roster, RosterSnapshot},
@@ -20,24 +32,153 @@ use model::{
     event::{AppEvent, DiscordStatus, RosterStatus},
     ids::GuildId,
 };
-use tokio::{sync::watch, time::Instant};
+use serde_json::{Value, json};
+use tokio::{
+    sync::{broadcast, watch},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::queue::InMemoryQueue;
+
+use super::{DiscordLink, HolderSetup, StartupError};
+use crate::state::AppState;
+
+/// Where a gateway process serves the link when `GATEWAY_WS_PORT` is unset (the seeds' port).
+pub(super) const DEFAULT_GATEWAY_WS_PORT: u16 = 8080;
+
+/// How events travel in this process: the bus and the fan-out it feeds, and on the split roles
+/// the Redis Stream side and (on the gateway role) the lease its appends are fenced by.
+pub(super) struct EventPath {
+    pub(super) bus: EventBus,
+    pub(super) live: Live,
+    side: Option<StreamSide>,
+    lease: Option<Lease>,
+    /// `ROLE=all`: the fan-out's subscription, taken before anything can publish.
+    local: std::sync::Mutex<Option<bus::BusSubscription>>,
+}
+
+impl EventPath {
+    /// The in-process bus (`ROLE=all`), or the Stream's (the split roles), with its writer and
+    /// fan-out started.
+    pub(super) fn build(
+        config: &Config,
+        redis: Option<&Redis>,
+        tasks: &mut Supervisor,
+        shutdown: &CancellationToken,
+    ) -> Result<Self, StartupError> {
+        let role = config.cluster.role;
+        if !role.is_split() {
+            let bus = EventBus::local(bus::DEFAULT_CAPACITY);
+            return Ok(Self {
+                local: std::sync::Mutex::new(Some(bus.subscribe())),
+                bus,
+                live: Live::new(),
+                side: None,
+                lease: None,
+            });
+        }
+        // Config validation requires REDIS_URL for the split roles.
+        let redis = redis.ok_or(StartupError::SplitWithoutRedis)?;
+        let lease = (role == Role::Gateway).then(|| Lease::new(redis.clone(), config.cluster.lease_ttl));
+        let side = stream_side(
+            redis,
+            config.cluster.stream_max_len,
+            lease.as_ref().map(Lease::fence),
+            tasks,
+            shutdown,
+        );
+        Ok(Self {
+            bus: side.bus.clone(),
+            live: side.live.clone(),
+            side: Some(side),
+            lease,
+            local: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// Starts feeding the fan-out. `ROLE=all`: from the bus, resynchronising from the gateway
+    /// task's roster. A gateway process: the Stream read from the start over the roster its last
+    /// holder saved. A web instance: the Stream read after the roster the link brings first.
+    pub(super) async fn start(
+        &self,
+        store: &Store,
+        discord: &DiscordLink,
+        tasks: &mut Supervisor,
+        shutdown: &CancellationToken,
+    ) {
+        let Some(side) = &self.side else {
+            let subscription = self
+                .local
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(subscription) = subscription {
+                tasks.add(
+                    "fanout",
+                    live::run_fanout(
+                        subscription,
+                        self.live.clone(),
+                        discord.roster_source.clone(),
+                        shutdown.clone(),
+                    ),
+                );
+            }
+            return;
+        };
+        let (stream, events, live) = (side.stream.clone(), side.events.clone(), self.live.clone());
+        if let Some(link) = &discord.link {
+            let roster = link.roster();
+            let shutdown = shutdown.clone();
+            tasks.add("stream_reader", async move {
+                let Some(at) = seed_from_link(roster, &live, &shutdown).await else {
+                    return;
+                };
+                stream.run_reader(at, events, shutdown).await;
+            });
+        } else {
+            let from = warm_roster(store, discord.guild_id, &live).await;
+            tasks.add("stream_reader", stream.run_reader(from, events, shutdown.clone()));
+        }
+    }
+}
+
+/// Waits for the first roster the link brings and seeds `live` with it; where in the Stream it
+/// stands (`None`: shutdown came first).
+async fn seed_from_link(
+    mut roster: watch::Receiver<Option<LinkRoster>>,
+    live: &Live,
+    shutdown: &CancellationToken,
+) -> Option<StreamId> {
+    let first = tokio::select! {
+        () = shutdown.cancelled() => return None,
+        first = roster.wait_for(Option::is_some) => first.ok()?.clone()?,
+    };
+    // A gateway that does not know its position (never the case for ours) leaves the whole
+    // Stream to replay over the roster, which changes nothing that is already true.
+    let at = first
+        .stream_id
+        .as_deref()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or(StreamId::ZERO);
+    live.seed(&first.into_snapshot(), at);
+    tracing::info!(%at, "roster received over the link; following the event Stream from there");
+    Some(at)
+}
 
 /// A split role's event path: the bus whose events go to and come from the Stream, the fan-out
 /// fed from it, and the Stream itself (the reader is started by the role, from the position it
 /// was seeded at).
-pub(super) struct StreamSide {
-    pub bus: EventBus,
-    pub live: Live,
-    pub stream: EventStream,
+struct StreamSide {
+    bus: EventBus,
+    live: Live,
+    stream: EventStream,
     /// Where the Stream reader delivers, once the role knows where to start reading.
-    pub events: tokio::sync::broadcast::Sender<backend::cluster::stream::Stamped>,
+    events: broadcast::Sender<Stamped>,
 }
 
 /// Builds the Stream side and starts its writer and the fan-out (fed by whatever the reader
 /// will deliver). A gateway process appends only while it holds the lease (`fence`).
-pub(super) fn stream_side(
+fn stream_side(
     redis: &Redis,
     max_len: u64,
     fence: Option<Fence>,
@@ -68,7 +209,7 @@ pub(super) fn stream_side(
 /// Stream read on top of it. Replaying events the saved roster already reflects changes nothing
 /// (each sets where one user is), so the result is the roster as of the newest event as long as
 /// the Stream still reaches back to the save.
-pub(super) async fn warm_roster(store: &Store, guild_id: GuildId, live: &Live) -> StreamId {
+async fn warm_roster(store: &Store, guild_id: GuildId, live: &Live) -> StreamId {
     match store.gateway_session(guild_id).await {
         Ok(Some(record)) => live.seed(
             &RosterSnapshot {
@@ -87,30 +228,30 @@ pub(super) async fn warm_roster(store: &Store, guild_id: GuildId, live: &Live) -
 }
 
 /// Everything a gateway process runs while it holds the lease, and what it needs to start a term.
-pub(super) struct Holder {
-    pub lease: Lease,
-    pub settings: ShardSettings,
-    pub store: Store,
-    pub gateway_config: GatewayConfig,
-    pub reconcile: ReconcileConfig,
-    pub guild_id: GuildId,
-    pub bus: EventBus,
+struct Holder {
+    lease: Lease,
+    settings: ShardSettings,
+    store: Store,
+    gateway_config: GatewayConfig,
+    reconcile: ReconcileConfig,
+    guild_id: GuildId,
+    bus: EventBus,
     /// Where the previous holder's last published dispatch is recorded.
-    pub stream: EventStream,
-    pub rooms: Rooms,
-    pub live: Live,
+    stream: EventStream,
+    rooms: Rooms,
+    live: Live,
     /// Where every term's gateway reports its state, for health and metrics.
-    pub state: watch::Sender<GatewayState>,
-    pub down_since: watch::Sender<Option<Instant>>,
+    state: watch::Sender<GatewayState>,
+    down_since: watch::Sender<Option<Instant>>,
     /// True while this process holds the lease.
-    pub held: watch::Sender<bool>,
+    held: watch::Sender<bool>,
 }
 
 impl Holder {
     /// Waits for the lease, holds the Discord connection (and the janitor, the reconciler and the
     /// drop clock) for as long as it keeps it, and waits again after losing it; until shutdown,
     /// when it lets the gateway save its session and then gives the lease up at once.
-    pub(super) async fn run(self, shutdown: CancellationToken) {
+    async fn run(self, shutdown: CancellationToken) {
         loop {
             if !self.wait_for_lease(&shutdown).await {
                 return;
@@ -240,4 +381,199 @@ impl Holder {
             tokio::join!(connection, janitor, reconciler, drops);
         }
     }
+}
+
+/// The background work on rooms: in one process (`ROLE=all`) the drop clock, the janitor and the
+/// reconciler run for its whole life; on the gateway role they run on the lease holder only; a
+/// web instance runs none of them.
+pub(super) struct RoomTasks<'a> {
+    pub(super) config: &'a Config,
+    pub(super) store: &'a Store,
+    pub(super) rooms: &'a Rooms,
+    pub(super) path: &'a EventPath,
+    pub(super) guild_id: GuildId,
+}
+
+impl RoomTasks<'_> {
+    /// Registers them; returns how many reconciler runs finished (always 0 where it does not run
+    /// for the process's life) and, on the gateway role, whether this process holds the lease.
+    pub(super) fn start(
+        self,
+        holder: Option<HolderSetup>,
+        tasks: &mut Supervisor,
+        shutdown: &CancellationToken,
+    ) -> Result<(watch::Receiver<u64>, Option<watch::Receiver<bool>>), StartupError> {
+        let Self {
+            config,
+            store,
+            rooms,
+            path,
+            guild_id,
+        } = self;
+        match config.cluster.role {
+            Role::All => {
+                let bus = &path.bus;
+                tasks.add(
+                    "drop_clock",
+                    DropClock::new(store.clone(), bus.clone()).run(shutdown.clone()),
+                );
+                tasks.add(
+                    "janitor",
+                    Janitor::new(rooms.clone(), bus.clone(), path.live.watch_roster_status())
+                        .run(shutdown.clone()),
+                );
+                let repairs = Reconciler::new(rooms.clone(), config.reconcile.grace);
+                let reconciled = repairs.runs();
+                tasks.add(
+                    "reconciler",
+                    repairs.run(config.reconcile.every, shutdown.clone()),
+                );
+                Ok((reconciled, None))
+            }
+            Role::Gateway => {
+                let (Some(holder), Some(lease), Some(side)) = (holder, path.lease.clone(), &path.side) else {
+                    return Err(StartupError::SplitWithoutRedis);
+                };
+                let held = holder.held.subscribe();
+                tasks.add(
+                    "lease",
+                    Holder {
+                        lease,
+                        settings: holder.settings,
+                        store: store.clone(),
+                        gateway_config: config.gateway,
+                        reconcile: config.reconcile,
+                        guild_id,
+                        bus: path.bus.clone(),
+                        stream: side.stream.clone(),
+                        rooms: rooms.clone(),
+                        live: path.live.clone(),
+                        state: holder.state,
+                        down_since: holder.down_since,
+                        held: holder.held,
+                    }
+                    .run(shutdown.clone()),
+                );
+                Ok((watch::channel(0).1, Some(held)))
+            }
+            Role::Web => Ok((watch::channel(0).1, None)),
+        }
+    }
+}
+
+/// A web instance's Discord: the link to the gateway processes (reconnecting forever), with the
+/// link's state standing in for the gateway's in health and readiness.
+pub(super) fn link_to_gateway(
+    config: &Config,
+    tasks: &mut Supervisor,
+    shutdown: &CancellationToken,
+) -> Result<DiscordLink, StartupError> {
+    let (Some(token), Some(guild_id)) = (config.link.token.clone(), config.discord.guild_id) else {
+        return Err(StartupError::WebWithoutLink);
+    };
+    if config.link.gateway_ws_urls.is_empty() {
+        return Err(StartupError::WebWithoutLink);
+    }
+    let (client, driver) = LinkClient::new(LinkClientSettings::new(
+        config.link.gateway_ws_urls.clone(),
+        token,
+    ));
+    tasks.add("link", driver.run(shutdown.clone()));
+    let state = watch::channel(GatewayState::Disconnected).0;
+    let down_since = watch::channel(Some(Instant::now())).0;
+    let (gateway, gateway_down_since) = (state.subscribe(), down_since.subscribe());
+    let mut linked = client.linked();
+    let shutdown = shutdown.clone();
+    tasks.add("link_status", async move {
+        loop {
+            let up = *linked.borrow_and_update();
+            let now = if up {
+                GatewayState::Connected
+            } else {
+                GatewayState::Reconnecting
+            };
+            let before = state.send_replace(now);
+            if up {
+                down_since.send_replace(None);
+            } else if before == GatewayState::Connected {
+                down_since.send_replace(Some(Instant::now()));
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                changed = linked.changed() => if changed.is_err() { return },
+            }
+        }
+    });
+    Ok(DiscordLink {
+        guild_id,
+        gateway,
+        gateway_down_since,
+        roster_source: None,
+        rest: DiscordRest::link(client.clone()),
+        simulator: None,
+        holder: None,
+        link: Some(client),
+    })
+}
+
+/// What a gateway process answers: the link on `GET /`, and `GET /health` with whether it holds
+/// the lease, its Discord connection and the link's load.
+pub(super) fn gateway_router(
+    config: &Config,
+    state: &AppState,
+    rest: DiscordRest,
+    held: watch::Receiver<bool>,
+) -> Result<Router, StartupError> {
+    let token = config.link.token.clone().ok_or(StartupError::SplitWithoutRedis)?;
+    let (live, guild_id) = (state.live.clone(), state.guild_id);
+    // The roster this process follows from the Stream, and where in the Stream it stands: a web
+    // instance seeds itself with it and reads on from there.
+    let feed = move || {
+        let (snapshot, at) = live.roster(guild_id);
+        LinkRoster::from_snapshot(snapshot, Some(at.to_string()))
+    };
+    let link = LinkServer::new(
+        LinkSettings::new(token),
+        Arc::new(rest),
+        Arc::new(feed),
+        state.bus.clone(),
+        state.shutdown.clone(),
+    );
+    let health = GatewayHealth {
+        link: link.clone(),
+        held,
+        gateway: state.gateway.clone(),
+        live: state.live.clone(),
+    };
+    Ok(link.socket_router().merge(
+        Router::new()
+            .route("/health", get(gateway_health))
+            .with_state(health),
+    ))
+}
+
+#[derive(Clone)]
+struct GatewayHealth {
+    link: LinkServer,
+    held: watch::Receiver<bool>,
+    gateway: watch::Receiver<GatewayState>,
+    live: Live,
+}
+
+/// `GET /health` of a gateway process: 200 while it runs, holder or standby.
+async fn gateway_health(State(health): State<GatewayHealth>) -> Json<Value> {
+    let stats = health.link.stats();
+    let held = *health.held.borrow();
+    Json(json!({
+        "status": "ok",
+        "role": "gateway",
+        "lease": if held { "held" } else { "standby" },
+        "gateway": health.gateway.borrow().as_str(),
+        "roster": health.live.roster_status(),
+        "link": {
+            "connections": stats.connections,
+            "queueDepth": stats.queue_depth,
+            "queueCapacity": stats.queue_capacity,
+        },
+    }))
 }

@@ -169,6 +169,8 @@ struct Log {
     address: Option<String>,
     /// Warnings that a connection could not be accepted.
     accept_warnings: usize,
+    /// The latest lines, for a failing test to show.
+    recent: std::collections::VecDeque<String>,
 }
 
 /// Follows the child's stdout and stderr into a [`Log`].
@@ -183,6 +185,10 @@ async fn pump(output: impl tokio::io::AsyncRead + Unpin, log: watch::Sender<Log>
     let mut lines = BufReader::new(output).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         log.send_modify(|log| {
+            if log.recent.len() == 200 {
+                log.recent.pop_front();
+            }
+            log.recent.push_back(line.clone());
             if line.contains("cannot accept") {
                 log.accept_warnings += 1;
             }

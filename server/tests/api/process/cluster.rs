@@ -26,7 +26,7 @@ const LEASE_TTL_SECS: &str = "2";
 struct Node {
     child: Child,
     address: String,
-    _log: watch::Receiver<Log>,
+    log: watch::Receiver<Log>,
     _dir: TempDir,
 }
 
@@ -47,7 +47,7 @@ impl Node {
         Self {
             child,
             address,
-            _log: log,
+            log,
             _dir: dir,
         }
     }
@@ -268,7 +268,7 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
 
     // Alice creates a room on web 1; bob joins it on web 2. Each watches on their instance.
     let owner = Player::signed_in_at(&web_1.address, &alice.to_string()).await;
-    let mut guest = Player::signed_in_at(&web_2.address, &bob.to_string()).await;
+    let guest = Player::signed_in_at(&web_2.address, &bob.to_string()).await;
     let (channel, token) = owner.create_room("Scaled out").await;
     guest.call("join", &[("token", &token)]).await.ok();
     let room = Snowflake::parse(&channel).unwrap();
