@@ -150,24 +150,7 @@ impl Application {
         tracing::info!(engine = store.engine(), "database ready");
         let redis = connect_redis(&config).await?;
         let role = config.cluster.role;
-        // A gateway process serves the link (and its health) on GATEWAY_WS_PORT, not the site.
-        let addr = match role {
-            Role::Gateway => SocketAddr::new(
-                leptos_options.site_addr.ip(),
-                config
-                    .link
-                    .gateway_ws_port
-                    .unwrap_or(split::DEFAULT_GATEWAY_WS_PORT),
-            ),
-            Role::All | Role::Web => leptos_options.site_addr,
-        };
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartupError::Bind { addr, source })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { addr, source })?
-            .port();
+        let (listener, addr, port) = bind(&config, &leptos_options).await?;
 
         let shutdown = CancellationToken::new();
         let mut tasks = Supervisor::new(shutdown.clone());
@@ -344,6 +327,32 @@ impl Application {
 /// watches which room, each user's stream cap, revocations). In Redis when it is configured, so
 /// every instance sees the same (the task keeping this process' streams there is registered on
 /// `tasks`); otherwise in this process, exactly as a single instance needs.
+/// The listener: the site's address, or on a gateway process `GATEWAY_WS_PORT` (the link and its
+/// health are all it serves). Port 0 picks a free port; the real one is returned.
+async fn bind(
+    config: &Config,
+    leptos_options: &LeptosOptions,
+) -> Result<(TcpListener, SocketAddr, u16), StartupError> {
+    let addr = match config.cluster.role {
+        Role::Gateway => SocketAddr::new(
+            leptos_options.site_addr.ip(),
+            config
+                .link
+                .gateway_ws_port
+                .unwrap_or(split::DEFAULT_GATEWAY_WS_PORT),
+        ),
+        Role::All | Role::Web => leptos_options.site_addr,
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Bind { addr, source })?;
+    let port = listener
+        .local_addr()
+        .map_err(|source| StartupError::Bind { addr, source })?
+        .port();
+    Ok((listener, addr, port))
+}
+
 /// `REDIS_URL`'s server, when set.
 async fn connect_redis(config: &Config) -> Result<Option<Redis>, StartupError> {
     let Some(url) = &config.redis_url else {
@@ -405,7 +414,7 @@ async fn connect_discord(
     // twilight builds a TLS connector even for ws://; one process-wide provider must exist.
     let _ = rustls::crypto::ring::default_provider().install_default();
     if config.cluster.role == Role::Web {
-        return Ok(split::link_to_gateway(config, tasks, &shutdown)?);
+        return split::link_to_gateway(config, tasks, &shutdown);
     }
     // Config validation guarantees a guild id whenever a token is set.
     let (settings, guild_id, rest, simulator) =

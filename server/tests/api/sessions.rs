@@ -100,9 +100,8 @@ async fn rotating_the_session_secret_keeps_users_signed_in_and_an_unknown_secret
     let app = spawn_app_with(&[("SESSION_SECRET", &old)]).await;
     let mut alice = Player::signed_in(&app, &app.discord.demo().alice.to_string()).await;
 
-    let app = app
-        .restart_with(&[("SESSION_SECRET", &new), ("SESSION_SECRET_PREVIOUS", &old)])
-        .await;
+    let app =
+        Box::pin(app.restart_with(&[("SESSION_SECRET", &new), ("SESSION_SECRET_PREVIOUS", &old)])).await;
     alice.address.clone_from(&app.address);
     assert_eq!(
         alice.get("/api/me").await.status(),
@@ -111,11 +110,11 @@ async fn rotating_the_session_secret_keeps_users_signed_in_and_an_unknown_secret
     );
 
     // That read sealed the session again under the new secret: the old one can go.
-    let app = app.restart_with(&[("SESSION_SECRET", &new)]).await;
+    let app = Box::pin(app.restart_with(&[("SESSION_SECRET", &new)])).await;
     alice.address.clone_from(&app.address);
     assert_eq!(alice.get("/api/me").await.status(), 200, "re-encrypted when read");
 
-    let app = app.restart_with(&[("SESSION_SECRET", &"u".repeat(64))]).await;
+    let app = Box::pin(app.restart_with(&[("SESSION_SECRET", &"u".repeat(64))])).await;
     alice.address.clone_from(&app.address);
     assert_eq!(
         alice.get("/api/me").await.status(),

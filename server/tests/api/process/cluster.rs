@@ -82,9 +82,10 @@ impl Node {
         .await;
         assert!(
             reached.is_ok(),
-            "{} health within {within:?}: {:?}",
+            "{} health within {within:?}: {:?}\n{}",
             self.address,
-            self.health().await
+            self.health().await,
+            self.tail()
         );
         started.elapsed()
     }
@@ -102,7 +103,23 @@ impl Node {
             }
         })
         .await;
-        assert!(ready.is_ok(), "{} becomes ready within 20 s", self.address);
+        assert!(
+            ready.is_ok(),
+            "{} becomes ready within 20 s\n{}",
+            self.address,
+            self.tail()
+        );
+    }
+
+    /// The process's latest log lines, for a failure message.
+    fn tail(&self) -> String {
+        self.log
+            .borrow()
+            .recent
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     async fn kill(mut self) {
