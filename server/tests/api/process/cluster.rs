@@ -331,11 +331,14 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
     let mut owner = owner;
     owner.address.clone_from(&web_2.address);
     let (mut resumed, first_kind) = Viewer::open(&owner, &channel, Some(&seen)).await;
-    assert_eq!(
-        first_kind, "voice.left",
+    // The first frame replayed may be a seat's drop (a player left voice meanwhile): any event
+    // but a snapshot proves the instance replayed from the id.
+    assert_ne!(
+        first_kind, "snapshot",
         "a replay of what it missed, not a snapshot"
     );
-    assert_eq!(resumed.voice, [format!("left:{carol}")]);
+    resumed.until(&format!("left:{carol}")).await;
+    assert_eq!(resumed.voice, [format!("left:{carol}")], "exactly what it missed");
     discord.join_voice(alice, room).unwrap();
     resumed.until(&format!("joined:{alice}")).await;
     assert_eq!(
