@@ -5,7 +5,8 @@
 //! start: viewers on both web instances see Discord; the lease holder dies and the standby takes
 //! over, and what happened meanwhile reaches both viewers once each, in order; a web instance
 //! dies and its viewer carries on at the other with `Last-Event-ID`, missing nothing; the rate
-//! limit is one budget across instances.
+//! limit is one budget across instances; a holder that stalls past its lease is replaced and,
+//! once awake, cannot publish.
 
 use std::time::{Duration, Instant};
 
@@ -106,6 +107,33 @@ impl Node {
         assert!(
             ready.is_ok(),
             "{} becomes ready within 20 s\n{}",
+            self.address,
+            self.tail()
+        );
+    }
+
+    /// Sends `signal` (`-STOP`, `-CONT`, …) to the process.
+    async fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = tokio::process::Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success(), "kill {signal} {pid}");
+    }
+
+    /// Waits until the process has logged a line containing `text`.
+    async fn until_logged(&self, within: Duration, text: &str) {
+        let mut log = self.log.clone();
+        let logged = tokio::time::timeout(
+            within,
+            log.wait_for(|log| log.recent.iter().any(|line| line.contains(text))),
+        )
+        .await;
+        assert!(
+            logged.is_ok_and(|seen| seen.is_ok()),
+            "{} logs {text:?} within {within:?}\n{}",
             self.address,
             self.tail()
         );
@@ -322,6 +350,25 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
         assert_eq!(viewer.voice, expected, "no gap, no duplicate across the takeover");
     }
 
+    // One budget per user: spent on web 1, web 2 refuses too.
+    let mut spent = 0;
+    while owner
+        .call("refresh_invite", &[("channel", &channel)])
+        .await
+        .status
+        != 429
+    {
+        spent += 1;
+        assert!(spent <= 12, "the budget is a burst of 10");
+    }
+    let mut elsewhere = Player::anonymous_at(&web_2.address);
+    elsewhere.client = owner.client.clone();
+    let answer = elsewhere.call("refresh_invite", &[("channel", &channel)]).await;
+    assert_eq!(
+        answer.status, 429,
+        "the other instance draws on the same budget: {answer:?}"
+    );
+
     // Web 1 dies; alice's page reconnects to web 2 with the last id it saw and misses nothing.
     let seen = on_1.last_id.clone().expect("the stream carries ids");
     drop(on_1);
@@ -346,8 +393,31 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
         [format!("left:{carol}"), format!("joined:{alice}")]
     );
 
+    // A holder that stalls past its lease (paused, partitioned) is replaced, and when it wakes up
+    // it may not publish: its appends are fenced.
+    let gateway_c = start_gateway("gateway-c", &shared, &discord).await;
+    gateway_c
+        .until_health(Duration::from_secs(10), |health| health["lease"] == "standby")
+        .await;
+    gateway_b.signal("-STOP").await;
+    gateway_c.until_health(Duration::from_secs(15), holds_lease).await;
+    gateway_b.signal("-CONT").await;
+    gateway_b
+        .until_health(Duration::from_secs(10), |health| health["lease"] == "standby")
+        .await;
+    gateway_b
+        .until_logged(
+            Duration::from_secs(10),
+            "not published: this process lost the gateway lease",
+        )
+        .await;
+    // The cluster still works under its third holder.
+    discord.move_voice(alice, demo.lobby).unwrap();
+    resumed.until(&format!("left:{alice}")).await;
+
     drop(guest);
     web_2.kill().await;
     gateway_b.kill().await;
+    gateway_c.kill().await;
     eprintln!("takeover after the holder was killed: {takeover:?}");
 }
