@@ -350,24 +350,7 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
         assert_eq!(viewer.voice, expected, "no gap, no duplicate across the takeover");
     }
 
-    // One budget per user: spent on web 1, web 2 refuses too.
-    let mut spent = 0;
-    while owner
-        .call("refresh_invite", &[("channel", &channel)])
-        .await
-        .status
-        != 429
-    {
-        spent += 1;
-        assert!(spent <= 12, "the budget is a burst of 10");
-    }
-    let mut elsewhere = Player::anonymous_at(&web_2.address);
-    elsewhere.client = owner.client.clone();
-    let answer = elsewhere.call("refresh_invite", &[("channel", &channel)]).await;
-    assert_eq!(
-        answer.status, 429,
-        "the other instance draws on the same budget: {answer:?}"
-    );
+    one_budget_across_instances(&owner, &web_2, &channel).await;
 
     // Web 1 dies; alice's page reconnects to web 2 with the last id it saw and misses nothing.
     let seen = on_1.last_id.clone().expect("the stream carries ids");
@@ -393,24 +376,7 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
         [format!("left:{carol}"), format!("joined:{alice}")]
     );
 
-    // A holder that stalls past its lease (paused, partitioned) is replaced, and when it wakes up
-    // it may not publish: its appends are fenced.
-    let gateway_c = start_gateway("gateway-c", &shared, &discord).await;
-    gateway_c
-        .until_health(Duration::from_secs(10), |health| health["lease"] == "standby")
-        .await;
-    gateway_b.signal("-STOP").await;
-    gateway_c.until_health(Duration::from_secs(15), holds_lease).await;
-    gateway_b.signal("-CONT").await;
-    gateway_b
-        .until_health(Duration::from_secs(10), |health| health["lease"] == "standby")
-        .await;
-    gateway_b
-        .until_logged(
-            Duration::from_secs(10),
-            "not published: this process lost the gateway lease",
-        )
-        .await;
+    let gateway_c = a_stalled_holder_is_replaced_and_fenced(&gateway_b, &shared, &discord).await;
     // The cluster still works under its third holder.
     discord.move_voice(alice, demo.lobby).unwrap();
     resumed.until(&format!("left:{alice}")).await;
@@ -420,4 +386,46 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
     gateway_b.kill().await;
     gateway_c.kill().await;
     eprintln!("takeover after the holder was killed: {takeover:?}");
+}
+
+/// The owner's budget, spent on web 1, is spent on web 2 too.
+async fn one_budget_across_instances(owner: &Player, web_2: &Node, channel: &str) {
+    let mut spent = 0;
+    while owner.call("refresh_invite", &[("channel", channel)]).await.status != 429 {
+        spent += 1;
+        assert!(spent <= 12, "the budget is a burst of 10");
+    }
+    let mut elsewhere = Player::anonymous_at(&web_2.address);
+    elsewhere.client = owner.client.clone();
+    let answer = elsewhere.call("refresh_invite", &[("channel", channel)]).await;
+    assert_eq!(
+        answer.status, 429,
+        "the other instance draws on the same budget: {answer:?}"
+    );
+}
+
+/// A holder that stalls past its lease (paused, partitioned) is replaced by a new standby, and
+/// once awake it may not publish: its appends are fenced. Returns the new holder.
+async fn a_stalled_holder_is_replaced_and_fenced(
+    holder: &Node,
+    shared: &[(String, String)],
+    discord: &SimHandle,
+) -> Node {
+    let successor = start_gateway("gateway-c", shared, discord).await;
+    successor
+        .until_health(Duration::from_secs(10), |health| health["lease"] == "standby")
+        .await;
+    holder.signal("-STOP").await;
+    successor.until_health(Duration::from_secs(15), holds_lease).await;
+    holder.signal("-CONT").await;
+    holder
+        .until_health(Duration::from_secs(10), |health| health["lease"] == "standby")
+        .await;
+    holder
+        .until_logged(
+            Duration::from_secs(10),
+            "not published: this process lost the gateway lease",
+        )
+        .await;
+    successor
 }
