@@ -85,6 +85,15 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (HUB_REQUESTS, "Requests to the HMAC hub, by outcome."),
     (
+        EVENTS_DROPPED,
+        "App events that never reached the Redis Stream, by reason.",
+    ),
+    (
+        LEASE_HELD,
+        "1 while this gateway process holds the lease, else 0.",
+    ),
+    (LEASE_ACQUIRED, "Times this gateway process took the lease."),
+    (
         TASK_PANICS,
         "Background tasks that panicked (the process then stops, to be restarted whole).",
     ),

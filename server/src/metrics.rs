@@ -35,9 +35,10 @@ use crate::state::AppState;
 
 pub use backend::metric_names::METRICS;
 use backend::metric_names::{
-    APP_EVENTS, DISPATCH_TO_WRITE, GATEWAY_RECONNECTS, GATEWAY_SESSIONS, GATEWAY_STATE, HUB_REQUESTS,
-    JANITOR_DELETIONS, JANITOR_FAILURES, JANITOR_WARNINGS, RATE_LIMITED, RECONCILER_FAILURES,
-    RECONCILER_REPAIRS, SERVER_FN_CALLS, STREAM_DELIVERIES, STREAM_RESYNCS, STREAMS_OPEN, TASK_PANICS,
+    APP_EVENTS, DISPATCH_TO_WRITE, EVENTS_DROPPED, GATEWAY_RECONNECTS, GATEWAY_SESSIONS, GATEWAY_STATE,
+    HUB_REQUESTS, JANITOR_DELETIONS, JANITOR_FAILURES, JANITOR_WARNINGS, LEASE_ACQUIRED, LEASE_HELD,
+    RATE_LIMITED, RECONCILER_FAILURES, RECONCILER_REPAIRS, SERVER_FN_CALLS, STREAM_DELIVERIES,
+    STREAM_RESYNCS, STREAMS_OPEN, TASK_PANICS,
 };
 
 /// Buckets of [`DISPATCH_TO_WRITE`]: the aim is single-digit milliseconds on loopback (DESIGN.md
@@ -92,7 +93,7 @@ fn register() {
             Unit::Count
         };
         match *name {
-            GATEWAY_STATE | STREAMS_OPEN => metrics::describe_gauge!(*name, unit, *help),
+            GATEWAY_STATE | STREAMS_OPEN | LEASE_HELD => metrics::describe_gauge!(*name, unit, *help),
             DISPATCH_TO_WRITE => metrics::describe_histogram!(*name, unit, *help),
             _ => metrics::describe_counter!(*name, unit, *help),
         }
@@ -106,9 +107,16 @@ fn register() {
         JANITOR_FAILURES,
         RECONCILER_FAILURES,
         TASK_PANICS,
+        LEASE_ACQUIRED,
     ] {
         metrics::counter!(name).increment(0);
     }
+    // Only the split roles publish through the Stream or hold a lease; the series exist everywhere
+    // so an alert on them has something to read.
+    for reason in ["queue_full", "stopped", "fenced", "shutdown"] {
+        metrics::counter!(EVENTS_DROPPED, "reason" => reason).increment(0);
+    }
+    metrics::gauge!(LEASE_HELD).set(0.0);
     for kind in [
         "orphan_channel",
         "unfinished_intent",
