@@ -52,6 +52,11 @@ pub struct RoomSubscription {
     pub initial: Vec<Bytes>,
     /// Everything published for the room from then on.
     pub receiver: broadcast::Receiver<LiveFrame>,
+    /// On the Stream: the viewer missed the events after `.0` up to `.1` (inclusive), which this
+    /// process's log does not hold (it started later, or forgot the room). The Stream may: if it
+    /// still reaches back to `.0`, its entries for the room replace the snapshot in `initial`
+    /// (see [`frame_for`]); the receiver carries on after `.1`.
+    pub missed_on_stream: Option<(StreamId, StreamId)>,
 }
 
 /// A frame as it is published to a room's viewers: the bytes, and when they were published, so
@@ -262,19 +267,7 @@ impl Live {
             }
             return;
         };
-        let data = match event {
-            AppEvent::VoiceJoined(payload) => serde_json::to_string(payload),
-            AppEvent::VoiceLeft(payload) => serde_json::to_string(payload),
-            AppEvent::RoomCreated(payload) => serde_json::to_string(payload),
-            AppEvent::RoomDeleted(payload) => serde_json::to_string(payload),
-            AppEvent::RoomInactive(payload) => serde_json::to_string(payload),
-            AppEvent::DiscordStatus(payload) => serde_json::to_string(payload),
-            AppEvent::SeatTaken(payload) => serde_json::to_string(payload),
-            AppEvent::SeatFreed(payload) => serde_json::to_string(payload),
-            AppEvent::SeatDropped(payload) => serde_json::to_string(payload),
-        };
-        let Ok(data) = data else {
-            tracing::error!(event = event.name(), "cannot serialise an app event; dropped");
+        let Some(data) = event_data(event) else {
             return;
         };
 
@@ -409,9 +402,21 @@ impl Live {
         }
         let status = state.status;
         let room = state.rooms.entry(room_id).or_insert_with(|| Room::new(last_seq));
-        let resume_from = last_event_id
-            .and_then(|id| self.ids.parse(id))
-            .filter(|seq| *seq >= room.evicted_up_to && *seq <= last_seq);
+        let seen = last_event_id.and_then(|id| self.ids.parse(id));
+        let resume_from = seen.filter(|seq| *seq >= room.evicted_up_to && *seq <= last_seq);
+        let missed_on_stream = match (&self.ids, seen, resume_from) {
+            (Ids::Stream, Some(seen), None) if seen < last_seq => Some((
+                StreamId {
+                    ms: seen.0,
+                    seq: seen.1,
+                },
+                StreamId {
+                    ms: last_seq.0,
+                    seq: last_seq.1,
+                },
+            )),
+            _ => None,
+        };
         let initial = match resume_from {
             Some(seen) => room
                 .log
@@ -424,6 +429,7 @@ impl Live {
         RoomSubscription {
             initial,
             receiver: room.viewers.subscribe(),
+            missed_on_stream,
         }
     }
 
@@ -459,6 +465,37 @@ impl Live {
         }));
         self.watchers.end_room(room_id);
     }
+}
+
+/// The payload of `event` as its frame's `data`.
+fn event_data(event: &AppEvent) -> Option<String> {
+    let data = match event {
+        AppEvent::VoiceJoined(payload) => serde_json::to_string(payload),
+        AppEvent::VoiceLeft(payload) => serde_json::to_string(payload),
+        AppEvent::RoomCreated(payload) => serde_json::to_string(payload),
+        AppEvent::RoomDeleted(payload) => serde_json::to_string(payload),
+        AppEvent::RoomInactive(payload) => serde_json::to_string(payload),
+        AppEvent::DiscordStatus(payload) => serde_json::to_string(payload),
+        AppEvent::SeatTaken(payload) => serde_json::to_string(payload),
+        AppEvent::SeatFreed(payload) => serde_json::to_string(payload),
+        AppEvent::SeatDropped(payload) => serde_json::to_string(payload),
+    };
+    data.map_err(|_| tracing::error!(event = event.name(), "cannot serialise an app event; dropped"))
+        .ok()
+}
+
+/// The frame a viewer of `room` got for the Stream entry `id` holding `event`, exactly as the
+/// fan-out formatted it then; `None` for an event of another room. What a replay from the Stream
+/// is made of (see [`RoomSubscription::missed_on_stream`]).
+pub fn frame_for(room: ChannelId, id: StreamId, event: &AppEvent) -> Option<Bytes> {
+    let for_room = match event {
+        AppEvent::DiscordStatus(_) => true,
+        other => other.channel_id() == Some(room),
+    };
+    if !for_room {
+        return None;
+    }
+    Some(frame(&id.to_string(), event.name(), &event_data(event)?))
 }
 
 fn snapshot_frame(id: &str, channel_id: ChannelId, room: &Room, discord: RosterStatus) -> Bytes {

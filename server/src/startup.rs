@@ -209,6 +209,7 @@ impl Application {
             reconciled,
             hub: hub_for(&config, discord.guild_id, redis.as_ref()),
             redis,
+            stream: path.stream(),
         };
         let metrics = match config.operations.metrics_addr {
             Some(addr) => MetricsListener::bind(addr)
@@ -391,7 +392,14 @@ struct DiscordLink {
     holder: Option<HolderSetup>,
     /// `ROLE=web`: the link every Discord call goes through, and where the first roster comes
     /// from.
-    link: Option<LinkClient>,
+    link: Option<WebLink>,
+}
+
+/// A web instance's link to the gateway processes.
+struct WebLink {
+    client: LinkClient,
+    /// Set once the first roster has seeded the fan-out: only then is the instance ready.
+    seeded: watch::Sender<bool>,
 }
 
 /// What a gateway process's terms as lease holder share.

@@ -58,6 +58,9 @@ pub struct AppState {
     /// `REDIS_URL`'s server, when set (always in the split roles): where instances share the
     /// event Stream, rate limits, viewers and the hub's replay cache.
     pub redis: Option<backend::cluster::Redis>,
+    /// The split roles' event Stream: where a viewer's missed events are replayed from when this
+    /// instance's own log does not reach back to its `Last-Event-ID` (after a restart, say).
+    pub stream: Option<backend::cluster::stream::EventStream>,
     /// The HMAC hub (`POST /api/internal/events`): `None` without `HUB_SECRET`, and on a gateway
     /// role (it serves no viewers), where the route answers 404.
     pub hub: Option<backend::hub::Hub>,

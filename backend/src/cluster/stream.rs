@@ -239,6 +239,51 @@ impl EventStream {
             .unwrap_or(StreamId::ZERO))
     }
 
+    /// Every entry after `after` up to `upto` (inclusive), when the Stream still reaches back to
+    /// `after` (nothing in between was trimmed) and there are at most `limit`; `None` otherwise,
+    /// when only a snapshot can tell a viewer what it missed.
+    pub async fn range(
+        &self,
+        after: StreamId,
+        upto: StreamId,
+        limit: usize,
+    ) -> Result<Option<Vec<Stamped>>, redis::RedisError> {
+        let mut connection = self.redis.connection();
+        let oldest: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(&self.key)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut connection)
+            .await?;
+        let reaches_back = oldest
+            .first()
+            .and_then(|(id, _)| id.parse::<StreamId>().ok())
+            .is_some_and(|oldest| oldest <= after);
+        if !reaches_back {
+            return Ok(None);
+        }
+        let entries: redis::streams::StreamRangeReply = connection
+            .xrange_count(&self.key, format!("({after}"), upto.to_string(), limit + 1)
+            .await?;
+        if entries.ids.len() > limit {
+            return Ok(None);
+        }
+        Ok(Some(
+            entries
+                .ids
+                .into_iter()
+                .filter_map(|entry| {
+                    let id = entry.id.parse().ok()?;
+                    let data = entry.get::<String>("e")?;
+                    let event = serde_json::from_str(&data).ok()?;
+                    Some(Stamped { id, event })
+                })
+                .collect(),
+        ))
+    }
+
     /// Up to [`READ_BATCH`] entries after `after`, waiting up to [`READ_BLOCK`] for the first.
     /// An entry that does not hold an app event (written by something else) is skipped, logged.
     pub async fn read_after(

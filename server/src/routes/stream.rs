@@ -25,6 +25,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use backend::{
+    cluster::stream::{EventStream, StreamId},
     live::{self, Live, RoomSubscription, Watch},
     session::UserSession,
     store::{Store, unix_millis},
@@ -110,6 +111,11 @@ pub(crate) async fn stream(
             }
         })?;
     let mut subscription = state.live.subscribe(room, last_event_id);
+    if let (Some((after, upto)), Some(stream)) = (subscription.missed_on_stream, &state.stream)
+        && let Some(frames) = replay_from_stream(stream, room, after, upto).await
+    {
+        subscription.initial = frames;
+    }
     // The seats are read from the store *after* subscribing: a seat change published before the
     // read is in it, one published after arrives on the receiver. One published in between is in
     // both, which is harmless because seat events set state (re-applying one changes nothing).
@@ -145,6 +151,32 @@ pub(crate) async fn stream(
         body,
     )
         .into_response())
+}
+
+/// Stream entries one replay may scan (every room's): a viewer further behind gets a snapshot.
+const STREAM_REPLAY_SCAN: usize = 10_000;
+
+/// The frames of `room` the Stream holds after `after` up to `upto`, formatted as the fan-out
+/// formatted them; `None` (a snapshot then) when the Stream no longer reaches back that far, the
+/// gap is too long, or Redis fails.
+async fn replay_from_stream(
+    stream: &EventStream,
+    room: ChannelId,
+    after: StreamId,
+    upto: StreamId,
+) -> Option<Vec<Bytes>> {
+    match stream.range(after, upto, STREAM_REPLAY_SCAN).await {
+        Ok(entries) => Some(
+            entries?
+                .iter()
+                .filter_map(|entry| live::frame_for(room, entry.id, &entry.event))
+                .collect(),
+        ),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot replay from the event Stream; sending a snapshot");
+            None
+        }
+    }
 }
 
 /// The room's `seats` message (see [`TableSeats`]), or `None` for a voice channel that is no open

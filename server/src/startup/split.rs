@@ -40,7 +40,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use twilight_gateway::queue::InMemoryQueue;
 
-use super::{DiscordLink, HolderSetup, StartupError};
+use super::{DiscordLink, HolderSetup, StartupError, WebLink};
 use crate::state::AppState;
 
 /// Where a gateway process serves the link when `GATEWAY_WS_PORT` is unset (the seeds' port).
@@ -96,6 +96,11 @@ impl EventPath {
         })
     }
 
+    /// The split roles' event Stream.
+    pub(super) fn stream(&self) -> Option<EventStream> {
+        self.side.as_ref().map(|side| side.stream.clone())
+    }
+
     /// Starts feeding the fan-out. `ROLE=all`: from the bus, resynchronising from the gateway
     /// task's roster. A gateway process: the Stream read from the start over the roster its last
     /// holder saved. A web instance: the Stream read after the roster the link brings first.
@@ -127,12 +132,14 @@ impl EventPath {
         };
         let (stream, events, live) = (side.stream.clone(), side.events.clone(), self.live.clone());
         if let Some(link) = &discord.link {
-            let roster = link.roster();
+            let roster = link.client.roster();
+            let seeded = link.seeded.clone();
             let shutdown = shutdown.clone();
             tasks.add("stream_reader", async move {
                 let Some(at) = seed_from_link(roster, &live, &shutdown).await else {
                     return;
                 };
+                seeded.send_replace(true);
                 stream.run_reader(at, events, shutdown).await;
             });
         } else {
@@ -483,10 +490,14 @@ pub(super) fn link_to_gateway(
     let down_since = watch::channel(Some(Instant::now())).0;
     let (gateway, gateway_down_since) = (state.subscribe(), down_since.subscribe());
     let mut linked = client.linked();
+    let seeded = watch::channel(false).0;
+    let mut followed = seeded.subscribe();
     let shutdown = shutdown.clone();
+    // Connected, for health and readiness, once the link is up and the instance has its first
+    // roster (until then its viewers would only see an empty room).
     tasks.add("link_status", async move {
         loop {
-            let up = *linked.borrow_and_update();
+            let up = *linked.borrow_and_update() && *followed.borrow_and_update();
             let now = if up {
                 GatewayState::Connected
             } else {
@@ -501,6 +512,7 @@ pub(super) fn link_to_gateway(
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 changed = linked.changed() => if changed.is_err() { return },
+                changed = followed.changed() => if changed.is_err() { return },
             }
         }
     });
@@ -512,7 +524,7 @@ pub(super) fn link_to_gateway(
         rest: DiscordRest::link(client.clone()),
         simulator: None,
         holder: None,
-        link: Some(client),
+        link: Some(WebLink { client, seeded }),
     })
 }
 

@@ -109,10 +109,10 @@ async fn restart_resumes_and_viewers_see_discords_truth(crash: bool) {
 
 #[tokio::test]
 async fn a_graceful_restart_resumes_and_viewers_see_discords_truth() {
-    restart_resumes_and_viewers_see_discords_truth(false).await;
+    Box::pin(restart_resumes_and_viewers_see_discords_truth(false)).await;
 }
 
 #[tokio::test]
 async fn a_crash_after_a_periodic_save_resumes_and_viewers_see_discords_truth() {
-    restart_resumes_and_viewers_see_discords_truth(true).await;
+    Box::pin(restart_resumes_and_viewers_see_discords_truth(true)).await;
 }

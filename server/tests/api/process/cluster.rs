@@ -211,6 +211,11 @@ async fn start_web(name: &str, shared: &[(String, String)], gateways: &str) -> N
     vars.push(("GATEWAY_WS_URL".to_owned(), gateways.to_owned()));
     let node = Node::start(name, &vars).await;
     node.until_ready().await;
+    // Linked, and seeded with the roster the link brought (not merely within the startup grace).
+    node.until_health(Duration::from_secs(20), |health| {
+        health["parts"]["gateway"]["status"] == "up"
+    })
+    .await;
     node
 }
 
@@ -376,12 +381,32 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
         [format!("left:{carol}"), format!("joined:{alice}")]
     );
 
+    // A web instance started now has no log of its own: bob's page, reconnecting to it with the
+    // last id it saw, is replayed what it missed from the Stream.
+    on_2.until(&format!("joined:{alice}")).await;
+    let seen = on_2.last_id.clone().expect("the stream carries ids");
+    discord.join_voice(carol, room).unwrap();
+    on_2.until(&format!("joined:{carol}")).await;
+    let web_3 = start_web("web-3", &shared, &gateways).await;
+    let mut guest = guest;
+    guest.address.clone_from(&web_3.address);
+    let (mut on_3, first_kind) = Viewer::open(&guest, &channel, Some(&seen)).await;
+    assert_ne!(
+        first_kind,
+        "snapshot",
+        "replayed from the Stream, not a snapshot (seen {seen}):\n{}",
+        web_3.tail()
+    );
+    on_3.until(&format!("joined:{carol}")).await;
+    assert_eq!(on_3.voice, [format!("joined:{carol}")], "exactly what it missed");
+
     let gateway_c = a_stalled_holder_is_replaced_and_fenced(&gateway_b, &shared, &discord).await;
     // The cluster still works under its third holder.
     discord.move_voice(alice, demo.lobby).unwrap();
     resumed.until(&format!("left:{alice}")).await;
 
     drop(guest);
+    web_3.kill().await;
     web_2.kill().await;
     gateway_b.kill().await;
     gateway_c.kill().await;
