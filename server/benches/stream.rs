@@ -564,7 +564,7 @@ impl Cluster {
             "gateway b stands by within 20 s"
         );
         let links = [&holder, &standby]
-            .map(|gateway| gateway.address.replacen("http://", "ws://", 1))
+            .map(|gateway| format!("ws://{}", gateway.address))
             .join(",");
         let mut web_vars = shared;
         web_vars.extend([("ROLE", "web".to_owned()), ("GATEWAY_WS_URL", links)]);
@@ -856,6 +856,9 @@ struct Tally {
     resyncs: usize,
     /// The largest time between two consecutive voice frames.
     max_gap: Duration,
+    /// The largest latency of the events injected in each second: a queue that builds up shows
+    /// as a rising line, a stall as one bad second.
+    by_second: Vec<Duration>,
     /// Why the stream stopped before the last event, if it did.
     ended: Option<String>,
 }
@@ -873,9 +876,11 @@ async fn view(
     sent: Arc<Mutex<Vec<Instant>>>,
     total: usize,
     quiet: Duration,
+    rate: usize,
 ) -> Tally {
     let mut tally = Tally {
         latencies: Vec::with_capacity(total),
+        by_second: vec![Duration::ZERO; total.div_ceil(rate.max(1))],
         ..Tally::default()
     };
     let mut seen = vec![false; total];
@@ -924,7 +929,10 @@ async fn view(
         }
         highest = highest.max(Some(k));
         if let Some(emitted) = sent.lock().unwrap().get(k).copied() {
-            tally.latencies.push(now - emitted);
+            let latency = now - emitted;
+            tally.latencies.push(latency);
+            let second = &mut tally.by_second[k / rate.max(1)];
+            *second = (*second).max(latency);
         }
         // In order, the last event is the last to come: anything not seen by then is missing.
         if k + 1 == total {
@@ -954,6 +962,8 @@ struct Run {
     perfect: usize,
     /// Each viewer's largest gap, sorted.
     gaps: Vec<Duration>,
+    /// The largest latency of the events injected in each second, over every viewer.
+    by_second: Vec<Duration>,
     cpu: Vec<CpuUse>,
 }
 
@@ -977,6 +987,7 @@ async fn measure<T>(
 ) -> (Run, T) {
     let sent = Arc::new(Mutex::new(Vec::with_capacity(total)));
     let ready = Arc::new(Barrier::new(clients + 1));
+    let per_second = usize::try_from(rate).unwrap();
     let mut readers = Vec::with_capacity(clients);
     for viewer in 0..clients {
         let mut client = Client::open(addresses[viewer % addresses.len()], table)
@@ -990,7 +1001,7 @@ async fn measure<T>(
                 _ => panic!("a stream starts with a snapshot"),
             }
             ready.wait().await;
-            view(client, schedule, sent, total, quiet).await
+            view(client, schedule, sent, total, quiet, per_second).await
         }));
     }
     ready.wait().await;
@@ -1011,6 +1022,7 @@ async fn measure<T>(
         cut: 0,
         perfect: 0,
         gaps: Vec::with_capacity(clients),
+        by_second: Vec::new(),
         cpu: Vec::new(),
     };
     for reader in readers {
@@ -1025,6 +1037,11 @@ async fn measure<T>(
         run.unexpected += tally.unexpected;
         run.resyncs += tally.resyncs;
         run.gaps.push(tally.max_gap);
+        run.by_second
+            .resize(tally.by_second.len().max(run.by_second.len()), Duration::ZERO);
+        for (worst, latency) in run.by_second.iter_mut().zip(tally.by_second) {
+            *worst = (*worst).max(latency);
+        }
     }
     run.elapsed = started.elapsed();
     run.cpu = meter.finish();
@@ -1159,6 +1176,15 @@ fn print_latency(runs: &[(&str, &Run)], options: &Options) {
             "not met".to_owned()
         }
     });
+    println!("\nlargest latency of the events injected in each second (ms):");
+    for (name, run) in runs {
+        let seconds: Vec<String> = run
+            .by_second
+            .iter()
+            .map(|worst| format!("{:.0}", worst.as_secs_f64() * 1000.0))
+            .collect();
+        println!("{name:<22} {}", seconds.join(" "));
+    }
     print_cpu(runs);
 }
 
@@ -1303,6 +1329,15 @@ async fn failover_phase(
         ms(percentile(&run.latencies, 0.5)),
         ms(percentile(&run.latencies, 0.99)),
         ms(percentile(&run.latencies, 1.0))
+    );
+    let seconds: Vec<String> = run
+        .by_second
+        .iter()
+        .map(|worst| format!("{:.0}", worst.as_secs_f64() * 1000.0))
+        .collect();
+    println!(
+        "largest latency by second of injection (ms)          {}",
+        seconds.join(" ")
     );
     print_cpu(&[("failover", &run)]);
 }
