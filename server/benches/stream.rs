@@ -3,7 +3,7 @@
 //! ```text
 //! cargo bench -p server --bench stream [-- --clients 100 --rate 1000 --seconds 10 --streams 10000
 //!     --phases latency,split,failover,capacity --failover-rate 200 --failover-seconds 15
-//!     --kill-after 3 --lease-ttl 2 --postgres postgres://postgres@127.0.0.1:5432/test]
+//!     --kill-after 3 --lease-ttl 2 --postgres postgres://postgres@127.0.0.1:5432/test --no-pin]
 //! ```
 //!
 //! The Discord simulator runs in this process and stands in for Discord; the server is the real
@@ -84,6 +84,9 @@ struct Options {
     kill_after: u64,
     lease_ttl: u64,
     postgres: String,
+    /// `--no-pin`: leave every process free to use both cores (to tell core 0's saturation apart
+    /// from the pipeline's own latency).
+    pin: bool,
 }
 
 impl Options {
@@ -99,6 +102,7 @@ impl Options {
             kill_after: 3,
             lease_ttl: 2,
             postgres: "postgres://postgres@127.0.0.1:5432/test".to_owned(),
+            pin: true,
         };
         let args: Vec<String> = std::env::args().collect();
         let mut index = 1;
@@ -115,6 +119,11 @@ impl Options {
                 "--kill-after" => options.kill_after = value(),
                 "--lease-ttl" => options.lease_ttl = value(),
                 "--postgres" => options.postgres = text(),
+                "--no-pin" => {
+                    options.pin = false;
+                    index += 1;
+                    continue;
+                }
                 "--phases" => {
                     options.phases = text()
                         .split(',')
@@ -208,8 +217,8 @@ struct Pinning {
 impl Pinning {
     /// Pins this process to [`BENCH_CORE`] — before the runtime starts, so every thread it creates
     /// inherits the mask — and Redis to [`SERVER_CORE`]; prints what was done.
-    fn apply() -> Self {
-        let available = std::path::Path::new(TASKSET).exists();
+    fn apply(wanted: bool) -> Self {
+        let available = wanted && std::path::Path::new(TASKSET).exists();
         let redis = redis_pid();
         let mut pinning = Self {
             available,
@@ -217,7 +226,7 @@ impl Pinning {
             redis_restore: None,
         };
         if !available {
-            println!("pinning: none (no {TASKSET}); CPU figures share both cores");
+            println!("pinning: none (--no-pin, or no {TASKSET}); every process may use both cores");
             return pinning;
         }
         let bench = pin(std::process::id(), BENCH_CORE);
@@ -1190,9 +1199,7 @@ fn print_latency(runs: &[(&str, &Run)], options: &Options) {
 
 /// One row per process, one column per run: % of one core over the phase's wall time.
 fn print_cpu(runs: &[(&str, &Run)]) {
-    println!(
-        "\nCPU (% of one core: utime+stime / wall time; servers and Redis on core {SERVER_CORE}, bench on core {BENCH_CORE})"
-    );
+    println!("\nCPU (% of one core: utime+stime over the phase's wall time; cores as pinned above)");
     let mut labels: Vec<&str> = Vec::new();
     for (_, run) in runs {
         for usage in &run.cpu {
@@ -1426,7 +1433,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 fn main() {
     let options = Options::parse();
     // Before the runtime exists, so its threads inherit this process's core.
-    let pinning = Pinning::apply();
+    let pinning = Pinning::apply(options.pin);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
