@@ -331,12 +331,19 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
     on_2.until(&first).await;
 
     // The lease holder dies. While nobody holds Discord, bob comes and alice goes.
+    let before = discord.counters();
     gateway_a.kill().await;
     let killed = Instant::now();
     discord.join_voice(bob, room).unwrap();
     discord.move_voice(alice, demo.lobby).unwrap();
     gateway_b.until_health(Duration::from_secs(15), holds_lease).await;
     let takeover = killed.elapsed();
+    let after = discord.counters();
+    assert_eq!(
+        (after.identifies, after.resumes),
+        (before.identifies, before.resumes + 1),
+        "the standby RESUMEd the holder's saved session"
+    );
     assert!(
         takeover <= Duration::from_secs(15),
         "the standby took over in {takeover:?}"
