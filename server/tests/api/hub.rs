@@ -373,3 +373,29 @@ async fn hub_requests_are_counted_by_outcome() {
     assert!(moved(r#"spell_coven_hub_requests_total{outcome="accepted"}"#) >= 1.0);
     assert!(moved(r#"spell_coven_hub_requests_total{outcome="BAD_SIGNATURE"}"#) >= 1.0);
 }
+
+#[tokio::test]
+async fn a_hub_event_reaches_a_room_page_in_the_browser() {
+    let app = hub_app().await;
+    let room = app.discord.demo().lobby.to_string();
+    crate::browser::browser_test("hub_to_browser", |page| {
+        let app = &app;
+        let room = room.clone();
+        async move {
+            page.goto(&app.url(&format!("/game/{room}"))).await?;
+            page.find(r#".roster[data-status="live"]"#).await?;
+            let response = post_signed(app, joined_body(app, "77", "Hub Visitor", &room)).await;
+            anyhow::ensure!(
+                response.status() == 202,
+                "the hub accepted it: {}",
+                response.status()
+            );
+            page.wait_for("the hub's visitor in the member list", |page| async move {
+                Ok(page.text(".roster").await?.contains("Hub Visitor"))
+            })
+            .await?;
+            Ok(())
+        }
+    })
+    .await;
+}
