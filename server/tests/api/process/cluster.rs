@@ -388,24 +388,9 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
         [format!("left:{carol}"), format!("joined:{alice}")]
     );
 
-    // A web instance started now has no log of its own: bob's page, reconnecting to it with the
-    // last id it saw, is replayed what it missed from the Stream.
-    on_2.until(&format!("joined:{alice}")).await;
-    let seen = on_2.last_id.clone().expect("the stream carries ids");
-    discord.join_voice(carol, room).unwrap();
-    on_2.until(&format!("joined:{carol}")).await;
-    let web_3 = start_web("web-3", &shared, &gateways).await;
-    let mut guest = guest;
-    guest.address.clone_from(&web_3.address);
-    let (mut on_3, first_kind) = Viewer::open(&guest, &channel, Some(&seen)).await;
-    assert_ne!(
-        first_kind,
-        "snapshot",
-        "replayed from the Stream, not a snapshot (seen {seen}):\n{}",
-        web_3.tail()
-    );
-    on_3.until(&format!("joined:{carol}")).await;
-    assert_eq!(on_3.voice, [format!("joined:{carol}")], "exactly what it missed");
+    let (web_3, guest) =
+        a_new_web_instance_replays_from_the_stream(&mut on_2, guest, &shared, &gateways, &discord, &channel)
+            .await;
 
     let gateway_c = a_stalled_holder_is_replaced_and_fenced(&gateway_b, &shared, &discord).await;
     // The cluster still works under its third holder.
@@ -460,4 +445,31 @@ async fn a_stalled_holder_is_replaced_and_fenced(
         )
         .await;
     successor
+}
+
+/// A web instance started now has no log of its own: bob's page (`on_2`, on web 2, caught up),
+/// reconnecting to it with the last id it saw, is replayed what it missed from the Stream.
+/// Returns the new instance and bob, now using it.
+async fn a_new_web_instance_replays_from_the_stream(
+    on_2: &mut Viewer,
+    mut guest: Player,
+    shared: &[(String, String)],
+    gateways: &str,
+    discord: &SimHandle,
+    channel: &str,
+) -> (Node, Player) {
+    let demo = discord.demo();
+    let room = Snowflake::parse(channel).unwrap();
+    on_2.until(&format!("joined:{}", demo.alice)).await;
+    let seen = on_2.last_id.clone().expect("the stream carries ids");
+    discord.join_voice(demo.carol, room).unwrap();
+    let carol_joined = format!("joined:{}", demo.carol);
+    on_2.until(&carol_joined).await;
+    let web_3 = start_web("web-3", shared, gateways).await;
+    guest.address.clone_from(&web_3.address);
+    let (mut on_3, first_kind) = Viewer::open(&guest, channel, Some(&seen)).await;
+    assert_ne!(first_kind, "snapshot", "replayed from the Stream, not a snapshot");
+    on_3.until(&carol_joined).await;
+    assert_eq!(on_3.voice, [carol_joined], "exactly what it missed");
+    (web_3, guest)
 }
