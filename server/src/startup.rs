@@ -154,7 +154,7 @@ impl Application {
 
         let shutdown = CancellationToken::new();
         let mut tasks = Supervisor::new(shutdown.clone());
-        let path = split::EventPath::build(&config, redis.as_ref(), &mut tasks, &shutdown)?;
+        let mut path = split::EventPath::build(&config, redis.as_ref(), &mut tasks, &shutdown)?;
         let (bus, live) = (path.bus.clone(), path.live.clone());
         let limiter = shared_state(redis.as_ref(), &live, &mut tasks, &shutdown)?;
         let discord = connect_discord(&config, &store, bus.clone(), shutdown.clone(), &mut tasks).await?;

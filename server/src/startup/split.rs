@@ -54,7 +54,7 @@ pub(super) struct EventPath {
     side: Option<StreamSide>,
     lease: Option<Lease>,
     /// `ROLE=all`: the fan-out's subscription, taken before anything can publish.
-    local: std::sync::Mutex<Option<bus::BusSubscription>>,
+    local: Option<bus::BusSubscription>,
 }
 
 impl EventPath {
@@ -70,7 +70,7 @@ impl EventPath {
         if !role.is_split() {
             let bus = EventBus::local(bus::DEFAULT_CAPACITY);
             return Ok(Self {
-                local: std::sync::Mutex::new(Some(bus.subscribe())),
+                local: Some(bus.subscribe()),
                 bus,
                 live: Live::new(),
                 side: None,
@@ -92,7 +92,7 @@ impl EventPath {
             live: side.live.clone(),
             side: Some(side),
             lease,
-            local: std::sync::Mutex::new(None),
+            local: None,
         })
     }
 
@@ -105,19 +105,14 @@ impl EventPath {
     /// task's roster. A gateway process: the Stream read from the start over the roster its last
     /// holder saved. A web instance: the Stream read after the roster the link brings first.
     pub(super) async fn start(
-        &self,
+        &mut self,
         store: &Store,
         discord: &DiscordLink,
         tasks: &mut Supervisor,
         shutdown: &CancellationToken,
     ) {
         let Some(side) = &self.side else {
-            let subscription = self
-                .local
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            if let Some(subscription) = subscription {
+            if let Some(subscription) = self.local.take() {
                 tasks.add(
                     "fanout",
                     live::run_fanout(
