@@ -325,8 +325,9 @@ impl GatewayConfig {
     }
 }
 
-/// The reconciler (`rooms::reconciler`): how often it compares the database with Discord, and how
-/// old an unfinished creation or an orphan channel must be before it is undone.
+/// The background upkeep of rooms: the reconciler (`rooms::reconciler`) — how often it compares
+/// the database with Discord, and how old an unfinished creation or an orphan channel must be
+/// before it is undone — and how often the janitor (`rooms::janitor`) sweeps idle rooms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReconcileConfig {
     /// `RECONCILE_EVERY_SECS`: the time between two runs (the first is at startup).
@@ -335,6 +336,9 @@ pub struct ReconcileConfig {
     /// it nor its channel is touched. Longer than any one creation can take (Discord calls have a
     /// 10 s deadline).
     pub grace: Duration,
+    /// `JANITOR_SWEEP_SECS`: the time between two janitor sweeps (the first is at startup, and at
+    /// every new lease holder's start).
+    pub janitor_every: Duration,
 }
 
 impl Default for ReconcileConfig {
@@ -342,6 +346,7 @@ impl Default for ReconcileConfig {
         Self {
             every: Duration::from_secs(60),
             grace: Duration::from_secs(120),
+            janitor_every: crate::rooms::janitor::SWEEP_EVERY,
         }
     }
 }
@@ -371,7 +376,18 @@ impl ReconcileConfig {
                     )
                 })
         });
-        Self { every, grace }
+        let janitor_every = reader.parse("JANITOR_SWEEP_SECS", default.janitor_every, |text| {
+            text.parse::<u64>()
+                .ok()
+                .filter(|n| (1..=3_600).contains(n))
+                .map(Duration::from_secs)
+                .ok_or_else(|| "must be a whole number of seconds from 1 to 3600".to_owned())
+        });
+        Self {
+            every,
+            grace,
+            janitor_every,
+        }
     }
 }
 
@@ -1390,17 +1406,35 @@ mod tests {
             ReconcileConfig {
                 every: Duration::from_secs(60),
                 grace: Duration::from_secs(120),
+                janitor_every: Duration::from_secs(60),
             }
         );
-        let reconcile = config_ok(&[("RECONCILE_EVERY_SECS", "5"), ("RECONCILE_GRACE_SECS", "30")]).reconcile;
+        let reconcile = config_ok(&[
+            ("RECONCILE_EVERY_SECS", "5"),
+            ("RECONCILE_GRACE_SECS", "30"),
+            ("JANITOR_SWEEP_SECS", "1"),
+        ])
+        .reconcile;
         assert_eq!(
-            (reconcile.every, reconcile.grace),
-            (Duration::from_secs(5), Duration::from_secs(30))
+            (reconcile.every, reconcile.grace, reconcile.janitor_every),
+            (
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(1)
+            )
         );
-        let found = problems(&[("RECONCILE_EVERY_SECS", "0"), ("RECONCILE_GRACE_SECS", "10")]);
+        let found = problems(&[
+            ("RECONCILE_EVERY_SECS", "0"),
+            ("RECONCILE_GRACE_SECS", "10"),
+            ("JANITOR_SWEEP_SECS", "3601"),
+        ]);
         assert_eq!(
             found.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
-            ["RECONCILE_EVERY_SECS", "RECONCILE_GRACE_SECS"]
+            [
+                "RECONCILE_EVERY_SECS",
+                "RECONCILE_GRACE_SECS",
+                "JANITOR_SWEEP_SECS"
+            ]
         );
         assert!(found[1].1.contains("from 30"), "{}", found[1].1);
     }

@@ -121,6 +121,8 @@ pub struct Janitor {
     blind_since: Option<i64>,
     /// Rooms whose channel was deleted but whose closing failed; retried at every sweep.
     gone: BTreeSet<ChannelId>,
+    /// The time between two sweeps.
+    every: Duration,
 }
 
 impl Janitor {
@@ -134,7 +136,15 @@ impl Janitor {
             roster,
             blind_since: None,
             gone: BTreeSet::new(),
+            every: SWEEP_EVERY,
         }
+    }
+
+    /// Sweeps every `every` instead of [`SWEEP_EVERY`] (`JANITOR_SWEEP_SECS`).
+    #[must_use]
+    pub fn sweeping_every(mut self, every: Duration) -> Self {
+        self.every = every;
+        self
     }
 
     fn roster_ready(&self) -> bool {
@@ -273,10 +283,10 @@ impl Janitor {
         }
     }
 
-    /// Sweeps every [`SWEEP_EVERY`] and closes the rooms of deleted channels as the gateway reports
+    /// Sweeps every [`Janitor::sweeping_every`] ([`SWEEP_EVERY`] unless told) and closes the rooms of deleted channels as the gateway reports
     /// them, until `shutdown`.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut ticks = tokio::time::interval(SWEEP_EVERY);
+        let mut ticks = tokio::time::interval(self.every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut listening = true;
         let mut watching = true;

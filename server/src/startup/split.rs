@@ -375,6 +375,7 @@ impl Holder {
             self.bus.clone(),
             self.live.watch_roster_status(),
         )
+        .sweeping_every(self.reconcile.janitor_every)
         .run(term.clone());
         let reconciler =
             Reconciler::new(self.rooms.clone(), self.reconcile.grace).run(self.reconcile.every, term.clone());
@@ -422,6 +423,7 @@ impl RoomTasks<'_> {
                 tasks.add(
                     "janitor",
                     Janitor::new(rooms.clone(), bus.clone(), path.live.watch_roster_status())
+                        .sweeping_every(config.reconcile.janitor_every)
                         .run(shutdown.clone()),
                 );
                 let repairs = Reconciler::new(rooms.clone(), config.reconcile.grace);

@@ -197,6 +197,8 @@ async fn start_gateway(name: &str, shared: &[(String, String)], discord: &SimHan
         [
             ("ROLE", "gateway"),
             ("GATEWAY_WS_PORT", "0"),
+            // The lease holder's janitor sweeps every second here (every minute by default).
+            ("JANITOR_SWEEP_SECS", "1"),
             ("DISCORD_BOT_TOKEN", endpoints.bot_token.as_str()),
             ("DISCORD_GATEWAY_URL", endpoints.gateway_url.as_str()),
         ]
@@ -396,6 +398,7 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
     // The cluster still works under its third holder.
     discord.move_voice(alice, demo.lobby).unwrap();
     resumed.until(&format!("left:{alice}")).await;
+    the_janitor_spares_a_room_watched_only_elsewhere(&database, &discord, &guest, &channel).await;
 
     drop(guest);
     web_3.kill().await;
@@ -472,4 +475,56 @@ async fn a_new_web_instance_replays_from_the_stream(
     on_3.until(&carol_joined).await;
     assert_eq!(on_3.voice, [carol_joined], "exactly what it missed");
     (web_3, guest)
+}
+
+/// The janitor runs on the lease holder, which has no viewers of its own: of two rooms idle past
+/// the hour and warned long ago, it deletes the one nobody watches (which shows it swept) and
+/// spares the one watched only through web instances.
+async fn the_janitor_spares_a_room_watched_only_elsewhere(
+    database: &str,
+    discord: &SimHandle,
+    player: &Player,
+    watched: &str,
+) {
+    use sqlx::{Connection as _, PgConnection};
+
+    let demo = discord.demo();
+    for user in [demo.alice, demo.bob, demo.carol] {
+        discord.leave_voice(user).ok();
+    }
+    let (unwatched, _) = player.create_room("Nobody watches").await;
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let mut db = PgConnection::connect(database).await.unwrap();
+    sqlx::query("UPDATE rooms SET idle_since = $1, warned_at = $2 WHERE channel_id IN ($3, $4)")
+        .bind(now_ms - 2 * 3_600_000)
+        .bind(now_ms - 10 * 60_000)
+        .bind(watched)
+        .bind(&unwatched)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let exists = |channel: &str| {
+        discord
+            .world()
+            .channels
+            .contains_key(&Snowflake::parse(channel).unwrap())
+    };
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    let swept = tokio::time::timeout(Duration::from_secs(15), async {
+        while exists(&unwatched) {
+            poll.tick().await;
+        }
+    })
+    .await;
+    assert!(swept.is_ok(), "the janitor deletes the idle room nobody watches");
+    assert!(
+        exists(watched),
+        "and spares the one watched through a web instance"
+    );
 }
