@@ -54,6 +54,9 @@ impl CommandRunner for FakeRunner {
                 self.release.notified().await;
                 Ok(json!({"messageId": "5"}))
             }
+            Command::SendMessage { content, .. } if content == "panic" => {
+                panic!("a bug while running a command")
+            }
             Command::SendMessage { .. } => Ok(json!({"messageId": "6"})),
             Command::CreateRoomChannel { .. } => Ok(json!({"channelId": "77"})),
             Command::MoveTo { .. } => Err(DiscordError::NotInVoice),
@@ -299,6 +302,38 @@ async fn every_envelope_type_round_trips_on_a_raw_socket() {
         (Some("error"), Some("r2"))
     );
     assert_eq!(error["data"]["code"], "NOT_IN_VOICE");
+}
+
+#[tokio::test]
+async fn a_command_that_panics_still_gets_its_one_answer_and_the_link_stays_up() {
+    let gateway = spawn_gateway(|_| {}).await;
+    let mut socket = raw_linked(&gateway).await;
+    socket
+        .send(command(
+            "p1",
+            "sendMessage",
+            json!({"channelId": "3", "content": "panic"}),
+        ))
+        .await
+        .unwrap();
+    let error = next_json(&mut socket).await;
+    assert_eq!(
+        (
+            error["type"].as_str(),
+            error["requestId"].as_str(),
+            error["data"]["code"].as_str()
+        ),
+        (Some("error"), Some("p1"), Some("OTHER"))
+    );
+    socket
+        .send(command(
+            "p2",
+            "sendMessage",
+            json!({"channelId": "3", "content": "hi"}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut socket).await["requestId"], "p2");
 }
 
 #[tokio::test]

@@ -32,6 +32,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use futures::FutureExt as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -607,9 +608,20 @@ async fn execute(
         let _worker = inner.workers.acquire().await;
         inner.runner.run(command).await
     };
+    // Every command gets its one answer, even when running it panicked (a bug): the task is this
+    // command's own, so nothing else would notice, and the client would wait out its deadline.
+    let run = std::panic::AssertUnwindSafe(run).catch_unwind();
     let frame = match tokio::time::timeout(inner.settings.command_deadline, run).await {
-        Ok(Ok(result)) => Envelope::new(FrameKind::Ack, result, Some(request_id)),
-        Ok(Err(err)) => {
+        Ok(Err(_panic)) => {
+            tracing::error!(command = name, "a link command panicked");
+            Envelope::error(
+                Some(request_id),
+                ErrorCode::Other,
+                "the gateway failed to run the command",
+            )
+        }
+        Ok(Ok(Ok(result))) => Envelope::new(FrameKind::Ack, result, Some(request_id)),
+        Ok(Ok(Err(err))) => {
             tracing::info!(command = name, error = %err, "a link command failed at Discord");
             let body = ErrorBody::of(&err);
             Envelope::new(FrameKind::Error, to_value(&body), Some(request_id))
