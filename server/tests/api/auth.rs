@@ -173,30 +173,13 @@ async fn a_restarted_server_keeps_sessions_and_users() {
 
 #[tokio::test]
 async fn sessions_and_rooms_live_in_postgresql_when_it_is_configured() {
-    use sqlx::{Connection, Executor, PgConnection};
-
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "tests choose their database server from the environment"
-    )]
-    let admin_url = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let mut admin = PgConnection::connect(&admin_url)
-        .await
-        .expect("PostgreSQL is needed; `scripts/test` starts it");
-    let name = format!("spell_coven_app_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin_url).unwrap();
-    url.set_path(&name);
+    let url = crate::helpers::fresh_postgres_database("spell_coven_app").await;
 
     // With a secret, so no development key file is written into the working directory.
     let secret = "s".repeat(64);
     // Against a Discord that outlives the restart, as a deploy's does (an embedded simulator's
     // world would start afresh, without the room's channel, and the room would close).
-    let app = spawn_app_on_real_discord(&[("DATABASE_URL", url.as_str()), ("SESSION_SECRET", &secret)]).await;
+    let app = spawn_app_on_real_discord(&[("DATABASE_URL", &url), ("SESSION_SECRET", &secret)]).await;
     assert_eq!(app.store.engine(), "postgres");
     let mut alice = Player::signed_in(&app, &app.discord.demo().alice.to_string()).await;
     let (channel, _) = alice.create_room("Stored in PostgreSQL").await;
@@ -219,10 +202,7 @@ async fn sessions_and_rooms_live_in_postgresql_when_it_is_configured() {
     assert!(sessions >= 1);
 
     drop(app);
-    admin
-        .execute(format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#).as_str())
-        .await
-        .unwrap();
+    crate::helpers::drop_postgres_database(&url).await;
 }
 
 #[tokio::test]

@@ -382,3 +382,51 @@ impl SseReader {
         }
     }
 }
+
+/// The test PostgreSQL server's admin URL (`TEST_POSTGRES_URL`, default
+/// `postgres://postgres@127.0.0.1:5432/test`) and a connection to it.
+async fn postgres_admin() -> (String, sqlx::PgConnection) {
+    use sqlx::Connection as _;
+
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "tests choose their database server from the environment"
+    )]
+    let admin_url = std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("PostgreSQL is needed; `scripts/test` starts it");
+    (admin_url, admin)
+}
+
+/// A new, empty PostgreSQL database named `<prefix>_<uuid>` on the test server; its URL.
+pub async fn fresh_postgres_database(prefix: &str) -> String {
+    use sqlx::Executor as _;
+
+    let (admin_url, mut admin) = postgres_admin().await;
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// Drops the database [`fresh_postgres_database`] made at `url`, whoever is still connected.
+pub async fn drop_postgres_database(url: &str) {
+    use sqlx::Executor as _;
+
+    let name = url::Url::parse(url)
+        .unwrap()
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let (_, mut admin) = postgres_admin().await;
+    admin
+        .execute(format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#).as_str())
+        .await
+        .unwrap();
+}

@@ -221,29 +221,6 @@ async fn start_web(name: &str, shared: &[(String, String)], gateways: &str) -> N
     node
 }
 
-/// A fresh PostgreSQL database for this cluster.
-async fn fresh_database() -> String {
-    use sqlx::{Connection as _, Executor as _, PgConnection};
-
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "tests choose their database server from the environment"
-    )]
-    let admin_url = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let mut admin = PgConnection::connect(&admin_url)
-        .await
-        .expect("PostgreSQL is needed; `scripts/test` starts it");
-    let name = format!("spell_coven_cluster_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin_url).unwrap();
-    url.set_path(&name);
-    url.to_string()
-}
-
 /// A viewer's stream of one room: the voice events it received, in order, and the last id.
 struct Viewer {
     frames: SseReader,
@@ -304,7 +281,7 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
     let discord = DiscordSim::start(SimConfig::default()).await.unwrap();
     let demo = discord.demo();
     let (alice, bob, carol) = (demo.alice, demo.bob, demo.carol);
-    let database = fresh_database().await;
+    let database = crate::helpers::fresh_postgres_database("spell_coven_cluster").await;
     let namespace = format!("test:cluster:{}", uuid::Uuid::new_v4().simple());
     let shared = shared_vars(&discord, &database, &namespace);
 
@@ -405,6 +382,7 @@ async fn two_gateways_and_two_web_instances_fail_over_without_losing_or_repeatin
     web_2.kill().await;
     gateway_b.kill().await;
     gateway_c.kill().await;
+    crate::helpers::drop_postgres_database(&database).await;
     eprintln!("takeover after the holder was killed: {takeover:?}");
 }
 
