@@ -7,6 +7,7 @@
 
 pub mod dev;
 pub mod rooms;
+pub mod table;
 pub mod viewer;
 
 #[cfg(feature = "ssr")]
@@ -36,8 +37,12 @@ pub mod ssr {
     pub struct RoomServices {
         /// The rooms logic.
         pub rooms: Rooms,
+        /// The table's life totals.
+        pub table: backend::table::Table,
         /// Per-user request budgets.
         pub limiter: RateLimiter,
+        /// Per-user budgets for changes to the life totals, sized for tapping.
+        pub taps: RateLimiter,
         /// To renew a user's Discord tokens.
         pub oauth: DiscordOAuth,
     }
@@ -79,9 +84,18 @@ pub mod ssr {
     /// The signed-in user of this request, charged one request of their budget: 401 without a
     /// session, 429 (with how long to wait) when they are going too fast.
     pub async fn throttled_caller(services: &RoomServices) -> Result<Caller, AppError> {
+        charged(&services.limiter).await
+    }
+
+    /// The signed-in user of this request, charged one tap of their life-total budget (see
+    /// [`throttled_caller`]).
+    pub async fn tapping_caller(services: &RoomServices) -> Result<Caller, AppError> {
+        charged(&services.taps).await
+    }
+
+    async fn charged(budget: &RateLimiter) -> Result<Caller, AppError> {
         let caller = caller().await?;
-        services
-            .limiter
+        budget
             .check(&caller.user.id)
             .await
             .map_err(|wait| AppError::RateLimited {

@@ -7,7 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ChannelId, GuildId, UserId};
+use crate::{
+    ids::{ChannelId, GuildId, UserId},
+    table::{CommandersNamed, LifeChanged, TableState},
+};
 
 /// Something that happened in the guild that viewers of a game room care about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +47,15 @@ pub enum AppEvent {
     /// time, as stored) they dropped.
     #[serde(rename = "seat.dropped")]
     SeatDropped(SeatDropped),
+    /// A player's life, poison or commander damage changed (or a change was undone).
+    #[serde(rename = "life.changed")]
+    LifeChanged(LifeChanged),
+    /// A player's commanders were named.
+    #[serde(rename = "commanders.named")]
+    CommandersNamed(CommandersNamed),
+    /// The owner started a new game: every total is back at the start.
+    #[serde(rename = "table.reset")]
+    TableReset(TableState),
 }
 
 impl AppEvent {
@@ -59,6 +71,9 @@ impl AppEvent {
             Self::SeatTaken(_) => "seat.taken",
             Self::SeatFreed(_) => "seat.freed",
             Self::SeatDropped(_) => "seat.dropped",
+            Self::LifeChanged(_) => "life.changed",
+            Self::CommandersNamed(_) => "commanders.named",
+            Self::TableReset(_) => "table.reset",
         }
     }
 
@@ -76,6 +91,9 @@ impl AppEvent {
             Self::SeatTaken(event) => Some(event.channel_id),
             Self::SeatFreed(event) => Some(event.channel_id),
             Self::SeatDropped(event) => Some(event.channel_id),
+            Self::LifeChanged(event) => Some(event.channel_id),
+            Self::CommandersNamed(event) => Some(event.channel_id),
+            Self::TableReset(event) => Some(event.channel_id),
         }
     }
 }

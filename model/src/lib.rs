@@ -10,6 +10,7 @@
 //! * [`room`]: game rooms and invites as the browser sees them, and the room name rule.
 //! * [`viewer`]: who is looking at a page (the signed-in user and the guild).
 //! * [`stream`]: the room snapshot that opens every browser stream.
+//! * [`table`]: the pod's shared life totals and the rules a change follows.
 //!
 //! Nothing here performs I/O, so the crate builds for `wasm32-unknown-unknown` and the server alike;
 //! server-only dependencies (sqlx, twilight-gateway, tokio) can never reach the WASM bundle through
@@ -23,4 +24,5 @@ pub mod health;
 pub mod ids;
 pub mod room;
 pub mod stream;
+pub mod table;
 pub mod viewer;

@@ -11,7 +11,7 @@ use crate::{recent_invites::RecentInvites, server_fns::rooms::create_room};
 pub fn CreateRoomForm() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
-    let create = Action::new(|name: &String| create_room(name.clone()));
+    let create = Action::new(|name: &String| create_room(name.clone(), None));
     let invites = RecentInvites::expect();
     let navigate = use_navigate();
     Effect::new(move || match create.value().get() {

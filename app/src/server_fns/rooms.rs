@@ -13,13 +13,18 @@ use model::{
     room::{Invite, JoinedRoom, NewRoom, RoomDetails, RoomSummary, VoiceConnect},
 };
 
-/// Creates a game room named `name` (1–100 characters) owned by the caller.
+/// Creates a game room named `name` (1–100 characters) owned by the caller, whose players start
+/// with `starting_life` (40, 20, 25 or 30; 40 when not given).
 #[server(prefix = "/api/rooms", endpoint = "create")]
-pub async fn create_room(name: String) -> Result<NewRoom, AppError> {
+pub async fn create_room(name: String, starting_life: Option<i32>) -> Result<NewRoom, AppError> {
+    let starting_life = model::table::validate_starting_life(
+        starting_life.unwrap_or(model::table::DEFAULT_STARTING_LIFE),
+    )
+    .map_err(AppError::InvalidInput)?;
     let services = super::ssr::services()?;
     let caller = super::ssr::throttled_caller(&services).await?;
     let (rooms, user) = (services.rooms, caller.user.id);
-    super::ssr::to_completion(async move { rooms.create(user, &name).await }).await
+    super::ssr::to_completion(async move { rooms.create(user, &name, starting_life).await }).await
 }
 
 /// The rooms the caller plays in.
