@@ -28,6 +28,7 @@ pub mod server_fns;
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
+    SsrMode,
     components::{Route, Router, Routes},
     path,
 };
@@ -68,7 +69,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFoundPage>
                 <Route path=path!("/") view=LandingPage />
                 <Route path=path!("/game/:channel_id") view=GameRoomPage />
-                <Route path=path!("/invite/:token") view=InvitePage />
+                // Rendered whole before it is sent: the first paint says what the link is for.
+                <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

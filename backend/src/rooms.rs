@@ -17,14 +17,17 @@ use model::{
     error::{AppError, InviteError},
     event::{AppEvent, SeatFreed, SeatFreedReason, SeatTaken},
     ids::{ChannelId, GuildId, UserId},
-    room::{self, Invite, JoinedRoom, MAX_PLAYERS, NewRoom, Player, RoomDetails, RoomSummary, VoiceConnect},
+    room::{
+        self, Invite, InvitePreview, JoinedRoom, MAX_PLAYERS, NewRoom, Player, RoomDetails, RoomSummary,
+        VoiceConnect,
+    },
 };
 
 use crate::{
     bus::EventBus,
     discord::rest::{DiscordError, DiscordRest},
     live::Live,
-    store::{Admission, CloseReason, IntentRecord, RoomRecord, Store, StoreError, unix_millis},
+    store::{Admission, CloseReason, IntentRecord, InviteRecord, RoomRecord, Store, StoreError, unix_millis},
 };
 
 pub use invite::{InviteToken, hash_token};
@@ -318,10 +321,8 @@ impl Rooms {
         Ok(self.store.is_player(channel, user).await?)
     }
 
-    /// Lets `user` into the room the invite `token` is for: checks the invite and the seats, adds
-    /// the user to the guild if needed (with their `access_token`), and allows them into the
-    /// channel. Joining a room one already plays in is fine.
-    pub async fn join(&self, user: UserId, token: &str, access_token: &str) -> Result<JoinedRoom, RoomError> {
+    /// The live invite `token` and its open room, or why the link does not work.
+    async fn invited_to(&self, token: &str) -> Result<(InviteRecord, RoomRecord), RoomError> {
         let token = InviteToken::parse(token).ok_or(RoomError::Invite(InviteError::TokenInvalid))?;
         let invite = self
             .store
@@ -331,12 +332,39 @@ impl Rooms {
         if invite.expires_at_ms <= unix_millis() {
             return Err(RoomError::Invite(InviteError::TokenExpired));
         }
-        let channel = invite.channel_id;
         let room = self
             .store
-            .room(channel)
+            .room(invite.channel_id)
             .await?
             .ok_or(RoomError::Invite(InviteError::RoomNotFound))?;
+        Ok((invite, room))
+    }
+
+    /// What the invite `token` invites its holder to (see [`InvitePreview`] for what that shows),
+    /// for anyone holding the link, signed in or not; or why the link does not work.
+    pub async fn preview(&self, token: &str) -> Result<InvitePreview, RoomError> {
+        let (invite, room) = self.invited_to(token).await?;
+        let players = self.store.players(invite.channel_id).await?;
+        let host = players
+            .iter()
+            .find(|player| player.user_id == room.owner_id)
+            .map_or_else(|| "the host".to_owned(), |player| player.username.clone());
+        Ok(InvitePreview {
+            name: room.name,
+            host,
+            seats_taken: u32::try_from(players.len()).unwrap_or(u32::MAX),
+            seats: u32::try_from(MAX_PLAYERS).unwrap_or(u32::MAX),
+            starting_life: room.starting_life,
+            expires_at_ms: invite.expires_at_ms,
+        })
+    }
+
+    /// Lets `user` into the room the invite `token` is for: checks the invite and the seats, adds
+    /// the user to the guild if needed (with their `access_token`), and allows them into the
+    /// channel. Joining a room one already plays in is fine.
+    pub async fn join(&self, user: UserId, token: &str, access_token: &str) -> Result<JoinedRoom, RoomError> {
+        let (invite, room) = self.invited_to(token).await?;
+        let channel = invite.channel_id;
         let joined = JoinedRoom {
             channel_id: channel,
             name: room.name,

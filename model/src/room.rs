@@ -186,6 +186,27 @@ pub struct NewRoom {
     pub invite: Invite,
 }
 
+/// What an invite link shows before anyone signs in: what the holder is invited to. A link is a
+/// bearer invitation to this game, so its holder may see the game's name, its host's display name,
+/// how many seats are taken, the starting life and when the link expires — and nothing else (not
+/// who the other players are, nor the room's channel).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitePreview {
+    /// The game's name.
+    pub name: String,
+    /// The host's display name.
+    pub host: String,
+    /// Seats taken (the host's included).
+    pub seats_taken: u32,
+    /// Seats in all ([`MAX_PLAYERS`]).
+    pub seats: u32,
+    /// The life each player starts with.
+    pub starting_life: i32,
+    /// When the link stops working, unix milliseconds.
+    pub expires_at_ms: i64,
+}
+
 /// What a successful `join_room` gives back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use model::{
     error::AppError,
     ids::{ChannelId, UserId},
-    room::{Invite, JoinedRoom, NewRoom, RoomDetails, RoomSummary, VoiceConnect},
+    room::{Invite, InvitePreview, JoinedRoom, NewRoom, RoomDetails, RoomSummary, VoiceConnect},
 };
 
 /// Creates a game room named `name` (1–100 characters) owned by the caller, whose players start
@@ -40,6 +40,15 @@ pub async fn load_room(channel: ChannelId) -> Result<RoomDetails, AppError> {
     let services = super::ssr::services()?;
     let caller = super::ssr::caller().await?;
     Ok(services.rooms.details(caller.user.id, channel).await?)
+}
+
+/// What the invite `token` invites to, for anyone holding the link (no session needed; the
+/// per-address budget of anonymous routes applies): the game, its host, the seats taken, the
+/// starting life and the expiry; or why the link does not work (`AppError::Invite`).
+#[server(prefix = "/api/rooms", endpoint = "preview")]
+pub async fn preview_invite(token: String) -> Result<InvitePreview, AppError> {
+    let services = super::ssr::services()?;
+    Ok(services.rooms.preview(&token).await?)
 }
 
 /// Joins the room an invite `token` is for: adds the caller to the guild if needed and lets them

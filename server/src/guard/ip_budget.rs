@@ -46,7 +46,7 @@ impl IpBudget {
 
 /// Whether `path` is one of the anonymous routes this budget guards.
 fn is_budgeted(path: &str) -> bool {
-    matches!(path, "/auth/login" | "/auth/callback") || path.starts_with("/invite/")
+    matches!(path, "/auth/login" | "/auth/callback" | "/api/rooms/preview") || path.starts_with("/invite/")
 }
 
 /// Middleware: charges the client's address for a budgeted route, or answers 429.
@@ -106,7 +106,12 @@ mod tests {
 
     #[test]
     fn only_the_anonymous_routes_are_budgeted() {
-        for path in ["/auth/login", "/auth/callback", "/invite/abc"] {
+        for path in [
+            "/auth/login",
+            "/auth/callback",
+            "/invite/abc",
+            "/api/rooms/preview",
+        ] {
             assert!(is_budgeted(path), "{path}");
         }
         for path in [

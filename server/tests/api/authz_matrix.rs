@@ -98,6 +98,13 @@ fn rows() -> Vec<Row> {
             [401, 200, 200, 200, 200],
         ),
         row(Method::POST, "/api/rooms/load", ROOM, [401, 403, 403, 200, 200]),
+        // The link is the invitation: whoever holds it sees what it is for, signed in or not.
+        row(
+            Method::POST,
+            "/api/rooms/preview",
+            &[("token", "{token}")],
+            [200, 200, 200, 200, 200],
+        ),
         // The stranger's join takes the third seat; the removed player stays out; the others are in.
         row(
             Method::POST,

@@ -18,6 +18,7 @@ mod game_room;
 mod health;
 mod helpers;
 mod hub;
+mod invite_preview;
 mod ip_budget;
 mod janitor;
 mod landing;

@@ -121,17 +121,21 @@ async fn a_broken_invite_explains_itself_and_offers_the_way_home() {
         ))
         .await?;
         page.wait_until_hydrated().await?;
-        page.click(".invite-page__join").await?;
+        // Told before anything is pressed (it was told before signing in, too).
         let problem = page
-            .find(r#".invite-page__error[data-code="TOKEN_INVALID"]"#)
+            .find(r#".invite-page__dead[data-code="TOKEN_INVALID"]"#)
             .await?;
         assert!(problem.text().await?.contains("This invite link doesn't work"));
         assert_eq!(
             page.count(".invite-page__join").await?,
             0,
-            "no retry for a link that cannot work"
+            "no join for a link that cannot work"
         );
-        page.click(".invite-page__error a.button--secondary").await?;
+        assert!(
+            !page.text("h1").await?.contains("invited"),
+            "one headline: the link's problem"
+        );
+        page.click(".invite-page__dead a.button--secondary").await?;
         page.wait_for(
             "home",
             |page| async move { Ok(page.current_path().await? == "/") },

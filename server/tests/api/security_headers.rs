@@ -15,7 +15,7 @@ async fn pages_errors_and_api_answers_all_carry_the_security_headers() {
     let mut nonces = Vec::new();
     for (path, status) in [
         ("/", 200),
-        ("/invite/not-a-real-token", 200),
+        ("/invite/not-a-real-token", 404),
         ("/no/such/page", 404),
         ("/api/me", 401),
     ] {
