@@ -173,7 +173,11 @@ impl TableView {
     /// A player's numbers (`commanders.named`, `name_commanders`' answer), unless this page has
     /// newer ones. The same `seq` replaces them: naming commanders changes no number.
     pub fn apply_totals(&mut self, totals: PlayerTotals) {
-        match self.players.iter_mut().find(|mine| mine.user_id == totals.user_id) {
+        match self
+            .players
+            .iter_mut()
+            .find(|mine| mine.user_id == totals.user_id)
+        {
             Some(mine) if mine.seq <= totals.seq => *mine = totals,
             Some(_) => {}
             None => self.players.push(totals),
@@ -325,7 +329,11 @@ pub fn signed(delta: i32) -> String {
 
 /// `−3`, `0`, `12`: a total, with a real minus sign.
 pub fn signed_or_plain(total: i32) -> String {
-    if total < 0 { signed(total) } else { total.to_string() }
+    if total < 0 {
+        signed(total)
+    } else {
+        total.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -413,7 +421,10 @@ mod tests {
     }
 
     fn lines(view: &TableView) -> Vec<String> {
-        view.history(&seats()).into_iter().map(|entry| entry.text).collect()
+        view.history(&seats())
+            .into_iter()
+            .map(|entry| entry.text)
+            .collect()
     }
 
     #[test]
@@ -465,7 +476,11 @@ mod tests {
         view.apply_changed(hit);
         assert_eq!(view.starting_life(), Some(20));
         assert_eq!((life(&view, ALICE), life(&view, BOB)), (18, 20));
-        assert_eq!(view.totals(id(BOB)).unwrap().poison, 0, "the old game's hit is gone");
+        assert_eq!(
+            view.totals(id(BOB)).unwrap().poison,
+            0,
+            "the old game's hit is gone"
+        );
         assert_eq!(lines(&view), ["Bob: Alice \u{2212}2"]);
     }
 

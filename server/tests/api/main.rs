@@ -21,6 +21,7 @@ mod hub;
 mod ip_budget;
 mod janitor;
 mod landing;
+mod life;
 mod metrics;
 mod outage;
 mod pages;
