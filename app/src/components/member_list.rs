@@ -127,14 +127,17 @@ fn SeatTable(view: RwSignal<RosterView>, server_now: Signal<i64>, life: LifeTabl
     let unseated = move || view.with(RosterView::unseated);
     view! {
         <ol class="seats">
+            // Keyed, so a seat (with its focus and an open form) is rebuilt only when it changes.
+            <For
+                each=move || view.with(RosterView::seat_views).unwrap_or_default()
+                key=|seat| {
+                    (seat.seat.user_id, seat.seat.username.clone(), seat.avatar.clone(), seat.seat.owner, seat.voice)
+                }
+                children=move |seat| view! { <SeatItem seat server_now life /> }
+            />
             {move || {
-                let seats = view.with(RosterView::seat_views).unwrap_or_default();
-                let empty = ROOM_CAPACITY.saturating_sub(seats.len());
-                let taken = seats
-                    .into_iter()
-                    .map(|seat| view! { <SeatItem seat server_now life /> })
-                    .collect_view();
-                let free = (0..empty)
+                let empty = ROOM_CAPACITY.saturating_sub(view.with(|view| view.seats().map_or(0, <[_]>::len)));
+                (0..empty)
                     .map(|_| {
                         view! {
                             <li class="seat seat--empty">
@@ -142,11 +145,7 @@ fn SeatTable(view: RwSignal<RosterView>, server_now: Signal<i64>, life: LifeTabl
                             </li>
                         }
                     })
-                    .collect_view();
-                view! {
-                    {taken}
-                    {free}
-                }
+                    .collect_view()
             }}
         </ol>
         <TableFooter life />
@@ -288,6 +287,57 @@ fn MemberItem(member: RoomMember) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_seat_shows_its_players_totals_with_stable_selectors_and_why_they_are_lethal() {
+        let room: ChannelId = "4000000000000000001".parse().unwrap();
+        let seat = |user: &str, name: &str| {
+            format!(r#"{{"userId":"{user}","username":"{name}","avatar":null,"owner":false,"droppedAtMs":null}}"#)
+        };
+        let seats = format!(
+            r#"{{"channelId":"{room}","seats":[{},{}],"serverNowMs":0}}"#,
+            seat("10", "Alice"),
+            seat("11", "Bob")
+        );
+        let totals = |user: &str, poison: i32| {
+            format!(
+                r#"{{"userId":"{user}","life":40,"poison":{poison},"commanders":["Tymna"],"damage":[],"seq":1}}"#
+            )
+        };
+        let state = format!(
+            r#"{{"channelId":"{room}","startingLife":40,"seq":1,"players":[{},{}],"history":[]}}"#,
+            totals("10", 10),
+            totals("11", 0)
+        );
+        let html = Owner::new().with(|| {
+            let roster = RwSignal::new(RosterView::default());
+            roster.update(|roster| {
+                roster.apply(room, "seats", &seats).unwrap();
+            });
+            let table = RwSignal::new(TableView::default());
+            table.update(|table| table.apply(room, "table", &state).unwrap());
+            let life = LifeTable {
+                room,
+                table,
+                roster,
+                me: Signal::derive(|| "11".parse().ok()),
+                server_now: Signal::derive(|| 0),
+                problem: RwSignal::new(None),
+            };
+            let seat = roster.with_untracked(|roster| roster.seat_views().unwrap().remove(0));
+            view! { <SeatItem seat server_now=Signal::derive(|| 0) life /> }.to_html()
+        });
+        assert!(html.contains(r#"class="seat seat--lethal""#), "{html}");
+        assert!(html.contains(r#"tabindex="0""#), "{html}");
+        assert!(html.contains(r#"data-life="40""#) && html.contains(r#"data-poison="10""#), "{html}");
+        assert!(html.contains("lethal: 10 poison"), "{html}");
+        assert!(
+            html.contains(r#"data-counter="commander:11:0" data-delta="1""#),
+            "a row for Bob's commander: {html}"
+        );
+        assert!(html.contains(">Tymna</bdi>"), "{html}");
+        assert!(!html.contains("commanders__toggle"), "Bob names only his own: {html}");
+    }
 
     #[test]
     fn a_seat_shows_its_owner_badge_its_drop_and_an_isolated_name() {
