@@ -19,6 +19,8 @@
 //!   [`session::UserSession`], the typed view of a session.
 //! * [`store`]: persistence over SQLite (embedded default) or PostgreSQL.
 //! * [`supervisor`]: [`supervisor::Supervisor`], the one owner of every background task.
+//! * [`table`]: [`table::Table`], the pod's shared life totals: who may change what, and the
+//!   events every page follows.
 //!
 //! The WASM bundle never depends on this crate, so sqlx (and later twilight) cannot reach it.
 #![warn(missing_docs)]
@@ -37,6 +39,7 @@ pub mod roster;
 pub mod session;
 pub mod store;
 pub mod supervisor;
+pub mod table;
 
 pub use config::Config;
 pub use store::Store;

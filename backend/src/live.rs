@@ -296,7 +296,10 @@ impl Live {
             | AppEvent::DiscordStatus(_)
             | AppEvent::SeatTaken(_)
             | AppEvent::SeatFreed(_)
-            | AppEvent::SeatDropped(_) => {}
+            | AppEvent::SeatDropped(_)
+            | AppEvent::LifeChanged(_)
+            | AppEvent::CommandersNamed(_)
+            | AppEvent::TableReset(_) => {}
         }
         room.send(seq, frame);
         if matches!(event, AppEvent::RoomDeleted(_)) {
@@ -479,6 +482,9 @@ fn event_data(event: &AppEvent) -> Option<String> {
         AppEvent::SeatTaken(payload) => serde_json::to_string(payload),
         AppEvent::SeatFreed(payload) => serde_json::to_string(payload),
         AppEvent::SeatDropped(payload) => serde_json::to_string(payload),
+        AppEvent::LifeChanged(payload) => serde_json::to_string(payload),
+        AppEvent::CommandersNamed(payload) => serde_json::to_string(payload),
+        AppEvent::TableReset(payload) => serde_json::to_string(payload),
     };
     data.map_err(|_| tracing::error!(event = event.name(), "cannot serialise an app event; dropped"))
         .ok()

@@ -39,6 +39,11 @@ pub const BURST: NonZeroU32 = NonZeroU32::new(10).expect("ten is not zero");
 pub const REFILL: u32 = 5;
 /// See [`REFILL`].
 pub const REFILL_EVERY: Duration = Duration::from_secs(5);
+/// Changes to the life totals a player may make at once: a player taking 20 damage taps twenty
+/// times, and a whole table may be catching up after a big combat.
+pub const TAP_BURST: NonZeroU32 = NonZeroU32::new(40).expect("forty is not zero");
+/// Taps regained per second, once the burst is spent.
+pub const TAPS_PER_SECOND: NonZeroU32 = NonZeroU32::new(10).expect("ten is not zero");
 /// Keys are pruned once this many are held (those idle long enough to be full again go), so a
 /// stream of new keys cannot grow the map without bound.
 const PRUNE_AT: usize = 10_000;
@@ -133,6 +138,16 @@ impl RateLimiter {
         Self::Shared(RedisBudget::new(redis, user_quota()))
     }
 
+    /// The life-total changes' budgets ([`tap_quota`]), in this process.
+    pub fn taps() -> Self {
+        Self::Local(Budget::new(tap_quota()))
+    }
+
+    /// The life-total changes' budgets ([`tap_quota`]) kept in Redis.
+    pub fn shared_taps(redis: crate::cluster::Redis) -> Self {
+        Self::Shared(RedisBudget::named(redis, "taps", tap_quota()))
+    }
+
     /// Takes one request from `user`'s budget, or says how long until one is available.
     pub async fn check(&self, user: &UserId) -> Result<(), Duration> {
         match self {
@@ -148,6 +163,11 @@ pub fn user_quota() -> Quota {
     Quota::with_period(REFILL_EVERY / REFILL)
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
         .allow_burst(BURST)
+}
+
+/// The life-total changes' budget per user: bursts of [`TAP_BURST`], then [`TAPS_PER_SECOND`].
+pub fn tap_quota() -> Quota {
+    Quota::per_second(TAPS_PER_SECOND).allow_burst(TAP_BURST)
 }
 
 impl Default for RateLimiter {

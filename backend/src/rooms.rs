@@ -139,7 +139,8 @@ impl Rooms {
         }
     }
 
-    /// Creates a room owned by `owner`: its private voice channel, then its record and invite.
+    /// Creates a room owned by `owner`, whose players start with `starting_life`: its private voice
+    /// channel, then its record and invite.
     ///
     /// The creation is written down before Discord is asked (an intent, which also holds the
     /// owner's place under [`MAX_OWNED_ROOMS`] however many creates race), and the channel is
@@ -147,8 +148,10 @@ impl Rooms {
     /// its own channel and its own intent, never a row that was already there. Whatever it cannot
     /// undo (the process dies, Discord or the database fails during the cleanup, or Discord's answer
     /// never came) the reconciler finishes or undoes after its grace period.
-    pub async fn create(&self, owner: UserId, name: &str) -> Result<NewRoom, RoomError> {
+    pub async fn create(&self, owner: UserId, name: &str, starting_life: i32) -> Result<NewRoom, RoomError> {
         let name = room::validate_room_name(name).map_err(|err| RoomError::InvalidInput(err.to_string()))?;
+        let starting_life =
+            model::table::validate_starting_life(starting_life).map_err(RoomError::InvalidInput)?;
         self.reachable()?;
         let intent = IntentRecord {
             id: uuid::Uuid::new_v4().to_string(),
@@ -188,6 +191,7 @@ impl Rooms {
             owner_id: owner,
             name,
             created_at_ms: unix_millis(),
+            starting_life,
         };
         let token = InviteToken::generate();
         let expires_at_ms = record.created_at_ms.saturating_add(invite_ttl_ms());

@@ -90,9 +90,11 @@ macro_rules! on_pool {
 mod gateway;
 mod intents;
 mod rooms;
+mod table;
 
 pub use gateway::GatewaySessionRecord;
 pub use intents::{CreatedChannel, IntentRecord};
+pub use table::{NewChange, TotalsChange};
 pub use rooms::{
     Admission, CloseReason, ClosedRoom, Idleness, InviteRecord, PlayerRecord, RemovalRecord, RoomRecord,
 };

@@ -22,6 +22,16 @@ use model::ids::{ChannelId, UserId};
 use secrecy::SecretString;
 use sqlx::{Connection, Executor, PgConnection};
 
+#[path = "store_contract/table.rs"]
+mod table;
+
+use table::{
+    a_change_is_undone_once_and_a_reset_starts_a_new_game,
+    a_table_starts_at_its_starting_life_and_keeps_changes_in_order,
+    changes_racing_on_one_room_all_count_in_one_order,
+    only_seated_players_change_seated_players_within_the_rules,
+};
+
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// A store on a database nobody else uses; [`Fresh::finish`] removes the folder or database.
@@ -151,6 +161,7 @@ fn room(channel: &str, owner: &str, created_at_ms: i64) -> RoomRecord {
         owner_id: owner.parse().unwrap(),
         name: format!("room {channel}"),
         created_at_ms,
+        starting_life: 40,
     }
 }
 
@@ -775,6 +786,10 @@ contract!(
     idle_time_is_remembered_and_paused_for_open_rooms,
     a_gateway_session_is_saved_with_its_roster_and_replaced_whole,
     seats_carry_the_owner_and_drop_times_of_open_rooms_only,
+    a_table_starts_at_its_starting_life_and_keeps_changes_in_order,
+    only_seated_players_change_seated_players_within_the_rules,
+    a_change_is_undone_once_and_a_reset_starts_a_new_game,
+    changes_racing_on_one_room_all_count_in_one_order,
 );
 
 #[tokio::test]

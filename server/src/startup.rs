@@ -32,6 +32,7 @@ use backend::{
     live::{self, Live},
     rate_limit::RateLimiter,
     rooms::Rooms,
+    table::Table,
     roster::{Roster, RosterSource},
     session::{self, SessionBackend, SessionSetupError, keys::SessionKeys},
     store::StoreError,
@@ -156,7 +157,7 @@ impl Application {
         let mut tasks = Supervisor::new(shutdown.clone());
         let mut path = split::EventPath::build(&config, redis.as_ref(), &mut tasks, &shutdown)?;
         let (bus, live) = (path.bus.clone(), path.live.clone());
-        let limiter = shared_state(redis.as_ref(), &live, &mut tasks, &shutdown)?;
+        let (limiter, taps) = shared_state(redis.as_ref(), &live, &mut tasks, &shutdown)?;
         let discord = connect_discord(&config, &store, bus.clone(), shutdown.clone(), &mut tasks).await?;
         path.start(&store, &discord, &mut tasks, &shutdown).await;
 
@@ -189,6 +190,7 @@ impl Application {
             guild_id: discord.guild_id,
         };
         let (reconciled, lease_held) = room_tasks.start(discord.holder, &mut tasks, &shutdown)?;
+        let table = Table::new(store.clone(), bus.clone());
         let state = AppState {
             leptos_options,
             store,
@@ -202,6 +204,8 @@ impl Application {
             oauth,
             rooms,
             limiter,
+            taps,
+            table,
             simulator: discord.simulator,
             gateway_down_since: discord.gateway_down_since,
             operations: config.operations,
@@ -364,18 +368,23 @@ async fn connect_redis(config: &Config) -> Result<Option<Redis>, StartupError> {
     Ok(Some(redis))
 }
 
+/// The state instances share through Redis when there is one: who watches which stream, and the
+/// per-user budgets (of requests, and of life-total taps).
 fn shared_state(
     redis: Option<&Redis>,
     live: &Live,
     tasks: &mut Supervisor,
     shutdown: &CancellationToken,
-) -> Result<RateLimiter, StartupError> {
+) -> Result<(RateLimiter, RateLimiter), StartupError> {
     let Some(redis) = redis else {
-        return Ok(RateLimiter::default());
+        return Ok((RateLimiter::default(), RateLimiter::taps()));
     };
     let watchers = live.watchers().share(redis, live::VIEWER_TTL)?;
     tasks.add("shared_watchers", watchers.run(shutdown.clone()));
-    Ok(RateLimiter::shared(redis.clone()))
+    Ok((
+        RateLimiter::shared(redis.clone()),
+        RateLimiter::shared_taps(redis.clone()),
+    ))
 }
 
 /// The Discord side as the rest of the server sees it.
@@ -699,7 +708,9 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>, guards
                 let guild = SiteGuild(state.guild_id);
                 let services = RoomServices {
                     rooms: state.rooms.clone(),
+                    table: state.table.clone(),
                     limiter: state.limiter.clone(),
+                    taps: state.taps.clone(),
                     oauth: state.oauth.clone(),
                 };
                 move || {

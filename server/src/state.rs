@@ -43,6 +43,11 @@ pub struct AppState {
     /// Per-user request budgets for the server functions: in Redis when instances share one, so a
     /// user has one budget whichever instance serves them.
     pub limiter: RateLimiter,
+    /// Per-user budgets for changes to the life totals (sized for tapping).
+    #[from_ref(skip)]
+    pub taps: RateLimiter,
+    /// The rooms' life totals.
+    pub table: backend::table::Table,
     /// The embedded Discord simulator, when no real Discord is configured.
     pub simulator: Option<SimHandle>,
     /// When the gateway stopped being connected (`None` while it is): readiness counts its grace

@@ -5,6 +5,8 @@
 //! budget of their own, sized for tapping a counter (a burst of [`backend::rate_limit::TAP_BURST`]),
 //! not the room actions' one: a player taking 20 damage taps twenty times. The answer is the same
 //! message every page of the room receives on its stream, so the caller's page applies it at once.
+//! Like the room operations, each runs to completion once started, so a change the database has
+//! is always announced to the room's pages, even when the browser went away.
 
 use leptos::prelude::*;
 use model::{
@@ -25,10 +27,9 @@ pub async fn change_life(
 ) -> Result<LifeChanged, AppError> {
     let services = super::ssr::services()?;
     let caller = super::ssr::tapping_caller(&services).await?;
-    Ok(services
-        .table
-        .change(caller.user.id, channel, target, counter, delta)
-        .await?)
+    let (table, author) = (services.table, caller.user.id);
+    super::ssr::to_completion(async move { table.change(author, channel, target, counter, delta).await })
+        .await
 }
 
 /// Undoes the caller's own change `seq`, if it is their last one and at most
@@ -38,7 +39,8 @@ pub async fn change_life(
 pub async fn undo_life_change(channel: ChannelId, seq: i64) -> Result<LifeChanged, AppError> {
     let services = super::ssr::services()?;
     let caller = super::ssr::tapping_caller(&services).await?;
-    Ok(services.table.undo(caller.user.id, channel, seq).await?)
+    let (table, author) = (services.table, caller.user.id);
+    super::ssr::to_completion(async move { table.undo(author, channel, seq).await }).await
 }
 
 /// Names `player`'s commanders: `first`, and `partner` for a second one (an empty name is none).
@@ -52,10 +54,13 @@ pub async fn name_commanders(
 ) -> Result<PlayerTotals, AppError> {
     let services = super::ssr::services()?;
     let caller = super::ssr::throttled_caller(&services).await?;
-    Ok(services
-        .table
-        .name_commanders(caller.user.id, channel, player, &first, &partner)
-        .await?)
+    let (table, author) = (services.table, caller.user.id);
+    super::ssr::to_completion(async move {
+        table
+            .name_commanders(author, channel, player, &first, &partner)
+            .await
+    })
+    .await
 }
 
 /// Owner only: a new game. Every seated player's life goes back to `starting_life` (one of 40,
@@ -64,8 +69,6 @@ pub async fn name_commanders(
 pub async fn reset_table(channel: ChannelId, starting_life: i32) -> Result<TableState, AppError> {
     let services = super::ssr::services()?;
     let caller = super::ssr::throttled_caller(&services).await?;
-    Ok(services
-        .table
-        .reset(caller.user.id, channel, starting_life)
-        .await?)
+    let (table, owner) = (services.table, caller.user.id);
+    super::ssr::to_completion(async move { table.reset(owner, channel, starting_life).await }).await
 }

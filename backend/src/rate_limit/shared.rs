@@ -53,6 +53,8 @@ pub struct RedisBudget {
 
 struct Inner {
     redis: Redis,
+    /// The budgets' key prefix: each kind of budget has its own.
+    name: &'static str,
     script: redis::Script,
     /// The quota's emission interval in milliseconds (at least 1).
     emission_ms: u64,
@@ -80,12 +82,18 @@ impl RedisBudget {
     /// Budgets of `quota` per user, in `redis`' namespace: every `RedisBudget` on the same
     /// namespace (one per instance) shares them.
     pub fn new(redis: Redis, quota: Quota) -> Self {
+        Self::named(redis, "ratelimit", quota)
+    }
+
+    /// Like [`Self::new`], for a kind of budget of its own: its keys start with `name`.
+    pub fn named(redis: Redis, name: &'static str, quota: Quota) -> Self {
         let emission_ms = u64::try_from(quota.replenish_interval().as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
         Self {
             inner: Arc::new(Inner {
                 redis,
+                name,
                 script: redis::Script::new(GCRA),
                 emission_ms,
                 burst: quota.burst_size().get(),
@@ -109,7 +117,7 @@ impl RedisBudget {
         let mut connection = inner.redis.connection();
         let answer: redis::RedisResult<u64> = inner
             .script
-            .key(inner.redis.key(&format!("ratelimit:{user}")))
+            .key(inner.redis.key(&format!("{}:{user}", inner.name)))
             .arg(inner.emission_ms)
             .arg(inner.burst)
             .invoke_async(&mut connection)

@@ -26,6 +26,8 @@ pub struct RoomRecord {
     pub name: String,
     /// Unix milliseconds.
     pub created_at_ms: i64,
+    /// The life each player starts a game with.
+    pub starting_life: i32,
 }
 
 /// A player admitted to a room.
@@ -125,7 +127,8 @@ pub struct Idleness {
 macro_rules! insert_room {
     ($tx:expr, $room:expr) => {{
         const ROOM: &str =
-            "INSERT INTO rooms (channel_id, guild_id, owner_id, name, created_at) VALUES ($1, $2, $3, $4, $5)";
+            "INSERT INTO rooms (channel_id, guild_id, owner_id, name, created_at, starting_life) \
+             VALUES ($1, $2, $3, $4, $5, $6)";
         const OWNER: &str = "INSERT INTO memberships (channel_id, user_id, joined_at) VALUES ($1, $2, $3)";
         let room: &RoomRecord = $room;
         sqlx::query(ROOM)
@@ -134,6 +137,7 @@ macro_rules! insert_room {
             .bind(room.owner_id.to_string())
             .bind(&room.name)
             .bind(room.created_at_ms)
+            .bind(room.starting_life)
             .execute(&mut *$tx)
             .await?;
         sqlx::query(OWNER)
@@ -145,7 +149,8 @@ macro_rules! insert_room {
     }};
 }
 
-const ROOM_COLUMNS: &str = "rooms.channel_id, rooms.guild_id, rooms.owner_id, rooms.name, rooms.created_at";
+const ROOM_COLUMNS: &str =
+    "rooms.channel_id, rooms.guild_id, rooms.owner_id, rooms.name, rooms.created_at, rooms.starting_life";
 
 impl Store {
     /// Runs `sql`, which names the room as `$1` and a user as `$2`; returns the rows it changed.
@@ -709,6 +714,7 @@ where
     for<'c> &'c str: sqlx::ColumnIndex<R>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let text = |column: &str| -> Result<String, StoreError> { Ok(row.try_get(column)?) };
     Ok(RoomRecord {
@@ -717,6 +723,7 @@ where
         owner_id: parse(&text("owner_id")?, "rooms")?,
         name: text("name")?,
         created_at_ms: row.try_get("created_at")?,
+        starting_life: row.try_get("starting_life")?,
     })
 }
 

@@ -1,9 +1,10 @@
 //! `GET /api/stream?room=<channelId>`: a room's live voice roster as server-sent events.
 //!
 //! The first message is a `snapshot` of the room's members (or, for a client reconnecting with
-//! `Last-Event-ID`, the events it missed), followed for a game room by its `seats`; then
-//! `voice.joined` / `voice.left` / `room.created` / `room.deleted` / `seat.*`, each with an `id:`. A `: ping` comment follows every 15 s of quiet so proxies
-//! keep the connection open. Frames are formatted once per event by [`Live`] and shared by every
+//! `Last-Event-ID`, the events it missed), followed for a game room by its `seats` and its `table`
+//! of life totals; then `voice.joined` / `voice.left` / `room.created` / `room.deleted` / `seat.*` /
+//! `life.changed` / `commanders.named` / `table.reset`, each with an `id:`. A `: ping` comment
+//! follows every 15 s of quiet so proxies keep the connection open. Frames are formatted once per event by [`Live`] and shared by every
 //! viewer; a viewer that falls behind its buffer gets a fresh snapshot instead of what it missed.
 //!
 //! At shutdown every stream ends with a `retry:` hint: the browser's `EventSource` reconnects
@@ -36,6 +37,7 @@ use model::{
     error::AppError,
     ids::ChannelId,
     stream::{SEATS_EVENT, TableSeats},
+    table::TABLE_EVENT,
 };
 use serde::Deserialize;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
@@ -116,14 +118,13 @@ pub(crate) async fn stream(
     {
         subscription.initial = frames;
     }
-    // The seats are read from the store *after* subscribing: a seat change published before the
-    // read is in it, one published after arrives on the receiver. One published in between is in
-    // both, which is harmless because seat events set state (re-applying one changes nothing).
+    // The seats and the life totals are read from the store *after* subscribing: a change
+    // published before the read is in it, one published after arrives on the receiver. One
+    // published in between is in both, which is harmless: seat events set state (re-applying one
+    // changes nothing), and a page keeps each player's totals with the highest sequence number.
     // Reading them here rather than keeping them in `Live` keeps the fan-out free of I/O and the
     // store the one truth about seats, including the drop times it keeps across restarts.
-    if let Some(frame) = seats_frame(&state.store, room).await {
-        subscription.initial.push(frame);
-    }
+    subscription.initial.extend(table_frames(&state.store, room).await);
     let body = Body::from_stream(room_stream(
         state.live.clone(),
         Some(state.store.clone()),
@@ -179,34 +180,43 @@ async fn replay_from_stream(
     }
 }
 
-/// The room's `seats` message (see [`TableSeats`]), or `None` for a voice channel that is no open
-/// room (an open room always seats its owner). A store failure costs the viewer the seats, not the
-/// stream: it is logged, and the next resynchronisation or reconnect tries again.
-async fn seats_frame(store: &Store, room: ChannelId) -> Option<Bytes> {
-    let seats = match store.seats(room).await {
-        Ok(seats) => seats,
+/// The room's `seats` message (see [`TableSeats`]) and its `table` of life totals (see
+/// [`model::table::TableState`]), or nothing for a voice channel that is no open room (an open room always
+/// seats its owner). A store failure costs the viewer these, not the stream: it is logged, and the
+/// next resynchronisation or reconnect tries again.
+async fn table_frames(store: &Store, room: ChannelId) -> Vec<Bytes> {
+    let (seats, table) = match tokio::try_join!(store.seats(room), store.table(room)) {
+        Ok(read) => read,
         Err(err) => {
-            tracing::error!(error = ?err, %room, "cannot read a room's seats for its stream");
-            return None;
+            tracing::error!(error = ?err, %room, "cannot read a room's table for its stream");
+            return Vec::new();
         }
     };
     if seats.is_empty() {
-        return None;
+        return Vec::new();
     }
-    let message = TableSeats {
+    let seats = TableSeats {
         channel_id: room,
         seats,
         server_now_ms: unix_millis(),
     };
     // Plain strings, ids and numbers cannot fail to serialise. No `id:`: the browser keeps the
     // last event id it had, which is what a replay must start from.
-    let data = serde_json::to_string(&message).ok()?;
-    Some(Bytes::from(format!("event: {SEATS_EVENT}\ndata: {data}\n\n")))
+    let mut frames: Vec<Bytes> = serde_json::to_string(&seats)
+        .ok()
+        .map(|data| Bytes::from(format!("event: {SEATS_EVENT}\ndata: {data}\n\n")))
+        .into_iter()
+        .collect();
+    if let Some(data) = table.and_then(|table| serde_json::to_string(&table).ok()) {
+        frames.push(Bytes::from(format!("event: {TABLE_EVENT}\ndata: {data}\n\n")));
+    }
+    frames
 }
 
 /// One viewer's stream of SSE bytes; ends when the room is deleted, or when `watch` ends (the
 /// viewer may no longer watch, or `shutdown`: then after a reconnect hint). Dropping the stream
-/// unregisters it. With a `store`, every resynchronisation also resends the room's seats.
+/// unregisters it. With a `store`, every resynchronisation also resends the room's seats and life
+/// totals.
 pub fn room_stream(
     live: Live,
     store: Option<Store>,
@@ -235,7 +245,7 @@ pub fn room_stream(
 
 struct Viewer {
     live: Live,
-    /// Where a resynchronisation reads the room's seats from.
+    /// Where a resynchronisation reads the room's seats and life totals from.
     store: Option<Store>,
     room: ChannelId,
     /// Frames to send before live ones: the snapshot or replay.
@@ -289,10 +299,8 @@ impl Viewer {
                         let fresh = self.live.resync(self.room);
                         self.pending = fresh.initial.into();
                         self.receiver = fresh.receiver;
-                        if let Some(store) = &self.store
-                            && let Some(frame) = seats_frame(store, self.room).await
-                        {
-                            self.pending.push_back(frame);
+                        if let Some(store) = &self.store {
+                            self.pending.extend(table_frames(store, self.room).await);
                         }
                     }
                     Err(RecvError::Closed) => return None,

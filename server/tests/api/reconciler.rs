@@ -197,6 +197,7 @@ async fn rooms_without_a_channel_close_and_lost_permissions_come_back() {
             owner_id: alice_id,
             name: "Vanished".to_owned(),
             created_at_ms: unix_millis(),
+            starting_life: 40,
         })
         .await
         .unwrap();
