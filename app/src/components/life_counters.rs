@@ -138,10 +138,8 @@ pub fn LifeCounters(life: LifeTable, user: UserId) -> impl IntoView {
                 </div>
                 <div class="life__row life__row--poison">
                     <Tap life user counter=Counter::Poison delta={-1} />
-                    <span class="life__label">
-                        <span class="life__value">{poison}</span>
-                        " poison"
-                    </span>
+                    <span class="life__value">{poison}</span>
+                    <span class="life__label">"poison"</span>
                     <Tap life user counter=Counter::Poison delta=1 />
                 </div>
                 <For
@@ -160,11 +158,11 @@ pub fn LifeCounters(life: LifeTable, user: UserId) -> impl IntoView {
                             })
                         };
                         view! {
-                            <div class="life__row life__row--commander" data-counter=counter.to_string()>
+                            <div class="life__row life__row--commander" data-damage-from=counter.to_string()>
                                 <Tap life user counter delta={-1} />
+                                <span class="life__value">{damage}</span>
                                 <span class="life__label">
-                                    <span class="life__value">{damage}</span>
-                                    " from "
+                                    "from "
                                     <bdi class="life__commander">{row.label}</bdi>
                                 </span>
                                 <Tap life user counter delta=1 />

@@ -292,7 +292,9 @@ mod tests {
     fn a_seat_shows_its_players_totals_with_stable_selectors_and_why_they_are_lethal() {
         let room: ChannelId = "4000000000000000001".parse().unwrap();
         let seat = |user: &str, name: &str| {
-            format!(r#"{{"userId":"{user}","username":"{name}","avatar":null,"owner":false,"droppedAtMs":null}}"#)
+            format!(
+                r#"{{"userId":"{user}","username":"{name}","avatar":null,"owner":false,"droppedAtMs":null}}"#
+            )
         };
         let seats = format!(
             r#"{{"channelId":"{room}","seats":[{},{}],"serverNowMs":0}}"#,
@@ -329,14 +331,20 @@ mod tests {
         });
         assert!(html.contains(r#"class="seat seat--lethal""#), "{html}");
         assert!(html.contains(r#"tabindex="0""#), "{html}");
-        assert!(html.contains(r#"data-life="40""#) && html.contains(r#"data-poison="10""#), "{html}");
+        assert!(
+            html.contains(r#"data-life="40""#) && html.contains(r#"data-poison="10""#),
+            "{html}"
+        );
         assert!(html.contains("lethal: 10 poison"), "{html}");
         assert!(
             html.contains(r#"data-counter="commander:11:0" data-delta="1""#),
             "a row for Bob's commander: {html}"
         );
         assert!(html.contains(">Tymna</bdi>"), "{html}");
-        assert!(!html.contains("commanders__toggle"), "Bob names only his own: {html}");
+        assert!(
+            !html.contains("commanders__toggle"),
+            "Bob names only his own: {html}"
+        );
     }
 
     #[test]

@@ -100,107 +100,9 @@ async fn life_totals_are_shared_undone_by_their_author_tracked_per_commander_and
             wait_for_life(page, bob_id, "40").await?;
         }
 
-        // Both take a life from alice at the same moment: both taps count, on both pages.
-        let minus = tap(alice_id, "life", -1);
-        let (a, b) = futures::join!(alice_page.click(&minus), bob_page.click(&minus));
-        a?;
-        b?;
-        for page in pages {
-            wait_for_life(page, alice_id, "38").await?;
-        }
-        // Each page offers an undo of its own player's change only.
-        for (page, me, other) in [(&alice_page, "Alice:", "Bob:"), (&bob_page, "Bob:", "Alice:")] {
-            page.wait_for("both changes in the history", |page| async move {
-                Ok(history(&page).await?.len() == 2)
-            })
-            .await?;
-            for (line, undo) in history(page).await? {
-                if line.starts_with(other) {
-                    assert!(!undo, "no undo of someone else's change: {line}");
-                } else {
-                    assert!(line.starts_with(me) && undo, "{line}");
-                }
-            }
-        }
-        let undo = alice_page
-            .find_all(".table__history .history__entry")
-            .await?
-            .into_iter();
-        let mut clicked = false;
-        for entry in undo {
-            if let Some(button) = entry.find_all(Locator::Css(".history__undo")).await?.pop() {
-                button.click().await?;
-                clicked = true;
-            }
-        }
-        assert!(clicked, "alice's undo");
-        for page in pages {
-            wait_for_life(page, alice_id, "39").await?;
-            page.wait_for("the undone change marked", |page| async move {
-                let lines = history(&page).await?;
-                Ok(lines
-                    .first()
-                    .is_some_and(|(line, _)| line.starts_with("Alice undid: Alice \u{2212}1"))
-                    && lines.iter().any(|(line, _)| {
-                        line.starts_with("Alice: Alice \u{2212}1") && line.contains("(undone)")
-                    }))
-            })
-            .await?;
-        }
-
-        // Bob names his partners on his own seat; alice's page tracks their damage apart.
-        bob_page
-            .click(&format!("{} .commanders__toggle", seat(bob_id)))
-            .await?;
-        bob_page
-            .find(&format!("{} .commanders__first", seat(bob_id)))
-            .await?
-            .send_keys("Tymna")
-            .await?;
-        bob_page
-            .find(&format!("{} .commanders__partner", seat(bob_id)))
-            .await?
-            .send_keys("Thrasios")
-            .await?;
-        bob_page
-            .click(&format!("{} .commanders__save", seat(bob_id)))
-            .await?;
-        let rows = format!("{} .life__row--commander .life__commander", seat(alice_id));
-        alice_page
-            .wait_for("bob's two commanders on alice's seat", |page| {
-                let rows = rows.clone();
-                async move {
-                    let mut names = Vec::new();
-                    for row in page.find_all(&rows).await? {
-                        names.push(row.text().await?);
-                    }
-                    Ok(names == ["Tymna", "Thrasios"])
-                }
-            })
-            .await?;
+        both_tap_then_alice_undoes(&alice_page, &bob_page, alice_id).await?;
+        partners_deal_damage_apart(&alice_page, &bob_page, alice_id, bob_id).await?;
         let tymna = format!("commander:{bob_id}:0");
-        let thrasios = format!("commander:{bob_id}:1");
-        for counter in [&tymna, &tymna, &thrasios] {
-            let before = numbers(&alice_page, alice_id).await?.0;
-            alice_page.click(&tap(alice_id, counter, 1)).await?;
-            alice_page
-                .wait_for("the hit to land", |page| {
-                    let before = before.clone();
-                    async move { Ok(numbers(&page, alice_id).await?.0 != before) }
-                })
-                .await?;
-        }
-        for page in pages {
-            page.wait_for("2 from Tymna and 1 from Thrasios", |page| async move {
-                Ok(numbers(&page, alice_id).await?
-                    == (
-                        "36".to_owned(),
-                        "0".to_owned(),
-                        vec!["2".to_owned(), "1".to_owned()],
-                    ))
-            })
-            .await?;
-        }
 
         // 19 more from Tymna in one go is lethal: highlighted on both pages.
         call_table(
@@ -251,4 +153,128 @@ async fn life_totals_are_shared_undone_by_their_author_tracked_per_commander_and
         Ok(())
     })
     .await;
+}
+
+/// Alice and Bob both take a life from Alice at the same moment: both taps count on both pages;
+/// each page offers an undo of its own player's change only, and Alice's undo reverts hers.
+async fn both_tap_then_alice_undoes(
+    alice_page: &Page,
+    bob_page: &Page,
+    alice_id: Snowflake,
+) -> anyhow::Result<()> {
+    let pages = [alice_page, bob_page];
+    // Both take a life from alice at the same moment: both taps count, on both pages.
+    let minus = tap(alice_id, "life", -1);
+    let (a, b) = futures::join!(alice_page.click(&minus), bob_page.click(&minus));
+    a?;
+    b?;
+    for page in pages {
+        wait_for_life(page, alice_id, "38").await?;
+    }
+    // Each page offers an undo of its own player's change only.
+    for (page, me, other) in [(alice_page, "Alice:", "Bob:"), (bob_page, "Bob:", "Alice:")] {
+        page.wait_for("both changes in the history", |page| async move {
+            Ok(history(&page).await?.len() == 2)
+        })
+        .await?;
+        for (line, undo) in history(page).await? {
+            if line.starts_with(other) {
+                assert!(!undo, "no undo of someone else's change: {line}");
+            } else {
+                assert!(line.starts_with(me) && undo, "{line}");
+            }
+        }
+    }
+    let undo = alice_page
+        .find_all(".table__history .history__entry")
+        .await?
+        .into_iter();
+    let mut clicked = false;
+    for entry in undo {
+        if let Some(button) = entry.find_all(Locator::Css(".history__undo")).await?.pop() {
+            button.click().await?;
+            clicked = true;
+        }
+    }
+    assert!(clicked, "alice's undo");
+    for page in pages {
+        wait_for_life(page, alice_id, "39").await?;
+        page.wait_for("the undone change marked", |page| async move {
+            let lines = history(&page).await?;
+            Ok(lines
+                .first()
+                .is_some_and(|(line, _)| line.starts_with("Alice undid: Alice \u{2212}1"))
+                && lines
+                    .iter()
+                    .any(|(line, _)| line.starts_with("Alice: Alice \u{2212}1") && line.contains("(undone)")))
+        })
+        .await?;
+    }
+
+    Ok(())
+}
+
+/// Bob names his partners on his own seat; Alice's page then tracks each one's damage apart.
+async fn partners_deal_damage_apart(
+    alice_page: &Page,
+    bob_page: &Page,
+    alice_id: Snowflake,
+    bob_id: Snowflake,
+) -> anyhow::Result<()> {
+    let pages = [alice_page, bob_page];
+    // Bob names his partners on his own seat; alice's page tracks their damage apart.
+    bob_page
+        .click(&format!("{} .commanders__toggle", seat(bob_id)))
+        .await?;
+    bob_page
+        .find(&format!("{} .commanders__first", seat(bob_id)))
+        .await?
+        .send_keys("Tymna")
+        .await?;
+    bob_page
+        .find(&format!("{} .commanders__partner", seat(bob_id)))
+        .await?
+        .send_keys("Thrasios")
+        .await?;
+    bob_page
+        .click(&format!("{} .commanders__save", seat(bob_id)))
+        .await?;
+    let rows = format!("{} .life__row--commander .life__commander", seat(alice_id));
+    alice_page
+        .wait_for("bob's two commanders on alice's seat", |page| {
+            let rows = rows.clone();
+            async move {
+                let mut names = Vec::new();
+                for row in page.find_all(&rows).await? {
+                    names.push(row.text().await?);
+                }
+                Ok(names == ["Tymna", "Thrasios"])
+            }
+        })
+        .await?;
+    let tymna = format!("commander:{bob_id}:0");
+    let thrasios = format!("commander:{bob_id}:1");
+    for counter in [&tymna, &tymna, &thrasios] {
+        let before = numbers(alice_page, alice_id).await?.0;
+        alice_page.click(&tap(alice_id, counter, 1)).await?;
+        alice_page
+            .wait_for("the hit to land", |page| {
+                let before = before.clone();
+                async move { Ok(numbers(&page, alice_id).await?.0 != before) }
+            })
+            .await?;
+    }
+    for page in pages {
+        page.wait_for("2 from Tymna and 1 from Thrasios", |page| async move {
+            Ok(numbers(&page, alice_id).await?
+                == (
+                    "36".to_owned(),
+                    "0".to_owned(),
+                    vec!["2".to_owned(), "1".to_owned()],
+                ))
+        })
+        .await?;
+    }
+
+    Ok(())
 }
