@@ -94,10 +94,10 @@ mod table;
 
 pub use gateway::GatewaySessionRecord;
 pub use intents::{CreatedChannel, IntentRecord};
-pub use table::{NewChange, TotalsChange};
 pub use rooms::{
     Admission, CloseReason, ClosedRoom, Idleness, InviteRecord, PlayerRecord, RemovalRecord, RoomRecord,
 };
+pub use table::{NewChange, TotalsChange};
 
 impl Store {
     /// Connects (creating the SQLite file and its folder on first run) and applies the migrations.

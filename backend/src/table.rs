@@ -73,6 +73,7 @@ impl Table {
         seq: i64,
         now_ms: i64,
     ) -> Result<LifeChanged, RoomError> {
+        self.authorise(author, channel, |_| true).await?;
         let last = self.store.last_change_by(channel, author).await?;
         let Some(last) = last.filter(|last| last.seq == seq) else {
             return Err(match self.store.life_change(channel, seq).await? {
@@ -121,7 +122,9 @@ impl Table {
                 "that player has no partner commander".to_owned(),
             )),
             TotalsChange::Refused(rule) => Err(RoomError::InvalidInput(rule.to_string())),
-            TotalsChange::AlreadyUndone => Err(RoomError::Conflict("that change was already undone".to_owned())),
+            TotalsChange::AlreadyUndone => {
+                Err(RoomError::Conflict("that change was already undone".to_owned()))
+            }
         }
     }
 
@@ -161,7 +164,12 @@ impl Table {
     }
 
     /// The owner starts a new game with `starting_life` (see [`Store::reset_table`]).
-    pub async fn reset(&self, owner: UserId, channel: ChannelId, starting_life: i32) -> Result<TableState, RoomError> {
+    pub async fn reset(
+        &self,
+        owner: UserId,
+        channel: ChannelId,
+        starting_life: i32,
+    ) -> Result<TableState, RoomError> {
         let starting_life = validate_starting_life(starting_life).map_err(RoomError::InvalidInput)?;
         self.authorise(owner, channel, |room_owner| owner == room_owner)
             .await?;

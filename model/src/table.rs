@@ -44,7 +44,9 @@ pub fn validate_starting_life(life: i32) -> Result<i32, String> {
     if STARTING_LIFE_CHOICES.contains(&life) {
         Ok(life)
     } else {
-        Err(format!("the starting life must be one of 40, 20, 25 or 30, not {life}"))
+        Err(format!(
+            "the starting life must be one of 40, 20, 25 or 30, not {life}"
+        ))
     }
 }
 
@@ -347,8 +349,14 @@ mod tests {
     fn deltas_follow_the_table_rules() {
         let alice = id("1");
         let bob = id("2");
-        let atraxa = Counter::CommanderDamage { from: bob, commander: 0 };
-        let partner = Counter::CommanderDamage { from: bob, commander: 1 };
+        let atraxa = Counter::CommanderDamage {
+            from: bob,
+            commander: 0,
+        };
+        let partner = Counter::CommanderDamage {
+            from: bob,
+            commander: 1,
+        };
         // (life, poison, damage from bob's first commander) before; change; expected outcome.
         type Case = ((i32, i32, i32), Counter, i32, Result<(i32, i32, i32), DeltaError>);
         let cases: &[Case] = &[
@@ -368,7 +376,15 @@ mod tests {
             ((33, 0, 7), atraxa, -7, Ok((40, 0, 0))),
             ((40, 0, 0), atraxa, -1, Err(DeltaError::CommanderDamage)),
             ((-990, 0, 0), atraxa, 10, Err(DeltaError::Life)),
-            ((40, 0, 0), Counter::CommanderDamage { from: alice, commander: 0 }, 1, Err(DeltaError::OwnCommander)),
+            (
+                (40, 0, 0),
+                Counter::CommanderDamage {
+                    from: alice,
+                    commander: 0,
+                },
+                1,
+                Err(DeltaError::OwnCommander),
+            ),
         ];
         for ((life, poison, damage), counter, delta, expected) in cases {
             let mut totals = PlayerTotals::new(alice, *life);
@@ -378,9 +394,9 @@ mod tests {
                 totals.life = *life;
             }
             let before = totals.clone();
-            let outcome = totals.apply(*counter, *delta).map(|()| {
-                (totals.life, totals.poison, totals.damage_from(bob, 0))
-            });
+            let outcome = totals
+                .apply(*counter, *delta)
+                .map(|()| (totals.life, totals.poison, totals.damage_from(bob, 0)));
             assert_eq!(outcome, *expected, "{counter} {delta:+} from {before:?}");
             if expected.is_err() {
                 assert_eq!(totals, before, "a refused change changes nothing");
@@ -390,7 +406,14 @@ mod tests {
         let mut totals = PlayerTotals::new(alice, 40);
         totals.apply(atraxa, 15).unwrap();
         totals.apply(partner, 15).unwrap();
-        assert_eq!((totals.life, totals.damage_from(bob, 0), totals.damage_from(bob, 1)), (10, 15, 15));
+        assert_eq!(
+            (
+                totals.life,
+                totals.damage_from(bob, 0),
+                totals.damage_from(bob, 1)
+            ),
+            (10, 15, 15)
+        );
         assert!(!totals.is_lethal(), "30 damage from two partners is not lethal");
         totals.apply(partner, 6).unwrap();
         assert_eq!(totals.lethal_commander().map(|damage| damage.commander), Some(1));
@@ -412,13 +435,24 @@ mod tests {
         for counter in [
             Counter::Life,
             Counter::Poison,
-            Counter::CommanderDamage { from: id("42"), commander: 1 },
+            Counter::CommanderDamage {
+                from: id("42"),
+                commander: 1,
+            },
         ] {
             assert_eq!(counter.to_string().parse::<Counter>(), Ok(counter));
             let json = serde_json::to_string(&counter).unwrap();
             assert_eq!(serde_json::from_str::<Counter>(&json).unwrap(), counter);
         }
-        for bad in ["", "Life", "commander", "commander:42", "commander:42:2", "commander:x:0", "commander:0:0"] {
+        for bad in [
+            "",
+            "Life",
+            "commander",
+            "commander:42",
+            "commander:42:2",
+            "commander:x:0",
+            "commander:0:0",
+        ] {
             assert!(bad.parse::<Counter>().is_err(), "{bad:?}");
         }
     }
@@ -427,7 +461,10 @@ mod tests {
     fn starting_life_and_commander_names_are_checked() {
         assert_eq!(validate_starting_life(40), Ok(40));
         assert!(validate_starting_life(41).is_err());
-        assert_eq!(validate_commander_name("  Atraxa "), Ok(Some("Atraxa".to_owned())));
+        assert_eq!(
+            validate_commander_name("  Atraxa "),
+            Ok(Some("Atraxa".to_owned()))
+        );
         assert_eq!(validate_commander_name("   "), Ok(None));
         assert!(validate_commander_name(&"x".repeat(61)).is_err());
         assert!(validate_commander_name(&"é".repeat(60)).is_ok());

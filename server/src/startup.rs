@@ -32,11 +32,11 @@ use backend::{
     live::{self, Live},
     rate_limit::RateLimiter,
     rooms::Rooms,
-    table::Table,
     roster::{Roster, RosterSource},
     session::{self, SessionBackend, SessionSetupError, keys::SessionKeys},
     store::StoreError,
     supervisor::{Supervisor, TaskFailure},
+    table::Table,
 };
 use discord_sim::{DiscordSim, SimConfig, SimHandle};
 use leptos::{config::LeptosOptions, context::provide_context};

@@ -17,10 +17,9 @@ use model::{
 /// with `starting_life` (40, 20, 25 or 30; 40 when not given).
 #[server(prefix = "/api/rooms", endpoint = "create")]
 pub async fn create_room(name: String, starting_life: Option<i32>) -> Result<NewRoom, AppError> {
-    let starting_life = model::table::validate_starting_life(
-        starting_life.unwrap_or(model::table::DEFAULT_STARTING_LIFE),
-    )
-    .map_err(AppError::InvalidInput)?;
+    let starting_life =
+        model::table::validate_starting_life(starting_life.unwrap_or(model::table::DEFAULT_STARTING_LIFE))
+            .map_err(AppError::InvalidInput)?;
     let services = super::ssr::services()?;
     let caller = super::ssr::throttled_caller(&services).await?;
     let (rooms, user) = (services.rooms, caller.user.id);

@@ -96,7 +96,9 @@ macro_rules! totals_in {
         {
             totals.damage.push(damage_from_row(&row)?.1);
         }
-        totals.damage.sort_by_key(|damage| (damage.from, damage.commander));
+        totals
+            .damage
+            .sort_by_key(|damage| (damage.from, damage.commander));
         totals
     }};
 }
@@ -132,8 +134,9 @@ impl Store {
              WHERE memberships.channel_id = $1 ORDER BY memberships.joined_at, memberships.user_id";
         const DAMAGE: &str = "SELECT target_id, source_id, commander, damage FROM commander_damage \
              WHERE channel_id = $1";
-        let history_sql =
-            format!("SELECT {CHANGE_COLUMNS} FROM life_changes WHERE channel_id = $1 ORDER BY seq DESC LIMIT $2");
+        let history_sql = format!(
+            "SELECT {CHANGE_COLUMNS} FROM life_changes WHERE channel_id = $1 ORDER BY seq DESC LIMIT $2"
+        );
         let channel_text = channel.to_string();
         let history_len = i64::try_from(HISTORY_LEN).unwrap_or(i64::MAX);
         on_pool!(self, pool => {
@@ -183,8 +186,7 @@ impl Store {
     /// commander damage, the commander's owner too) and the rules hold; otherwise changes nothing
     /// and says why.
     pub async fn change_totals(&self, change: &NewChange) -> Result<TotalsChange, StoreError> {
-        const PARTNER: &str =
-            "SELECT commander_2 FROM life_totals WHERE channel_id = $1 AND user_id = $2";
+        const PARTNER: &str = "SELECT commander_2 FROM life_totals WHERE channel_id = $1 AND user_id = $2";
         let channel = change.channel.to_string();
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -392,7 +394,10 @@ where
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let user: String = row.try_get("user_id")?;
-    let commanders = [row.try_get::<Option<String>, _>("commander_1")?, row.try_get("commander_2")?];
+    let commanders = [
+        row.try_get::<Option<String>, _>("commander_1")?,
+        row.try_get("commander_2")?,
+    ];
     Ok(PlayerTotals {
         user_id: parse(&user, "life_totals")?,
         life: row.try_get("life")?,

@@ -124,7 +124,9 @@ pub(crate) async fn stream(
     // changes nothing), and a page keeps each player's totals with the highest sequence number.
     // Reading them here rather than keeping them in `Live` keeps the fan-out free of I/O and the
     // store the one truth about seats, including the drop times it keeps across restarts.
-    subscription.initial.extend(table_frames(&state.store, room).await);
+    subscription
+        .initial
+        .extend(table_frames(&state.store, room).await);
     let body = Body::from_stream(room_stream(
         state.live.clone(),
         Some(state.store.clone()),

@@ -138,6 +138,43 @@ fn rows() -> Vec<Row> {
         // The owner closes instead of leaving.
         row(Method::POST, "/api/rooms/leave", ROOM, [401, 403, 403, 200, 409]),
         row(Method::POST, "/api/rooms/close", ROOM, [401, 403, 403, 403, 200]),
+        // Any seated player changes anyone's numbers, as at a real table; nobody else does.
+        row(
+            Method::POST,
+            "/api/table/change",
+            &[
+                ("channel", "{room}"),
+                ("target", "{player}"),
+                ("counter", "life"),
+                ("delta", "-1"),
+            ],
+            [401, 403, 403, 200, 200],
+        ),
+        // Nothing to undo yet: a seated player hears why, anyone else only that they may not.
+        row(
+            Method::POST,
+            "/api/table/undo",
+            &[("channel", "{room}"), ("seq", "1")],
+            [401, 403, 403, 409, 409],
+        ),
+        // A player names their own commanders; the owner anyone's.
+        row(
+            Method::POST,
+            "/api/table/commanders",
+            &[
+                ("channel", "{room}"),
+                ("player", "{player}"),
+                ("first", "Atraxa"),
+                ("partner", ""),
+            ],
+            [401, 403, 403, 200, 200],
+        ),
+        row(
+            Method::POST,
+            "/api/table/reset",
+            &[("channel", "{room}"), ("starting_life", "40")],
+            [401, 403, 403, 403, 200],
+        ),
         // Development aids do not exist outside the embedded simulator.
         row(Method::POST, "/api/dev/guild", &[], [404, 404, 404, 404, 404]),
         row(

@@ -9,27 +9,9 @@ use fantoccini::Locator;
 use crate::{
     browser::{Page, two_browser_test},
     helpers::spawn_app,
-    players::{Answer, Player},
+    players::Player,
     table::sign_in_to,
 };
-
-/// Calls the table's server function `/api/table/{endpoint}` as `player`.
-async fn call_table(player: &Player, endpoint: &str, args: &[(&str, &str)]) -> Answer {
-    let response = player
-        .client
-        .post(format!("{}/api/table/{endpoint}", player.address))
-        .form(args)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    Answer {
-        status,
-        body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
-        retry_after: None,
-    }
-}
 
 /// `user`'s seat.
 fn seat(user: Snowflake) -> String {
@@ -105,8 +87,7 @@ async fn life_totals_are_shared_undone_by_their_author_tracked_per_commander_and
         let tymna = format!("commander:{bob_id}:0");
 
         // 19 more from Tymna in one go is lethal: highlighted on both pages.
-        call_table(
-            &bob,
+        bob.table(
             "change",
             &[
                 ("channel", &channel),

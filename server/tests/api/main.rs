@@ -22,6 +22,7 @@ mod ip_budget;
 mod janitor;
 mod landing;
 mod life;
+mod life_totals;
 mod metrics;
 mod outage;
 mod pages;

@@ -94,9 +94,19 @@ impl Player {
 
     /// Calls the server function at `/api/rooms/{endpoint}` with form arguments.
     pub async fn call(&self, endpoint: &str, args: &[(&str, &str)]) -> Answer {
+        self.post(&format!("/api/rooms/{endpoint}"), args).await
+    }
+
+    /// Calls the life-total server function at `/api/table/{endpoint}` with form arguments.
+    pub async fn table(&self, endpoint: &str, args: &[(&str, &str)]) -> Answer {
+        self.post(&format!("/api/table/{endpoint}"), args).await
+    }
+
+    /// Calls the server function at `path` with form arguments.
+    pub async fn post(&self, path: &str, args: &[(&str, &str)]) -> Answer {
         let response = self
             .client
-            .post(format!("{}/api/rooms/{endpoint}", self.address))
+            .post(format!("{}{path}", self.address))
             .form(args)
             .send()
             .await
@@ -110,7 +120,7 @@ impl Player {
         let body = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON from {endpoint}: {text}"))
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON from {path}: {text}"))
         };
         Answer {
             status,
