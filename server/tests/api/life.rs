@@ -1,6 +1,7 @@
 //! The pod's life totals in two real browsers: both players tap the same counter at once and both
 //! pages agree, only the author sees (and can use) the undo, commander damage from partners is
-//! tracked per commander, a lethal total is highlighted on every page, and a reload keeps it all.
+//! tracked per commander, a lethal total is highlighted on every page, a reload keeps it all, the
+//! owner's new game starts everyone over, and a focused seat takes `+`/`-` from the keyboard.
 //! Screenshots at 1280×800 and 390×844 are saved under `target/screenshots/`.
 
 use discord_sim::Snowflake;
@@ -131,7 +132,7 @@ async fn life_totals_are_shared_undone_by_their_author_tracked_per_commander_and
         alice_page.screenshot("life-1280x800").await?;
         alice_page.set_viewport_size(390, 844).await?;
         alice_page.screenshot("life-390x844").await?;
-        Ok(())
+        new_game_then_keys(&alice_page, &bob_page, alice_id, bob_id).await
     })
     .await;
 }
@@ -258,4 +259,32 @@ async fn partners_deal_damage_apart(
     }
 
     Ok(())
+}
+
+/// Alice (the owner) starts a new game at 20 life: every page starts over, history and lethal
+/// highlight gone. Then Bob, his seat focused, presses `+` and `-`.
+async fn new_game_then_keys(
+    alice_page: &Page,
+    bob_page: &Page,
+    alice_id: Snowflake,
+    bob_id: Snowflake,
+) -> anyhow::Result<()> {
+    assert_eq!(bob_page.count(".table__new-game").await?, 0, "owner only");
+    alice_page.click(".table__new-game").await?;
+    alice_page.click(r#".new-game__life option[value="20"]"#).await?;
+    alice_page.click(".new-game__confirm").await?;
+    for page in [alice_page, bob_page] {
+        wait_for_life(page, alice_id, "20").await?;
+        wait_for_life(page, bob_id, "20").await?;
+        page.wait_for("a fresh game", |page| async move {
+            Ok(page.count(".seat--lethal").await? == 0 && history(&page).await?.is_empty())
+        })
+        .await?;
+    }
+    let bobs_seat = bob_page.find(&seat(bob_id)).await?;
+    bobs_seat.send_keys("+").await?;
+    wait_for_life(alice_page, bob_id, "21").await?;
+    bobs_seat.send_keys("-").await?;
+    wait_for_life(bob_page, bob_id, "20").await?;
+    wait_for_life(alice_page, bob_id, "20").await
 }
