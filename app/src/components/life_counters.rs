@@ -71,7 +71,8 @@ impl LifeTable {
 
     /// One tap: changes `target`'s `counter` by `delta`.
     pub fn change(self, target: UserId, counter: Counter, delta: i32) {
-        if !self.can(target, counter, delta) {
+        // Called from event handlers: a read, not a subscription.
+        if !untrack(|| self.can(target, counter, delta)) {
             return;
         }
         spawn_local(async move {
