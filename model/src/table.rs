@@ -238,20 +238,19 @@ impl PlayerTotals {
                     return Err(DeltaError::Life);
                 }
                 self.life = life;
-                match self
+                if let Some(entry) = self
                     .damage
                     .iter_mut()
                     .find(|entry| entry.from == from && entry.commander == commander)
                 {
-                    Some(entry) => entry.damage = damage,
-                    None => {
-                        self.damage.push(CommanderDamage {
-                            from,
-                            commander,
-                            damage,
-                        });
-                        self.damage.sort_by_key(|entry| (entry.from, entry.commander));
-                    }
+                    entry.damage = damage;
+                } else {
+                    self.damage.push(CommanderDamage {
+                        from,
+                        commander,
+                        damage,
+                    });
+                    self.damage.sort_by_key(|entry| (entry.from, entry.commander));
                 }
             }
         }
@@ -345,6 +344,9 @@ mod tests {
         n.parse().unwrap()
     }
 
+    /// Life, poison and damage from bob's first commander before; the change; the outcome.
+    type Case = ((i32, i32, i32), Counter, i32, Result<(i32, i32, i32), DeltaError>);
+
     #[test]
     fn deltas_follow_the_table_rules() {
         let alice = id("1");
@@ -357,8 +359,6 @@ mod tests {
             from: bob,
             commander: 1,
         };
-        // (life, poison, damage from bob's first commander) before; change; expected outcome.
-        type Case = ((i32, i32, i32), Counter, i32, Result<(i32, i32, i32), DeltaError>);
         let cases: &[Case] = &[
             ((40, 0, 0), Counter::Life, -3, Ok((37, 0, 0))),
             ((40, 0, 0), Counter::Life, 100, Ok((140, 0, 0))),

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! cargo bench -p server --bench stream [-- --clients 100 --rate 1000 --seconds 10 --streams 10000
-//!     --phases latency,split,failover,capacity --failover-rate 200 --failover-seconds 15
-//!     --kill-after 3 --lease-ttl 2 --postgres postgres://postgres@127.0.0.1:5432/test --no-pin]
+//!     --phases latency,split,failover,capacity,life --failover-rate 200 --failover-seconds 15
+//!     --kill-after 3 --lease-ttl 2 --postgres postgres://postgres@127.0.0.1:5432/test --no-pin
+//!     --life-rate 8 --life-seconds 10 --life-viewers 8]
 //! ```
 //!
 //! The Discord simulator runs in this process and stands in for Discord; the server is the real
@@ -39,6 +40,11 @@
 //! the simulator — on core 1. Each process's CPU during a phase is its utime + stime delta from
 //! `/proc/<pid>/stat` over the phase's wall time, in % of one core: which side saturates shows.
 //!
+//! 5. **life**: one process; four seated players each tap their life total (`--life-rate` changes
+//!    a second each, for `--life-seconds`) through the `change_life` server function while
+//!    `--life-viewers` streams watch the room: the latency from each server function's answer to
+//!    each viewer's arrival of that change (see `stream/life.rs`).
+//!
 //! Results are printed as tables; nothing is asserted (speed is measured, not tested).
 
 #![allow(clippy::print_stdout, reason = "a benchmark reports on stdout")]
@@ -71,6 +77,7 @@ enum Phase {
     Split,
     Failover,
     Capacity,
+    Life,
 }
 
 struct Options {
@@ -87,6 +94,7 @@ struct Options {
     /// `--no-pin`: leave every process free to use both cores (to tell core 0's saturation apart
     /// from the pipeline's own latency).
     pin: bool,
+    life: life::LifeOptions,
 }
 
 impl Options {
@@ -96,13 +104,20 @@ impl Options {
             rate: 1000,
             seconds: 10,
             streams: 10_000,
-            phases: vec![Phase::Latency, Phase::Split, Phase::Failover, Phase::Capacity],
+            phases: vec![
+                Phase::Latency,
+                Phase::Split,
+                Phase::Failover,
+                Phase::Capacity,
+                Phase::Life,
+            ],
             failover_rate: 200,
             failover_seconds: 15,
             kill_after: 3,
             lease_ttl: 2,
             postgres: "postgres://postgres@127.0.0.1:5432/test".to_owned(),
             pin: true,
+            life: life::LifeOptions::default(),
         };
         let args: Vec<String> = std::env::args().collect();
         let mut index = 1;
@@ -119,6 +134,9 @@ impl Options {
                 "--kill-after" => options.kill_after = value(),
                 "--lease-ttl" => options.lease_ttl = value(),
                 "--postgres" => options.postgres = text(),
+                "--life-rate" => options.life.rate = value(),
+                "--life-seconds" => options.life.seconds = value(),
+                "--life-viewers" => options.life.viewers = usize::try_from(value()).unwrap(),
                 "--no-pin" => {
                     options.pin = false;
                     index += 1;
@@ -132,7 +150,10 @@ impl Options {
                             "split" => Phase::Split,
                             "failover" => Phase::Failover,
                             "capacity" => Phase::Capacity,
-                            other => panic!("unknown phase {other:?}: latency, split, failover, capacity"),
+                            "life" => Phase::Life,
+                            other => {
+                                panic!("unknown phase {other:?}: latency, split, failover, capacity, life")
+                            }
                         })
                         .collect();
                 }
@@ -727,6 +748,8 @@ async fn sit_down(address: &str, user: Snowflake) -> Table {
 enum Frame {
     /// `voice.joined` / `voice.left`, with the user's id as the JSON carries it.
     Voice { user: String, joined: bool },
+    /// `life.changed`, with the change's place in the room's order.
+    Life { seq: i64 },
     /// Any other event, by name (`snapshot`, `seats`, `seat.*`, …).
     Other(String),
 }
@@ -786,6 +809,15 @@ impl Client {
                 let joined = match name.as_str() {
                     "voice.joined" => true,
                     "voice.left" => false,
+                    // The change's `seq` is the first one in the JSON (the totals' comes after).
+                    "life.changed" => {
+                        let seq = data
+                            .split_once("\"seq\":")
+                            .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+                            .and_then(|seq| seq.parse().ok())
+                            .unwrap_or(-1);
+                        return Ok(Frame::Life { seq });
+                    }
                     _ => return Ok(Frame::Other(name)),
                 };
                 let user = data
@@ -911,6 +943,7 @@ async fn view(
         let now = Instant::now();
         let (user, joined) = match frame {
             Frame::Voice { user, joined } => (user, joined),
+            Frame::Life { .. } => continue,
             Frame::Other(name) => {
                 if name == "snapshot" {
                     tally.resyncs += 1;
@@ -1395,7 +1428,7 @@ async fn capacity_phase(
                 while voice < burst {
                     match tokio::time::timeout(Duration::from_secs(30), client.next_frame()).await {
                         Ok(Ok(Frame::Voice { .. })) => voice += 1,
-                        Ok(Ok(Frame::Other(_))) => {}
+                        Ok(Ok(Frame::Other(_) | Frame::Life { .. })) => {}
                         _ => return false,
                     }
                 }
@@ -1429,6 +1462,9 @@ fn scratch(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&data).unwrap();
     data
 }
+
+#[path = "stream/life.rs"]
+mod life;
 
 fn main() {
     let options = Options::parse();
@@ -1495,6 +1531,14 @@ fn main() {
             cluster.stop().await;
         } else if let Some(run) = &single {
             print_latency(&[("one process", run)], &options);
+        }
+
+        if options.runs(Phase::Life) {
+            let data = scratch("life");
+            let server = start_single(&sim, &data, pinned).await;
+            life::life_phase(&sim, &server, redis, &options.life).await;
+            server.stop().await;
+            let _ = std::fs::remove_dir_all(&data);
         }
 
         if options.runs(Phase::Capacity) {

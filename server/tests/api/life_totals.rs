@@ -102,6 +102,9 @@ async fn open_table(player: &Player, room: &str) -> (SseReader, TableState) {
     }
 }
 
+/// Who changes whose `counter` by `delta`; the status; for a success, the target's life after.
+type Case<'a> = (&'a Player, &'a str, &'a str, &'a str, u16, Option<i32>);
+
 #[tokio::test]
 async fn every_change_is_checked_and_refused_with_the_status_that_says_why() {
     let app = spawn_app_on_real_discord(&[("IP_RATE_BURST", "1000")]).await;
@@ -126,7 +129,7 @@ async fn every_change_is_checked_and_refused_with_the_status_that_says_why() {
     let bob_partner = format!("commander:{bob}:1");
     let by_stranger = format!("commander:{}:0", pod.stranger_id);
     // (who, target, counter, delta) → status, and for a success bob's life after it.
-    let cases: Vec<(&Player, &str, &str, &str, u16, Option<i32>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (&pod.owner, bob, "life", "-3", 200, Some(27)),
         (&pod.bob, bob, "life", "100", 200, Some(127)),
         (&pod.bob, bob, "life", "-100", 200, Some(27)),
@@ -180,8 +183,14 @@ async fn every_change_is_checked_and_refused_with_the_status_that_says_why() {
     assert_eq!((bob_totals.life, bob_totals.poison), (6, 10));
     assert!(bob_totals.is_lethal(), "10 poison and 21 from one commander");
     assert_eq!(now.history.len(), 5);
+}
 
-    // Partners: named by their player (or the owner), then tracked apart.
+#[tokio::test]
+async fn partners_are_named_by_their_player_or_the_owner_and_counted_apart() {
+    let app = spawn_app_on_real_discord(&[("IP_RATE_BURST", "1000")]).await;
+    let pod = pod(&app, "40").await;
+    let (owner, bob) = (pod.owner_id.as_str(), pod.bob_id.as_str());
+    let (by_bob, bob_partner) = (format!("commander:{bob}:0"), format!("commander:{bob}:1"));
     pod.stranger
         .table(
             "commanders",
@@ -243,7 +252,7 @@ async fn every_change_is_checked_and_refused_with_the_status_that_says_why() {
         (2, 4),
         "damage from each partner is counted apart"
     );
-    assert_eq!(from_partner.totals.life, 26);
+    assert_eq!(from_partner.totals.life, 36);
 }
 
 /// `player` undoes their change `seq` in `room`.
