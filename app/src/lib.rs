@@ -9,7 +9,8 @@
 //! * [`recent_invites`]: invite links this browser was just given (the server keeps only hashes).
 //! * [`countdown`]: time left, in words.
 //! * [`roster_view`]: the member list's state and how stream messages change it (pure).
-//! * `live` (browser only): the `EventSource` that feeds it.
+//! * [`table_view`]: the pod's life totals and how stream messages change them (pure).
+//! * `live` (browser only): the `EventSource` that feeds both.
 //! * [`server_fns`]: server functions, one file per resource.
 
 // Leptos encodes a page's whole view tree in its type; the game room's is deeper than rustc's default
@@ -24,6 +25,7 @@ pub mod pages;
 pub mod recent_invites;
 pub mod roster_view;
 pub mod server_fns;
+pub mod table_view;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};

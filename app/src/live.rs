@@ -1,4 +1,5 @@
-//! Browser side of the live roster: an `EventSource` on `/api/stream`, feeding [`RosterView`].
+//! Browser side of the live table: an `EventSource` on `/api/stream`, feeding [`RosterView`] (who
+//! sits where) and [`TableView`] (their life totals).
 //!
 //! The browser's `EventSource` reconnects by itself after a dropped connection and sends
 //! `Last-Event-ID`, so the server replays what was missed. When the browser gives up (the server
@@ -13,10 +14,13 @@ use send_wrapper::SendWrapper;
 use wasm_bindgen::{JsCast, closure::Closure};
 use web_sys::{EventSource, MessageEvent};
 
-use crate::roster_view::{Applied, RosterView, StreamStatus};
+use crate::{
+    roster_view::{Applied, RosterView, StreamStatus},
+    table_view::{COMMANDERS_NAMED_EVENT, LIFE_CHANGED_EVENT, TABLE_RESET_EVENT, TableView},
+};
 
 /// The SSE events the member list listens to.
-const EVENTS: [&str; 9] = [
+const EVENTS: [&str; 13] = [
     "snapshot",
     "seats",
     "voice.joined",
@@ -26,6 +30,17 @@ const EVENTS: [&str; 9] = [
     "seat.taken",
     "seat.freed",
     "seat.dropped",
+    model::table::TABLE_EVENT,
+    LIFE_CHANGED_EVENT,
+    COMMANDERS_NAMED_EVENT,
+    TABLE_RESET_EVENT,
+];
+/// The events that change the life totals rather than the seats.
+const TABLE_EVENTS: [&str; 4] = [
+    model::table::TABLE_EVENT,
+    LIFE_CHANGED_EVENT,
+    COMMANDERS_NAMED_EVENT,
+    TABLE_RESET_EVENT,
 ];
 /// The longest wait before reopening a stream the browser gave up on.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -48,6 +63,7 @@ impl Drop for Connection {
 struct Stream {
     room: ChannelId,
     view: RwSignal<RosterView>,
+    table: RwSignal<TableView>,
     status: RwSignal<StreamStatus>,
     connection: Rc<RefCell<Option<Connection>>>,
     failures: Rc<RefCell<u32>>,
@@ -55,10 +71,16 @@ struct Stream {
 }
 
 /// Opens the room's stream; it closes when the calling component is cleaned up.
-pub(crate) fn connect(room: ChannelId, view: RwSignal<RosterView>, status: RwSignal<StreamStatus>) {
+pub(crate) fn connect(
+    room: ChannelId,
+    view: RwSignal<RosterView>,
+    table: RwSignal<TableView>,
+    status: RwSignal<StreamStatus>,
+) {
     let stream = Stream {
         room,
         view,
+        table,
         status,
         connection: Rc::default(),
         failures: Rc::default(),
@@ -126,8 +148,13 @@ impl Stream {
         };
         *self.failures.borrow_mut() = 0;
         let mut outcome = Ok(Applied::Updated);
-        self.view
-            .update(|view| outcome = view.apply_at(self.room, name, &data, crate::countdown::now_ms()));
+        if TABLE_EVENTS.contains(&name) {
+            self.table
+                .update(|table| outcome = table.apply(self.room, name, &data).map(|()| Applied::Updated));
+        } else {
+            self.view
+                .update(|view| outcome = view.apply_at(self.room, name, &data, crate::countdown::now_ms()));
+        }
         match outcome {
             Ok(Applied::Updated) => self.status.set(StreamStatus::Live),
             Ok(Applied::RoomClosed) => {

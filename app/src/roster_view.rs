@@ -95,7 +95,7 @@ pub struct Departure {
 }
 
 /// Where a seated player is, as far as voice goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Voice {
     /// In the room's voice channel.
     In,

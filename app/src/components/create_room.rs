@@ -1,8 +1,11 @@
-//! "Create a game": names a new room, creates it, and goes to its page with the invite ready.
+//! "Create a game": names a new room and picks its starting life, creates it, and goes to its page with the invite ready.
 
 use leptos::prelude::*;
 use leptos_router::{NavigateOptions, hooks::use_navigate};
-use model::room::{room_path, validate_room_name};
+use model::{
+    room::{room_path, validate_room_name},
+    table::{DEFAULT_STARTING_LIFE, STARTING_LIFE_CHOICES},
+};
 
 use crate::{recent_invites::RecentInvites, server_fns::rooms::create_room};
 
@@ -10,8 +13,9 @@ use crate::{recent_invites::RecentInvites, server_fns::rooms::create_room};
 #[component]
 pub fn CreateRoomForm() -> impl IntoView {
     let name = RwSignal::new(String::new());
+    let starting_life = RwSignal::new(DEFAULT_STARTING_LIFE);
     let problem = RwSignal::new(None::<String>);
-    let create = Action::new(|name: &String| create_room(name.clone(), None));
+    let create = Action::new(|(name, life): &(String, i32)| create_room(name.clone(), Some(*life)));
     let invites = RecentInvites::expect();
     let navigate = use_navigate();
     Effect::new(move || match create.value().get() {
@@ -28,7 +32,7 @@ pub fn CreateRoomForm() -> impl IntoView {
         match validate_room_name(&name.get_untracked()) {
             Ok(valid) => {
                 problem.set(None);
-                create.dispatch(valid);
+                create.dispatch((valid, starting_life.get_untracked()));
             }
             Err(err) => problem.set(Some(err.to_string())),
         }
@@ -48,6 +52,34 @@ pub fn CreateRoomForm() -> impl IntoView {
                     prop:value=move || name.get()
                     on:input=move |event| name.set(event_target_value(&event))
                 />
+                <label class="create-room__life">
+                    <span class="create-room__life-label">"Starting life"</span>
+                    <select
+                        id="starting-life"
+                        class="create-room__starting-life"
+                        on:change=move |event| {
+                            if let Ok(life) = event_target_value(&event).parse() {
+                                starting_life.set(life);
+                            }
+                        }
+                    >
+                        {STARTING_LIFE_CHOICES
+                            .iter()
+                            .map(|&choice| {
+                                let label = if choice == DEFAULT_STARTING_LIFE {
+                                    format!("{choice} (Commander)")
+                                } else {
+                                    choice.to_string()
+                                };
+                                view! {
+                                    <option value=choice.to_string() selected=choice == DEFAULT_STARTING_LIFE>
+                                        {label}
+                                    </option>
+                                }
+                            })
+                            .collect_view()}
+                    </select>
+                </label>
                 <button class="button create-room__submit" type="submit" disabled=move || create.pending().get()>
                     "Create game"
                 </button>
@@ -55,4 +87,6 @@ pub fn CreateRoomForm() -> impl IntoView {
             {move || problem.get().map(|problem| view! { <p class="form-error" role="alert">{problem}</p> })}
         </form>
     }
+    // Erased: the landing page's view type is otherwise deeper than rustc's default query depth.
+    .into_any()
 }

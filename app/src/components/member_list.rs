@@ -2,19 +2,26 @@
 //! and apart from them whoever is in the voice channel without a seat; updated in place. A voice
 //! channel that is no room (the demo Lobby) shows the plain list of who is in it.
 //!
+//! Each seated player's life totals sit in their seat (see `life_counters`); the table's history
+//! and the owner's "New game" sit under the seats.
+//!
 //! Names come from Discord and may hold anything, U+202E included: each is a `<bdi>`, so it cannot
 //! reorder the text around it.
 
 use leptos::prelude::*;
-use model::{event::SeatFreedReason, ids::ChannelId, stream::RoomMember, viewer::Viewer};
+use model::{event::SeatFreedReason, ids::ChannelId, stream::RoomMember, table::Counter, viewer::Viewer};
 
 use crate::{
-    components::dropout_modal::DropoutModal,
+    components::{
+        dropout_modal::DropoutModal,
+        life_counters::{LifeCounters, LifeTable, TableFooter},
+    },
     countdown::now_ms,
     roster_view::{
         DropoutWatch, ROOM_CAPACITY, RosterView, SeatView, StreamStatus, Voice, avatar_url,
         discord_channel_link, empty_text, initial, shown_status,
     },
+    table_view::TableView,
 };
 
 /// How often the drop timers move.
@@ -23,14 +30,17 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 /// The room's table (or a channel's members) with `n/4` and the stream's status. The server
 /// renders it empty and "Connecting…"; once hydrated it opens `/api/stream` and follows it into
 /// `view` (the page's, when it shares the table with other parts). For a signed-in `viewer` it also
-/// watches their own voice state and shows the dropout modal.
+/// watches their own voice state and shows the dropout modal. In a game room each seat shows its
+/// player's life totals, followed into `table` (the page's, when shared).
 #[component]
 pub fn MemberList(
     room: ChannelId,
     #[prop(into)] viewer: Signal<Option<Viewer>>,
     #[prop(optional)] view: Option<RwSignal<RosterView>>,
+    #[prop(optional)] table: Option<RwSignal<TableView>>,
 ) -> impl IntoView {
     let view = view.unwrap_or_else(|| RwSignal::new(RosterView::default()));
+    let table = table.unwrap_or_else(|| RwSignal::new(TableView::default()));
     // The browser's clock, moved every second so drop timers count; corrected by the server's.
     let now = RwSignal::new(now_ms());
     #[cfg(feature = "hydrate")]
@@ -65,9 +75,15 @@ pub fn MemberList(
         viewer.with(|viewer| viewer.as_ref().map(|v| discord_channel_link(v.guild_id, room)))
     });
     #[cfg(feature = "hydrate")]
-    Effect::new(move || crate::live::connect(room, view, status));
-    #[cfg(not(feature = "hydrate"))]
-    let _ = room;
+    Effect::new(move || crate::live::connect(room, view, table, status));
+    let life = LifeTable {
+        room,
+        table,
+        roster: view,
+        me: Signal::derive(move || viewer.with(|viewer| viewer.as_ref().and_then(|viewer| viewer.user_id))),
+        server_now,
+        problem: RwSignal::new(None),
+    };
 
     let is_table = move || view.with(|view| view.seats().is_some());
     view! {
@@ -80,7 +96,7 @@ pub fn MemberList(
                 <span class="roster__status">{move || shown_status().1}</span>
             </header>
             <Show when=is_table fallback=move || view! { <ChannelList view /> }>
-                <SeatTable view server_now />
+                <SeatTable view server_now life />
             </Show>
             <DropoutModal open=dropped rejoin />
         </section>
@@ -104,20 +120,24 @@ fn ChannelList(view: RwSignal<RosterView>) -> impl IntoView {
     }
 }
 
-/// A room's four seats, the last departure, and who is in the channel without a seat.
+/// A room's four seats, the table's history, the last departure, and who is in the channel
+/// without a seat.
 #[component]
-fn SeatTable(view: RwSignal<RosterView>, server_now: Signal<i64>) -> impl IntoView {
+fn SeatTable(view: RwSignal<RosterView>, server_now: Signal<i64>, life: LifeTable) -> impl IntoView {
     let unseated = move || view.with(RosterView::unseated);
     view! {
         <ol class="seats">
+            // Keyed, so a seat (with its focus and an open form) is rebuilt only when it changes.
+            <For
+                each=move || view.with(RosterView::seat_views).unwrap_or_default()
+                key=|seat| {
+                    (seat.seat.user_id, seat.seat.username.clone(), seat.avatar.clone(), seat.seat.owner, seat.voice)
+                }
+                children=move |seat| view! { <SeatItem seat server_now life /> }
+            />
             {move || {
-                let seats = view.with(RosterView::seat_views).unwrap_or_default();
-                let empty = ROOM_CAPACITY.saturating_sub(seats.len());
-                let taken = seats
-                    .into_iter()
-                    .map(|seat| view! { <SeatItem seat server_now /> })
-                    .collect_view();
-                let free = (0..empty)
+                let empty = ROOM_CAPACITY.saturating_sub(view.with(|view| view.seats().map_or(0, <[_]>::len)));
+                (0..empty)
                     .map(|_| {
                         view! {
                             <li class="seat seat--empty">
@@ -125,13 +145,10 @@ fn SeatTable(view: RwSignal<RosterView>, server_now: Signal<i64>) -> impl IntoVi
                             </li>
                         }
                     })
-                    .collect_view();
-                view! {
-                    {taken}
-                    {free}
-                }
+                    .collect_view()
             }}
         </ol>
+        <TableFooter life />
         {move || {
             view.with(|view| view.departure().cloned())
                 .map(|gone| {
@@ -163,10 +180,16 @@ fn SeatTable(view: RwSignal<RosterView>, server_now: Signal<i64>) -> impl IntoVi
 }
 
 /// One seat: avatar (or initial), name, the owner's badge and the voice status, whose drop timer
-/// counts on `server_now`.
+/// counts on `server_now`; with `life`, the player's life totals. Such a seat takes the keyboard
+/// focus, and `+` (or `=`, the same key unshifted) and `-` then change their life by one.
 #[component]
-fn SeatItem(seat: SeatView, #[prop(into)] server_now: Signal<i64>) -> impl IntoView {
+fn SeatItem(
+    seat: SeatView,
+    #[prop(into)] server_now: Signal<i64>,
+    #[prop(optional)] life: Option<LifeTable>,
+) -> impl IntoView {
     let SeatView { seat, avatar, voice } = seat;
+    let user = seat.user_id;
     let member = RoomMember {
         user_id: seat.user_id,
         username: seat.username.clone(),
@@ -186,8 +209,34 @@ fn SeatItem(seat: SeatView, #[prop(into)] server_now: Signal<i64>) -> impl IntoV
     let badge = seat
         .owner
         .then(|| view! { <span class="seat__owner">"Host"</span> });
+    let lethal = move || {
+        life.is_some_and(|life| {
+            life.table
+                .with(|table| table.totals(user).is_some_and(|totals| totals.is_lethal()))
+        })
+    };
+    let on_key = move |event: leptos::ev::KeyboardEvent| {
+        let Some(life) = life else { return };
+        if typing(&event) {
+            return;
+        }
+        let delta = match event.key().as_str() {
+            "+" | "=" => 1,
+            "-" => -1,
+            _ => return,
+        };
+        event.prevent_default();
+        life.change(user, Counter::Life, delta);
+    };
+    let counters = life.map(|life| view! { <LifeCounters life user /> });
     view! {
-        <li class="seat" data-user-id=seat.user_id.to_string() data-voice=voice.as_str()>
+        <li
+            class=move || if lethal() { "seat seat--lethal" } else { "seat" }
+            data-user-id=seat.user_id.to_string()
+            data-voice=voice.as_str()
+            tabindex=life.map(|_| "0")
+            on:keydown=on_key
+        >
             {picture}
             <span class="seat__who">
                 <bdi class="seat__name">{seat.username}</bdi>
@@ -197,7 +246,25 @@ fn SeatItem(seat: SeatView, #[prop(into)] server_now: Signal<i64>) -> impl IntoV
                 {move || voice.label(server_now.get())}
                 {matches!(voice, Voice::Dropped { .. }).then(|| view! { <span class="seat__held">"seat held"</span> })}
             </span>
+            {counters}
         </li>
+    }
+}
+
+/// Whether a key press is typing into a field (a commander's name), not a shortcut.
+fn typing(event: &leptos::ev::KeyboardEvent) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = event;
+        false
     }
 }
 
@@ -220,6 +287,65 @@ fn MemberItem(member: RoomMember) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_seat_shows_its_players_totals_with_stable_selectors_and_why_they_are_lethal() {
+        let room: ChannelId = "4000000000000000001".parse().unwrap();
+        let seat = |user: &str, name: &str| {
+            format!(
+                r#"{{"userId":"{user}","username":"{name}","avatar":null,"owner":false,"droppedAtMs":null}}"#
+            )
+        };
+        let seats = format!(
+            r#"{{"channelId":"{room}","seats":[{},{}],"serverNowMs":0}}"#,
+            seat("10", "Alice"),
+            seat("11", "Bob")
+        );
+        let totals = |user: &str, poison: i32| {
+            format!(
+                r#"{{"userId":"{user}","life":40,"poison":{poison},"commanders":["Tymna"],"damage":[],"seq":1}}"#
+            )
+        };
+        let state = format!(
+            r#"{{"channelId":"{room}","startingLife":40,"seq":1,"players":[{},{}],"history":[]}}"#,
+            totals("10", 10),
+            totals("11", 0)
+        );
+        let html = Owner::new().with(|| {
+            let roster = RwSignal::new(RosterView::default());
+            roster.update(|roster| {
+                roster.apply(room, "seats", &seats).unwrap();
+            });
+            let table = RwSignal::new(TableView::default());
+            table.update(|table| table.apply(room, "table", &state).unwrap());
+            let life = LifeTable {
+                room,
+                table,
+                roster,
+                me: Signal::derive(|| "11".parse().ok()),
+                server_now: Signal::derive(|| 0),
+                problem: RwSignal::new(None),
+            };
+            let seat = roster.with_untracked(|roster| roster.seat_views().unwrap().remove(0));
+            view! { <SeatItem seat server_now=Signal::derive(|| 0) life /> }.to_html()
+        });
+        assert!(html.contains(r#"class="seat seat--lethal""#), "{html}");
+        assert!(html.contains(r#"tabindex="0""#), "{html}");
+        assert!(
+            html.contains(r#"data-life="40""#) && html.contains(r#"data-poison="10""#),
+            "{html}"
+        );
+        assert!(html.contains("lethal: 10 poison"), "{html}");
+        assert!(
+            html.contains(r#"data-counter="commander:11:0" data-delta="1""#),
+            "a row for Bob's commander: {html}"
+        );
+        assert!(html.contains(">Tymna</bdi>"), "{html}");
+        assert!(
+            !html.contains("commanders__toggle"),
+            "Bob names only his own: {html}"
+        );
+    }
 
     #[test]
     fn a_seat_shows_its_owner_badge_its_drop_and_an_isolated_name() {

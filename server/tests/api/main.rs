@@ -22,6 +22,7 @@ mod invite_preview;
 mod ip_budget;
 mod janitor;
 mod landing;
+mod life;
 mod life_totals;
 mod metrics;
 mod outage;

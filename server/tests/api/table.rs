@@ -110,7 +110,7 @@ async fn the_stream_carries_seats_their_changes_and_drop_times_that_survive_a_re
 }
 
 /// Signs `page` in as the simulator's `user` and lands on `path`.
-async fn sign_in_to(page: &Page, app_url: &str, user: Snowflake, path: &str) -> anyhow::Result<()> {
+pub async fn sign_in_to(page: &Page, app_url: &str, user: Snowflake, path: &str) -> anyhow::Result<()> {
     page.goto(&format!("{app_url}/auth/login?return_to={path}"))
         .await?;
     page.click(&format!(
