@@ -99,14 +99,26 @@ async fn seat_pod(sim: &SimHandle, address: &str) -> (Snowflake, Vec<Seated>) {
         .unwrap();
     let token = room["invite"]["token"].as_str().unwrap().to_owned();
     for player in &players[1..] {
-        let joined = player
-            .http
-            .post(format!("http://{address}/api/rooms/join"))
-            .form(&[("token", token.as_str())])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(joined.status(), 200, "seated");
+        // A join answers 503 until the roster follows Discord (seats are counted on it): retry.
+        let started = Instant::now();
+        loop {
+            let joined = player
+                .http
+                .post(format!("http://{address}/api/rooms/join"))
+                .form(&[("token", token.as_str())])
+                .send()
+                .await
+                .unwrap();
+            if joined.status() == 200 {
+                break;
+            }
+            assert!(
+                joined.status() == 503 && started.elapsed() < Duration::from_secs(30),
+                "seated: {}",
+                joined.status()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     (
         Snowflake::parse(room["channelId"].as_str().unwrap()).unwrap(),
