@@ -122,6 +122,20 @@ pub mod ssr {
     }
 
     impl Caller {
+        /// The access token [`Self::access_token`] gives, if the user let the app add them to the
+        /// guild (`guilds.join`): a 403 `CONSENT_NEEDED` otherwise, which the invite page answers
+        /// with a sign-in that asks for it.
+        pub async fn join_token(&self, oauth: &DiscordOAuth) -> Result<String, AppError> {
+            let tokens = self.session.tokens().await.map_err(|err| {
+                tracing::error!(error = ?err, "session store failed");
+                AppError::Internal
+            })?;
+            if tokens.is_some_and(|tokens| !tokens.may_join()) {
+                return Err(AppError::Invite(model::error::InviteError::ConsentNeeded));
+            }
+            self.access_token(oauth).await
+        }
+
         /// The user's Discord access token, renewed first when it is about to expire. A token
         /// that can no longer be renewed means signing in again (401).
         pub async fn access_token(&self, oauth: &DiscordOAuth) -> Result<String, AppError> {

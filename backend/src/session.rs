@@ -25,7 +25,10 @@ use tower_sessions::{
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use self::keys::{OpenedWith, SessionKeys};
-use crate::Store;
+use crate::{
+    Store,
+    discord::oauth::{GUILDS_JOIN, IDENTIFY},
+};
 
 /// How long a started sign-in may take: anonymous visits to `/auth/login` must not pile up
 /// long-lived rows.
@@ -267,6 +270,13 @@ pub struct DiscordTokens {
     pub refresh_token: Option<String>,
     /// Unix seconds when the access token expires.
     pub expires_at: Option<i64>,
+    /// The scopes granted. Sessions signed in before they were kept asked for both.
+    #[serde(default = "scopes_of_old_sign_ins")]
+    pub scopes: Vec<String>,
+}
+
+fn scopes_of_old_sign_ins() -> Vec<String> {
+    vec![IDENTIFY.to_owned(), GUILDS_JOIN.to_owned()]
 }
 
 impl fmt::Debug for PendingSignIn {
@@ -288,11 +298,18 @@ impl fmt::Debug for DiscordTokens {
                 &self.refresh_token.as_ref().map(|_| "[redacted]"),
             )
             .field("expires_at", &self.expires_at)
+            .field("scopes", &self.scopes)
             .finish()
     }
 }
 
 impl DiscordTokens {
+    /// Whether the user let the app add them to the guild (`guilds.join`), which joining a game
+    /// needs.
+    pub fn may_join(&self) -> bool {
+        self.scopes.iter().any(|scope| scope == GUILDS_JOIN)
+    }
+
     /// Renew this long before expiry, so a token never runs out in the middle of a request.
     pub const RENEW_AHEAD_SECS: i64 = 5 * 60;
 
@@ -389,6 +406,7 @@ mod tests {
             access_token: access.to_owned(),
             refresh_token: Some(format!("{access}-refresh")),
             expires_at: Some(1),
+            scopes: Vec::new(),
         };
         Record {
             id: Id::default(),
@@ -425,6 +443,7 @@ mod tests {
             access_token: "secret-access".to_owned(),
             refresh_token: Some("secret-refresh".to_owned()),
             expires_at: Some(42),
+            scopes: Vec::new(),
         };
         let pending = PendingSignIn {
             csrf_state: "secret-state".to_owned(),
@@ -523,11 +542,27 @@ mod tests {
     }
 
     #[test]
+    fn joining_needs_guilds_join_and_old_sessions_had_it() {
+        let old: DiscordTokens =
+            serde_json::from_str(r#"{"access_token":"a","refresh_token":null,"expires_at":null}"#).unwrap();
+        assert!(
+            old.may_join(),
+            "every sign-in asked for guilds.join before scopes were kept"
+        );
+        let identify_only = DiscordTokens {
+            scopes: vec!["identify".to_owned()],
+            ..old
+        };
+        assert!(!identify_only.may_join());
+    }
+
+    #[test]
     fn tokens_are_renewed_in_their_last_five_minutes() {
         let tokens = |expires_at| DiscordTokens {
             access_token: "a".to_owned(),
             refresh_token: Some("r".to_owned()),
             expires_at,
+            scopes: Vec::new(),
         };
         let now = 1_000_000;
         assert!(!tokens(Some(now + 3600)).needs_renewal(now));

@@ -104,6 +104,10 @@ pub enum InviteError {
     /// The room's owner removed the user, and has not let them back in (403).
     #[error("The host removed you from this game. Ask them to let you back in.")]
     Removed,
+    /// The user signed in without letting the app add them to the server hosting the rooms (the
+    /// home page's sign-in asks only who they are): they sign in again from the invite (403).
+    #[error("To join, sign in with Discord again and allow Spell Coven to add you to its server.")]
+    ConsentNeeded,
     /// The app is (re)connecting to Discord, so who sits in the room cannot be counted (503,
     /// with `Retry-After`).
     #[error("Spell Coven is reconnecting to Discord; try again in a few seconds")]
@@ -120,6 +124,7 @@ impl InviteError {
             Self::RoomNotFound => "ROOM_NOT_FOUND",
             Self::GuildJoinDenied => "GUILD_JOIN_DENIED",
             Self::Removed => "REMOVED",
+            Self::ConsentNeeded => "CONSENT_NEEDED",
             Self::DiscordUnavailable => "DISCORD_UNAVAILABLE",
         }
     }
@@ -133,6 +138,7 @@ impl InviteError {
             Self::RoomNotFound => "This game has ended",
             Self::GuildJoinDenied => "Discord didn't let you in",
             Self::Removed => "You were removed from this game",
+            Self::ConsentNeeded => "One more step to join",
             Self::DiscordUnavailable => "Reconnecting to Discord",
         }
     }
@@ -143,7 +149,7 @@ impl InviteError {
             Self::TokenInvalid | Self::TokenExpired => 400,
             Self::RoomFull => 409,
             Self::RoomNotFound => 404,
-            Self::GuildJoinDenied | Self::Removed => 403,
+            Self::GuildJoinDenied | Self::Removed | Self::ConsentNeeded => 403,
             Self::DiscordUnavailable => 503,
         }
     }
@@ -302,6 +308,7 @@ mod tests {
             (AppError::Invite(InviteError::RoomNotFound), 404),
             (AppError::Invite(InviteError::GuildJoinDenied), 403),
             (AppError::Invite(InviteError::Removed), 403),
+            (AppError::Invite(InviteError::ConsentNeeded), 403),
             (AppError::Invite(InviteError::DiscordUnavailable), 503),
             (AppError::Hub(HubError::MissingSignature), 400),
             (AppError::Hub(HubError::UnknownEvent), 400),

@@ -185,7 +185,11 @@ fn JoinProblem(err: AppError, sign_in: String) -> impl IntoView {
         AppError::Unauthenticated => ("UNAUTHENTICATED", "Please sign in again"),
         _ => ("", "Could not join the game"),
     };
-    let again = matches!(err, AppError::Unauthenticated).then(|| {
+    let again = matches!(
+        err,
+        AppError::Unauthenticated | AppError::Invite(model::error::InviteError::ConsentNeeded)
+    )
+    .then(|| {
         view! {
             <a class="button" href=sign_in rel="external">
                 "Sign in with Discord"

@@ -57,7 +57,7 @@ pub async fn preview_invite(token: String) -> Result<InvitePreview, AppError> {
 pub async fn join_room(token: String) -> Result<JoinedRoom, AppError> {
     let services = super::ssr::services()?;
     let caller = super::ssr::throttled_caller(&services).await?;
-    let access_token = caller.access_token(&services.oauth).await?;
+    let access_token = caller.join_token(&services.oauth).await?;
     let (rooms, user) = (services.rooms, caller.user.id);
     super::ssr::to_completion(async move { rooms.join(user, &token, &access_token).await }).await
 }

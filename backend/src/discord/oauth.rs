@@ -1,5 +1,8 @@
-//! Discord OAuth2 sign-in with the `oauth2` crate: authorization code + PKCE (S256) + `state`,
-//! scopes `identify guilds.join`.
+//! Discord OAuth2 sign-in with the `oauth2` crate: authorization code + PKCE (S256) + `state`.
+//!
+//! Consent matches intent: signing in from the home page asks only `identify` (who the user is);
+//! signing in to join a game (coming back to an invite) also asks `guilds.join`, the right to add
+//! them to the server hosting the rooms. The scopes granted are kept with the tokens.
 
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
@@ -13,8 +16,20 @@ use url::Url;
 
 use crate::session::{DiscordTokens, PendingSignIn, SignedInUser};
 
-/// What we ask Discord for: who the user is, and the right to add them to the guild.
-pub const SCOPES: [&str; 2] = ["identify", "guilds.join"];
+/// Who the user is: all a plain sign-in asks for.
+pub const IDENTIFY: &str = "identify";
+/// The right to add the user to the guild: asked only by a sign-in that joins a game.
+pub const GUILDS_JOIN: &str = "guilds.join";
+
+/// The scopes a sign-in coming back to `return_to` asks for: joining a game (an invite page)
+/// needs `guilds.join`; anything else only `identify`.
+pub fn scopes_for(return_to: &str) -> &'static [&'static str] {
+    if return_to.starts_with("/invite/") {
+        &[IDENTIFY, GUILDS_JOIN]
+    } else {
+        &[IDENTIFY]
+    }
+}
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
@@ -114,7 +129,11 @@ impl DiscordOAuth {
         let (url, csrf) = self
             .client
             .authorize_url(CsrfToken::new_random)
-            .add_scopes(SCOPES.iter().map(|scope| Scope::new((*scope).to_owned())))
+            .add_scopes(
+                scopes_for(&return_to)
+                    .iter()
+                    .map(|scope| Scope::new((*scope).to_owned())),
+            )
             .set_pkce_challenge(challenge)
             .url();
         let pending = PendingSignIn {
@@ -138,7 +157,7 @@ impl DiscordOAuth {
             .request_async(&self.http)
             .await
             .map_err(exchange_failed)?;
-        let tokens = tokens_from(&token);
+        let tokens = tokens_from(&token, scopes_for(&pending.return_to));
         let access_token = tokens.access_token.clone();
         let me: MeResponse = self
             .http
@@ -171,7 +190,8 @@ impl DiscordOAuth {
             .request_async(&self.http)
             .await
             .map_err(exchange_failed)?;
-        let mut renewed = tokens_from(&token);
+        let granted: Vec<&str> = tokens.scopes.iter().map(String::as_str).collect();
+        let mut renewed = tokens_from(&token, &granted);
         // Discord always sends a new refresh token, but keep the old one if a provider does not.
         renewed.refresh_token = renewed.refresh_token.or_else(|| tokens.refresh_token.clone());
         Ok(renewed)
@@ -214,8 +234,9 @@ fn exchange_failed(
     }
 }
 
-/// The tokens of a token response, with the expiry made absolute.
-fn tokens_from(token: &impl TokenResponse) -> DiscordTokens {
+/// The tokens of a token response, with the expiry made absolute and the scopes it grants (those
+/// `asked` when the response does not say, as OAuth2 allows when they are the same).
+fn tokens_from(token: &impl TokenResponse, asked: &[&str]) -> DiscordTokens {
     let expires_at = token.expires_in().map(|ttl| {
         let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
         time::OffsetDateTime::now_utc()
@@ -226,5 +247,9 @@ fn tokens_from(token: &impl TokenResponse) -> DiscordTokens {
         access_token: token.access_token().secret().clone(),
         refresh_token: token.refresh_token().map(|token| token.secret().clone()),
         expires_at,
+        scopes: token.scopes().map_or_else(
+            || asked.iter().map(|scope| (*scope).to_owned()).collect(),
+            |granted| granted.iter().map(|scope| scope.to_string()).collect(),
+        ),
     }
 }

@@ -64,7 +64,12 @@ async fn sign_in(address: &str, user: Snowflake) -> Seated {
         .unwrap();
     let base: reqwest::Url = format!("http://{address}").parse().unwrap();
     let location = |response: &reqwest::Response| response.headers()["location"].to_str().unwrap().to_owned();
-    let login = http.get(base.join("/auth/login").unwrap()).send().await.unwrap();
+    // As from an invite, so the sign-in lets the app add them to the guild (`guilds.join`).
+    let login = http
+        .get(base.join("/auth/login?return_to=/invite/life").unwrap())
+        .send()
+        .await
+        .unwrap();
     let authorize = reqwest::Url::parse(&location(&login)).unwrap();
     let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
     form.push(("user_id".to_owned(), user.to_string()));
@@ -126,6 +131,13 @@ async fn seat_pod(sim: &SimHandle, address: &str) -> (Snowflake, Vec<Seated>) {
     )
 }
 
+/// When a change's request went out, and when its answer was read.
+#[derive(Clone, Copy)]
+struct Answered {
+    sent_at: Instant,
+    read_at: Instant,
+}
+
 /// One player tapping: `count` changes at `rate`/s; each answer's `seq` with when it was read.
 async fn tap(
     address: String,
@@ -133,7 +145,7 @@ async fn tap(
     player: Arc<Seated>,
     count: usize,
     rate: u64,
-    answered: Arc<Mutex<HashMap<i64, Instant>>>,
+    answered: Arc<Mutex<HashMap<i64, Answered>>>,
 ) -> usize {
     let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
     let (room, target) = (room.to_string(), player.user.to_string());
@@ -141,6 +153,7 @@ async fn tap(
     for n in 0..count {
         tick.tick().await;
         let delta = if n % 2 == 0 { "-1" } else { "1" };
+        let sent_at = Instant::now();
         let response = player
             .http
             .post(format!("http://{address}/api/table/change"))
@@ -160,7 +173,10 @@ async fn tap(
         let body: serde_json::Value = response.json().await.unwrap();
         let read_at = Instant::now();
         let seq = body["change"]["seq"].as_i64().unwrap();
-        answered.lock().unwrap().insert(seq, read_at);
+        answered
+            .lock()
+            .unwrap()
+            .insert(seq, Answered { sent_at, read_at });
     }
     refused
 }
@@ -250,6 +266,8 @@ pub(super) async fn life_phase(sim: &SimHandle, server: &Server, redis: Option<u
 struct Outcome {
     /// Answer → arrival, sorted.
     latencies: Vec<Duration>,
+    /// Request → arrival (the whole path: HTTP, the database write, the fan-out), sorted.
+    round_trips: Vec<Duration>,
     /// Arrivals before their answer was read (counted as 0 ms).
     early: usize,
     missed: usize,
@@ -257,8 +275,9 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn of(answered: &HashMap<i64, Instant>, arrivals: Vec<Vec<(i64, Instant)>>) -> Self {
+    fn of(answered: &HashMap<i64, Answered>, arrivals: Vec<Vec<(i64, Instant)>>) -> Self {
         let mut latencies = Vec::with_capacity(answered.len() * arrivals.len());
+        let mut round_trips = Vec::with_capacity(answered.len() * arrivals.len());
         let (mut early, mut missed, mut duplicated) = (0, 0, 0);
         for arrived in arrivals {
             let mut seen = std::collections::HashSet::with_capacity(arrived.len());
@@ -270,16 +289,19 @@ impl Outcome {
                 let Some(answer) = answered.get(&seq) else {
                     continue;
                 };
-                if at < *answer {
+                if at < answer.read_at {
                     early += 1;
                 }
-                latencies.push(at.saturating_duration_since(*answer));
+                latencies.push(at.saturating_duration_since(answer.read_at));
+                round_trips.push(at.saturating_duration_since(answer.sent_at));
             }
             missed += answered.keys().filter(|seq| !seen.contains(seq)).count();
         }
         latencies.sort_unstable();
+        round_trips.sort_unstable();
         Self {
             latencies,
+            round_trips,
             early,
             missed,
             duplicated,
@@ -289,25 +311,26 @@ impl Outcome {
     fn print(&self, cpu: &[super::CpuUse]) {
         let Self {
             latencies,
+            round_trips,
             early,
             missed,
             duplicated,
         } = self;
         let p99 = percentile(latencies, 0.99);
+        println!("| one process | p50 | p90 | p99 | max |");
+        println!("|---|---|---|---|---|");
+        for (label, sorted) in [("answer → viewer", latencies), ("request → viewer", round_trips)] {
+            println!(
+                "| {label} | {} | {} | {} | {} |",
+                ms(percentile(sorted, 0.5)),
+                ms(percentile(sorted, 0.9)),
+                ms(percentile(sorted, 0.99)),
+                ms(sorted.last().copied().unwrap_or_default()),
+            );
+        }
         println!(
-            "| answer → viewer | p50 | p90 | p99 | max | deliveries | before the answer | missed | duplicated |"
-        );
-        println!("|---|---|---|---|---|---|---|---|---|");
-        println!(
-            "| one process | {} | {} | {} | {} | {} | {} | {} | {} |",
-            ms(percentile(latencies, 0.5)),
-            ms(percentile(latencies, 0.9)),
-            ms(p99),
-            ms(latencies.last().copied().unwrap_or_default()),
-            latencies.len(),
-            early,
-            missed,
-            duplicated
+            "deliveries {}, before their answer was read {early}, missed {missed}, duplicated {duplicated}",
+            latencies.len()
         );
         let cpu: Vec<String> = cpu
             .iter()

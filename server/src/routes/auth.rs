@@ -11,7 +11,7 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 use backend::{
-    discord::oauth::OAuthError,
+    discord::oauth::{GUILDS_JOIN, OAuthError, scopes_for},
     session::{SignedInUser, UserSession},
 };
 use model::error::AppError;
@@ -64,8 +64,14 @@ pub(crate) async fn login(
 ) -> Result<Response, HttpError> {
     let session = UserSession(session);
     let return_to = safe_return_to(query.return_to.as_deref());
+    // Signed in already: straight back, unless the page needs a consent the session lacks (a
+    // player signed in from the home page who now joins a game from an invite).
     if session.user().await.map_err(internal)?.is_some() {
-        return Ok(Redirect::to(&return_to).into_response());
+        let granted = session.tokens().await.map_err(internal)?;
+        let needs_join = scopes_for(&return_to).contains(&GUILDS_JOIN);
+        if !needs_join || granted.is_none_or(|tokens| tokens.may_join()) {
+            return Ok(Redirect::to(&return_to).into_response());
+        }
     }
     let (url, pending) = state.oauth.begin(return_to);
     session.begin_sign_in(&pending).await.map_err(internal)?;

@@ -36,7 +36,13 @@ async fn consent(app: &TestApp, return_to: &str, user: &str) -> String {
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.clone())
     };
-    assert_eq!(get("scope").as_deref(), Some("identify guilds.join"));
+    // Consent matches intent: only a sign-in to join a game asks to add the user to the guild.
+    let expected = if return_to.starts_with("/invite/") {
+        "identify guilds.join"
+    } else {
+        "identify"
+    };
+    assert_eq!(get("scope").as_deref(), Some(expected), "{return_to}");
     assert_eq!(get("code_challenge_method").as_deref(), Some("S256"));
     assert!(
         get("state").is_some_and(|state| state.len() >= 16),

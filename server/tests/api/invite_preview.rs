@@ -96,3 +96,21 @@ async fn a_link_shows_its_game_before_sign_in_and_a_dead_one_says_why() {
         .await
         .err(400, "invite");
 }
+
+#[tokio::test]
+async fn joining_asks_for_the_right_to_add_you_to_the_server_only_when_you_join() {
+    let app = spawn_app_on_real_discord(&[("IP_RATE_BURST", "1000")]).await;
+    let owner = Player::signed_in(&app, &app.discord.create_user("Host").to_string()).await;
+    let (_, token) = owner.create_room("Consent").await;
+
+    // Signed in from the home page: the app only knows who they are.
+    let friend_id = app.discord.create_user("Friend").to_string();
+    let friend = Player::anonymous(&app);
+    friend.sign_in_from(&friend_id, "/").await;
+    let refused = friend.call("join", &[("token", &token)]).await.err(403, "invite");
+    assert_eq!(refused, "CONSENT_NEEDED");
+
+    // Signing in again from the invite asks for `guilds.join`, and then the join works.
+    friend.sign_in_from(&friend_id, &format!("/invite/{token}")).await;
+    friend.call("join", &[("token", &token)]).await.ok();
+}

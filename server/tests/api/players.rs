@@ -68,9 +68,15 @@ impl Player {
         player
     }
 
-    /// Goes through `/auth/login`, the simulator's consent page and the callback.
+    /// Goes through `/auth/login`, the simulator's consent page and the callback, as a friend
+    /// does from an invite (so the app may add them to the guild: `guilds.join`).
     pub async fn sign_in(&self, user: &str) {
-        let login = self.get("/auth/login").await;
+        self.sign_in_from(user, "/invite/to-a-game").await;
+    }
+
+    /// [`Player::sign_in`] from the page at `return_to` (which decides the scopes asked for).
+    pub async fn sign_in_from(&self, user: &str, return_to: &str) {
+        let login = self.get(&format!("/auth/login?return_to={return_to}")).await;
         assert_eq!(login.status(), 303);
         let authorize = url::Url::parse(login.headers()[LOCATION].to_str().unwrap()).unwrap();
         let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
