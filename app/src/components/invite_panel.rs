@@ -1,5 +1,6 @@
 //! The owner's invite panel: the link to share (with a copy button), the Discord deep link, when
-//! the link expires, and refresh / revoke.
+//! the link expires, and refresh / revoke, each confirmed with what it does to the link friends
+//! already have. The link survives a reload of the tab (see [`RecentInvites`]).
 
 use leptos::prelude::*;
 use model::{
@@ -16,6 +17,35 @@ use crate::{
 /// How often the countdown is redrawn.
 #[cfg(feature = "hydrate")]
 const TICK: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a toast stays.
+const TOAST_SHOWN: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// Shows `text` in `toast` for [`TOAST_SHOWN`], unless another toast replaced it meanwhile.
+fn show(toast: RwSignal<Option<&'static str>>, text: &'static str) {
+    toast.set(Some(text));
+    set_timeout(
+        move || {
+            if toast.get_untracked() == Some(text) {
+                toast.set(None);
+            }
+        },
+        TOAST_SHOWN,
+    );
+}
+
+/// Asks the player to confirm `question` (a browser dialog); `true` on the server, where nothing
+/// is ever dispatched.
+fn confirmed(question: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        window().confirm_with_message(question).unwrap_or(false)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = question;
+        true
+    }
+}
 
 /// The panel for `details`' room; shown to its owner only.
 #[component]
@@ -23,6 +53,8 @@ pub fn InvitePanel(details: RoomDetails) -> impl IntoView {
     let room = details.channel_id;
     let invites = RecentInvites::expect();
     let expires_at = RwSignal::new(details.invite_expires_at_ms);
+    // After hydration: the link this tab was given, if it still works.
+    Effect::new(move || invites.restore(room));
     let toast = RwSignal::new(None::<&'static str>);
     let now = RwSignal::new(now_ms());
     #[cfg(feature = "hydrate")]
@@ -41,7 +73,7 @@ pub fn InvitePanel(details: RoomDetails) -> impl IntoView {
         Some(Ok(invite)) => {
             expires_at.set(Some(invite.expires_at_ms));
             invites.remember(room, invite);
-            toast.set(Some("New invite link ready: the old one no longer works"));
+            show(toast, "New invite link ready: the old one no longer works");
         }
         Some(Err(err)) => failure.set(Some(err.to_string())),
         None => {}
@@ -50,7 +82,7 @@ pub fn InvitePanel(details: RoomDetails) -> impl IntoView {
         Some(Ok(())) => {
             expires_at.set(None);
             invites.forget(room);
-            toast.set(Some("Invite link revoked: nobody new can join"));
+            show(toast, "Invite link revoked: nobody new can join");
         }
         Some(Err(err)) => failure.set(Some(err.to_string())),
         None => {}
@@ -72,20 +104,28 @@ pub fn InvitePanel(details: RoomDetails) -> impl IntoView {
                     type="button"
                     disabled=move || refresh.pending().get()
                     on:click=move |_| {
-                        refresh.dispatch(());
+                        if confirmed(
+                            "Make a new invite link? The link you already shared will stop working.",
+                        ) {
+                            refresh.dispatch(());
+                        }
                     }
                 >
-                    "Refresh link"
+                    {move || if refresh.pending().get() { "Refreshing…" } else { "Refresh link" }}
                 </button>
                 <button
                     class="button button--secondary invite__revoke"
                     type="button"
                     disabled=move || revoke.pending().get() || expires_at.get().is_none()
                     on:click=move |_| {
-                        revoke.dispatch(());
+                        if confirmed(
+                            "Revoke the invite link? Nobody new can join with it; players already seated stay.",
+                        ) {
+                            revoke.dispatch(());
+                        }
                     }
                 >
-                    "Revoke link"
+                    {move || if revoke.pending().get() { "Revoking…" } else { "Revoke link" }}
                 </button>
                 <a class="button button--secondary invite__discord" href=discord_channel_link(details.guild_id, room) rel="external" target="_blank">
                     "Open in Discord"
@@ -107,17 +147,23 @@ fn InviteLink(room: ChannelId, toast: RwSignal<Option<&'static str>>) -> impl In
             .map(|invite: Invite| format!("{}{}", origin(), invite_path(&invite.token)))
     };
     let field: NodeRef<leptos::html::Input> = NodeRef::new();
+    // Says "copied" only once the browser says so; otherwise the link is selected to copy by
+    // hand (no clipboard on an http page off localhost, or permission refused).
     let copy = move |_| {
         let Some(link) = link() else { return };
-        if copy_to_clipboard(&link) {
-            toast.set(Some("Invite link copied"));
-        } else {
-            // No clipboard here (an http page off localhost): select it for the player to copy.
-            if let Some(field) = field.get() {
+        let by_hand = move || {
+            if let Some(field) = field.get_untracked() {
                 field.select();
             }
-            toast.set(Some("Link selected: press Ctrl+C (⌘C on a Mac) to copy it"));
-        }
+            show(toast, "Link selected: press Ctrl+C (⌘C on a Mac) to copy it");
+        };
+        copy_to_clipboard(link, move |copied| {
+            if copied {
+                show(toast, "Invite link copied");
+            } else {
+                by_hand();
+            }
+        });
     };
     move || match link() {
         Some(link) => view! {
@@ -150,23 +196,26 @@ fn origin() -> String {
     }
 }
 
-/// Puts `text` on the clipboard if the browser offers one; only secure contexts (https, or
-/// localhost) do, and calling into a missing one would throw. Returns whether it could try.
-fn copy_to_clipboard(text: &str) -> bool {
+/// Puts `text` on the clipboard if the browser offers one (only secure contexts do: https, or
+/// localhost; calling into a missing one would throw), then tells `done` whether it is there.
+fn copy_to_clipboard(text: String, done: impl FnOnce(bool) + 'static) {
     #[cfg(feature = "hydrate")]
     {
         let navigator = window().navigator();
         let available = web_sys::js_sys::Reflect::get(&navigator, &"clipboard".into())
             .is_ok_and(|clipboard| !clipboard.is_undefined());
-        if available {
-            // A refusal (no permission) leaves the link on screen to copy by hand.
-            let _ = navigator.clipboard().write_text(text);
+        if !available {
+            done(false);
+            return;
         }
-        available
+        let written = navigator.clipboard().write_text(&text);
+        leptos::task::spawn_local(async move {
+            done(wasm_bindgen_futures::JsFuture::from(written).await.is_ok());
+        });
     }
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = text;
-        false
+        done(false);
     }
 }

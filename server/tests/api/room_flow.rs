@@ -42,6 +42,19 @@ async fn a_friend_joins_by_invite_and_both_see_each_other_at_the_table() {
         assert_eq!(alice.text(".game-room__name").await?, "Friday Commander");
         alice.click(".invite__copy").await?;
         alice.find(".toast").await?;
+        // The link survives a reload of the owner's tab (the server could not show it again).
+        alice.goto(&app.url(&room_path)).await?;
+        alice
+            .wait_for("the link back after a reload", |page| {
+                let link = link.clone();
+                async move {
+                    Ok(match page.find_all(".invite__link input").await?.first() {
+                        Some(field) => field.prop("value").await?.as_deref() == Some(link.as_str()),
+                        None => false,
+                    })
+                }
+            })
+            .await?;
         assert!(
             alice
                 .text(".invite__expiry")
