@@ -39,7 +39,7 @@ pub enum AppError {
     #[error("send the arguments form-encoded")]
     UnsupportedMediaType,
     /// Too many requests from this user (429).
-    #[error("slow down: try again in {retry_after_ms} ms")]
+    #[error("Too many requests — try again in {}", wait_in_words(*retry_after_ms))]
     RateLimited {
         /// When the client may try again.
         retry_after_ms: u64,
@@ -50,6 +50,15 @@ pub enum AppError {
     /// Anything else (500); the details are in the server's log only.
     #[error("something went wrong")]
     Internal,
+}
+
+/// "a second", "3 seconds", "2 minutes": a wait a person reads at a glance (rounded up).
+fn wait_in_words(ms: u64) -> String {
+    match ms.div_ceil(1000) {
+        0 | 1 => "a second".to_owned(),
+        seconds @ 2..=90 => format!("{seconds} seconds"),
+        seconds => format!("{} minutes", seconds.div_ceil(60)),
+    }
 }
 
 impl AppError {
@@ -290,6 +299,15 @@ impl FromServerFnError for AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rate_limit_says_how_long_in_words() {
+        let text = |ms| AppError::RateLimited { retry_after_ms: ms }.to_string();
+        assert_eq!(text(1000), "Too many requests — try again in a second");
+        assert_eq!(text(1), "Too many requests — try again in a second");
+        assert_eq!(text(2500), "Too many requests — try again in 3 seconds");
+        assert_eq!(text(120_000), "Too many requests — try again in 2 minutes");
+    }
 
     #[test]
     fn every_reason_has_its_status_and_a_stable_json_shape() {
