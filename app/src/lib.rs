@@ -70,7 +70,8 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFoundPage>
                 <Route path=path!("/") view=LandingPage />
-                <Route path=path!("/game/:channel_id") view=GameRoomPage />
+                // Rendered whole before it is sent: the first paint is the room's true state.
+                <Route path=path!("/game/:channel_id") view=GameRoomPage ssr=SsrMode::Async />
                 // Rendered whole before it is sent: the first paint says what the link is for.
                 <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
             </Routes>

@@ -83,6 +83,8 @@ pub struct RosterView {
     skew_ms: i64,
     /// The last player who got up on purpose or was removed: told on the table, unlike a drop.
     departure: Option<Departure>,
+    /// The room was closed (its `room.deleted` arrived): nothing can be done in it any more.
+    closed: bool,
 }
 
 /// Someone who no longer holds a seat, and why.
@@ -247,6 +249,11 @@ impl RosterView {
         self.seats.as_ref().map_or(self.members.len(), Vec::len)
     }
 
+    /// Whether the room was closed while the page was open.
+    pub const fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// The last departure (leave or removal) from the table.
     pub fn departure(&self) -> Option<&Departure> {
         self.departure.as_ref()
@@ -363,7 +370,10 @@ impl RosterView {
                     seat.dropped_at_ms = Some(dropped.dropped_at_ms);
                 }
             }
-            "room.deleted" => return Ok(Applied::RoomClosed),
+            "room.deleted" => {
+                self.closed = true;
+                return Ok(Applied::RoomClosed);
+            }
             "discord.status" => {
                 let status: DiscordStatus = serde_json::from_str(data).map_err(malformed)?;
                 self.discord = status.status;

@@ -18,8 +18,8 @@ use model::{
     event::{AppEvent, SeatFreed, SeatFreedReason, SeatTaken},
     ids::{ChannelId, GuildId, UserId},
     room::{
-        self, Invite, InvitePreview, JoinedRoom, MAX_PLAYERS, NewRoom, Player, RoomDetails, RoomSummary,
-        VoiceConnect,
+        self, Invite, InvitePreview, JoinedRoom, MAX_PLAYERS, NewRoom, Player, RoomDetails, RoomStatus,
+        RoomSummary, VoiceConnect,
     },
 };
 
@@ -319,6 +319,19 @@ impl Rooms {
     /// Whether `user` may watch the room's live roster: only its players may.
     pub async fn may_watch(&self, user: UserId, channel: ChannelId) -> Result<bool, RoomError> {
         Ok(self.store.is_player(channel, user).await?)
+    }
+
+    /// Whether a game room is open on `channel`, was closed, or never was (what anyone opening its
+    /// page may learn: room ids are Discord's channel ids, not secrets).
+    pub async fn status(&self, channel: ChannelId) -> Result<RoomStatus, RoomError> {
+        if self.store.room(channel).await?.is_some() {
+            return Ok(RoomStatus::Open);
+        }
+        Ok(if self.store.closed_room(channel).await?.is_some() {
+            RoomStatus::Ended
+        } else {
+            RoomStatus::Unknown
+        })
     }
 
     /// The live invite `token` and its open room, or why the link does not work.

@@ -207,6 +207,22 @@ pub struct InvitePreview {
     pub expires_at_ms: i64,
 }
 
+/// What a room page's address points at, for anyone who opens it (signed in or not): the page
+/// renders the right thing on the server's first answer, and a game that is over or never was is
+/// a 404, not an empty table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomStatus {
+    /// A game room that is open.
+    Open,
+    /// A game room that was closed (by its owner, for idleness, or in Discord).
+    Ended,
+    /// No game room was ever on this channel.
+    Unknown,
+    /// One of the embedded simulator's demo voice channels (development only): its live roster.
+    DemoChannel,
+}
+
 /// What a successful `join_room` gives back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

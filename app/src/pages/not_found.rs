@@ -13,7 +13,29 @@ pub fn NotFoundPage() -> impl IntoView {
         <main class="page page--centered">
             <h1>"This page does not exist"</h1>
             <p>"The link may be mistyped, or the game room it pointed to has closed."</p>
-            <a class="button" href="/">"Return home"</a>
+            <p class="game-over__actions">
+                <a class="button" href="/">"Return home"</a>
+                <GoBack />
+            </p>
         </main>
+    }
+}
+
+/// "Go back" to the previous page (a button the browser runs once the page is live).
+#[component]
+pub fn GoBack() -> impl IntoView {
+    view! {
+        <button
+            class="button button--secondary go-back"
+            type="button"
+            on:click=move |_| {
+                #[cfg(feature = "hydrate")]
+                if let Ok(history) = window().history() {
+                    let _ = history.back();
+                }
+            }
+        >
+            "Go back"
+        </button>
     }
 }

@@ -34,6 +34,23 @@ pub async fn load_my_rooms() -> Result<Vec<RoomSummary>, AppError> {
     Ok(services.rooms.rooms_of(caller.user.id).await?)
 }
 
+/// Whether the room page's channel holds an open game, an ended one, or nothing. Anyone may ask:
+/// it is what the page's address already says. On the embedded simulator, where anyone may watch
+/// any voice channel (the dev panel's demo), a channel that is no room is a demo channel.
+#[server(prefix = "/api/rooms", endpoint = "status")]
+pub async fn load_room_status(channel: ChannelId) -> Result<model::room::RoomStatus, AppError> {
+    use model::room::RoomStatus;
+
+    let services = super::ssr::services()?;
+    let status = services.rooms.status(channel).await?;
+    let simulated = use_context::<super::ssr::DevSimulator>().is_some();
+    Ok(if status == RoomStatus::Unknown && simulated {
+        RoomStatus::DemoChannel
+    } else {
+        status
+    })
+}
+
 /// A room's page data, for its players (403 for anyone else).
 #[server(prefix = "/api/rooms", endpoint = "load")]
 pub async fn load_room(channel: ChannelId) -> Result<RoomDetails, AppError> {

@@ -46,7 +46,10 @@ impl IpBudget {
 
 /// Whether `path` is one of the anonymous routes this budget guards.
 fn is_budgeted(path: &str) -> bool {
-    matches!(path, "/auth/login" | "/auth/callback" | "/api/rooms/preview") || path.starts_with("/invite/")
+    matches!(
+        path,
+        "/auth/login" | "/auth/callback" | "/api/rooms/preview" | "/api/rooms/status"
+    ) || path.starts_with("/invite/")
 }
 
 /// Middleware: charges the client's address for a budgeted route, or answers 429.

@@ -32,6 +32,7 @@ mod process;
 mod reconciler;
 mod restart;
 mod room_flow;
+mod room_pages;
 mod rooms;
 mod security_headers;
 mod sessions;

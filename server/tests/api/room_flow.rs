@@ -97,15 +97,16 @@ async fn a_friend_joins_by_invite_and_both_see_each_other_at_the_table() {
             .await?;
             assert_eq!(page.text(".roster__count").await?, "2/4");
         }
-        // After a reload the owner sees bob among the players, and (the token being stored only
-        // hashed) the link is no longer shown, only its expiry.
+        // After a reload the owner sees bob among the players, and still the link (kept by her
+        // tab: the server stores only its hash).
         alice.goto(&app.url(&room_path)).await?;
         alice
             .wait_for("bob among the players", |page| async move {
                 Ok(page.text(".players").await?.contains("Bob"))
             })
             .await?;
-        alice.find(".invite__hidden").await?;
+        alice.wait_until_hydrated().await?;
+        alice.find(".invite__link input").await?;
 
         // Alice closes the room (after confirming): she is home, and bob's table says it closed.
         alice.click(".room__close").await?;
@@ -181,6 +182,7 @@ async fn the_owner_sees_a_removed_player_and_lets_them_back_in() {
         .await?;
         // Names are isolated: `<bdi>`, not spans.
         page.find(".game-room__name bdi").await?;
+        page.wait_until_hydrated().await?;
         assert_eq!(page.text(&format!("{bob_row} bdi.player__name")).await?, "Bob");
 
         page.click(&format!("{bob_row} .player__remove")).await?;
