@@ -1,5 +1,5 @@
-//! The room page's first answer is the truth, with no script run: an open room's header for its
-//! players, a sign-in that comes back for a signed-out visitor (and no stream opened that would be
+//! The room page's first answer is the truth, with no script run (what a browser with JavaScript
+//! off shows): an open room's header for its players, a sign-in that comes back for a signed-out visitor (and no stream opened that would be
 //! refused), "private" for a stranger, and a 404 that says "This game has ended" or "No such game"
 //! for a closed or unknown room, with the ways out.
 
