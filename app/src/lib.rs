@@ -26,7 +26,7 @@ pub mod roster_view;
 pub mod server_fns;
 
 use leptos::prelude::*;
-use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, Link, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     components::{Route, Router, Routes},
     path,
@@ -45,6 +45,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <AutoReload options=options.clone() />
+                // The stylesheet's name comes from the site build's hash file when the server
+                // serves a fingerprinted (release) site, so it is linked here, on the server.
+                <HashedStylesheet id="leptos" options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -61,7 +64,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     recent_invites::RecentInvites::provide();
     view! {
-        <Stylesheet id="leptos" href="/pkg/spell_coven.css" />
         <Title text="Spell Coven" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Router>
