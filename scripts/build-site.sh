@@ -11,10 +11,10 @@
 #                                    wasm-release, then wasm-opt -Oz from npm's binaryen, pinned;
 #                                    never Debian's, which breaks it), fingerprinted file names
 #                                    (pkg/spell_coven.<hash>.{js,wasm,css}, listed in hash.txt for
-#                                    the server), and .br/.gz beside every text file, compressed
-#                                    once at the highest levels for the server to send as they are
+#                                    the server), and .br/.gz beside those three, compressed once
+#                                    at the highest levels for the server to send as they are
 #
-# A debug build removes hash.txt, so a server started on it links the plain names again.
+# A debug build empties hash.txt, so a server links the plain names again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,20 +67,22 @@ if $release; then
   # sign-in error) link /pkg/spell_coven.css.
   printf 'js: %s\nwasm: %s\ncss: %s\n' "$js_hash" "$wasm_hash" "$css_hash" >"$staging/hash.txt"
 
-  # Text files only: images and fonts are compressed already.
-  (cd "$staging" && find . -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' -o -name '*.svg' \
-    -o -name '*.html' -o -name '*.json' -o -name '*.txt' -o -name '*.xml' -o -name '*.ico' \) ! -path ./hash.txt) |
-    while read -r file; do
-      brotli --quality=11 --keep --force "$staging/$file"
-      gzip -9 --no-name --keep --force "$staging/$file"
-    done
+  # Only the fingerprinted files get compressed copies: a copy beside a plain name could outlive
+  # its file (cargo-leptos rewrites the plain names in place and leaves a .br alone), and would
+  # then be served instead of it. Those three are nearly all the bytes anyway.
+  for file in "$name.$wasm_hash.wasm" "$name.$js_hash.js" "$name.$css_hash.css"; do
+    brotli --quality=11 --keep --force "$staging/pkg/$file"
+    gzip -9 --no-name --keep --force "$staging/pkg/$file"
+  done
 fi
 
 # A file is never left beside a compressed copy of an older version of itself: its .br/.gz go
 # first, then it is replaced, then its new .br/.gz arrive. hash.txt is switched last, when every
 # file it names is in place.
 previous_hashes=$(cat "$site/hash.txt" 2>/dev/null || true)
-$release || rm -f "$site/hash.txt"
+# A debug build empties hash.txt rather than deleting it: a server that found hashes when it started
+# rereads the file for every page (and Leptos panics if it is gone); empty, it links the plain names.
+$release || { mkdir -p "$site" && : >"$site/hash.txt"; }
 place() { # file (relative to the staging folder)
   mkdir -p "$site/$(dirname "$1")"
   mv -f "$staging/$1" "$site/$1"

@@ -17,7 +17,7 @@
 //! * **Fingerprints.** Leptos names the files in the page from a hash file (`js: <hash>` lines)
 //!   when `hash_files` is on. A release build of the site writes that file into the site root;
 //!   [`with_fingerprints`] turns hashing on when it is there, so the server always links the
-//!   site it serves, and a debug build (no hash file) keeps the plain names the tests and
+//!   site it serves, and a debug build (its hash file empty) keeps the plain names the tests and
 //!   `cargo leptos watch` use.
 
 use std::path::Path;
@@ -42,16 +42,19 @@ const REVALIDATE: &str = "no-cache";
 /// Shortest hash taken as a fingerprint (ours are 16 hex digits; cargo-leptos' are 11 or more).
 const MIN_HASH_LEN: usize = 8;
 
-/// `options` with file hashing on when the site root holds a hash file (a release build of the
-/// site), pointing Leptos at that file. Leptos looks for the hash file beside the server binary
-/// unless its name is absolute, so the absolute path is given. Settings that already turn
-/// hashing on (`LEPTOS_HASH_FILES` from cargo-leptos) are kept as they are.
+/// `options` with file hashing on when the site root holds a hash file that names hashes (a
+/// release build of the site), pointing Leptos at that file. Leptos looks for the hash file beside the server binary
+/// unless its name is absolute, so the absolute path is given. An explicit `LEPTOS_HASH_FILES`
+/// wins: cargo-leptos always sets it, and its own build (`cargo leptos watch`) must not be linked
+/// to the bundle a release build of `scripts/build-site.sh` left in the same folder.
 pub fn with_fingerprints(mut options: LeptosOptions) -> LeptosOptions {
-    if options.hash_files {
+    if options.hash_files || std::env::var_os("LEPTOS_HASH_FILES").is_some() {
         return options;
     }
     let hash_file = Path::new(&*options.site_root).join(HASH_FILE);
-    if hash_file.is_file() {
+    // A debug build leaves the file empty (see scripts/build-site.sh).
+    let hashes = std::fs::read_to_string(&hash_file).unwrap_or_default();
+    if !hashes.trim().is_empty() {
         let absolute = std::path::absolute(&hash_file).unwrap_or(hash_file);
         tracing::info!(hash_file = %absolute.display(), "serving fingerprinted site files");
         options.hash_files = true;
