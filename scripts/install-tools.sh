@@ -14,6 +14,7 @@ source scripts/tool-versions.sh
 mode=${1:-test}
 
 log() { printf '\033[1;34m[install-tools]\033[0m %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # `cargo install --locked` of these two tools fails on this toolchain (a lock entry needs a newer rustc,
 # or names a crate version the registry no longer serves), so copy the crate source, move that one
@@ -57,7 +58,6 @@ if [ "$mode" = dev ] && [ "$(cargo leptos --version 2>/dev/null)" != "cargo-lept
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     install_patched cargo-leptos "$CARGO_LEPTOS_VERSION" "cargo-util-schemas@0.14.1" --features no_downloads
 fi
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if [ "$mode" = release ]; then
   if ! "$WASM_OPT" --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}\b"; then
