@@ -3,6 +3,8 @@
 #
 #   scripts/install-tools.sh test   wasm32 target + wasm-bindgen CLI (what the test command needs)
 #   scripts/install-tools.sh dev    the above + cargo-leptos (what `cargo leptos watch` needs)
+#   scripts/install-tools.sh release  the test tools + wasm-opt (npm's binaryen, into target/tools)
+#                                   and the brotli CLI (Debian): what `build-site.sh --release` needs
 #
 # Versions are pinned in scripts/tool-versions.sh and nowhere else.
 set -euo pipefail
@@ -12,6 +14,7 @@ source scripts/tool-versions.sh
 mode=${1:-test}
 
 log() { printf '\033[1;34m[install-tools]\033[0m %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # `cargo install --locked` of these two tools fails on this toolchain (a lock entry needs a newer rustc,
 # or names a crate version the registry no longer serves), so copy the crate source, move that one
@@ -54,5 +57,23 @@ if [ "$mode" = dev ] && [ "$(cargo leptos --version 2>/dev/null)" != "cargo-lept
   # Thin, parallel codegen halves the install time of its fat-LTO release profile.
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     install_patched cargo-leptos "$CARGO_LEPTOS_VERSION" "cargo-util-schemas@0.14.1" --features no_downloads
+fi
+
+if [ "$mode" = release ]; then
+  if ! "$WASM_OPT" --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}\b"; then
+    log "installing wasm-opt (binaryen $BINARYEN_VERSION from npm) into target/tools"
+    command -v npm >/dev/null || {
+      as_root apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm
+    }
+    prefix=${WASM_OPT%/node_modules/*}
+    mkdir -p "$prefix"
+    npm install --prefix "$prefix" --no-audit --no-fund --no-save --loglevel=error "binaryen@$BINARYEN_VERSION"
+  fi
+  if ! command -v brotli >/dev/null || ! command -v gzip >/dev/null; then
+    log "installing the brotli and gzip CLIs"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends brotli gzip
+  fi
 fi
 log "tools ready"

@@ -28,7 +28,7 @@ pub mod server_fns;
 pub mod table_view;
 
 use leptos::prelude::*;
-use leptos_meta::{Link, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, Link, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
     components::{Route, Router, Routes},
@@ -48,6 +48,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <AutoReload options=options.clone() />
+                // The stylesheet's name comes from the site build's hash file when the server
+                // serves a fingerprinted (release) site, so it is linked here, on the server.
+                <HashedStylesheet id="leptos" options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -64,7 +67,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     recent_invites::RecentInvites::provide();
     view! {
-        <Stylesheet id="leptos" href="/pkg/spell_coven.css" />
         <Title text="Spell Coven" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Router>

@@ -1,5 +1,6 @@
 //! HTTP routes that are neither Leptos pages nor server functions, each beside its handler.
 
+pub mod assets;
 pub(crate) mod auth;
 pub(crate) mod health;
 pub mod hub;

@@ -14,9 +14,11 @@ use app::{
 };
 use axum::{
     Router,
-    extract::MatchedPath,
+    body::Body,
+    extract::{MatchedPath, Request, State},
     handler::Handler,
     http::Method,
+    response::Response,
     routing::{MethodFilter, MethodRouter, on},
 };
 use backend::{
@@ -57,7 +59,7 @@ use crate::{
     guard::{Guards, headers},
     metrics::MetricsListener,
     routes::{
-        auth,
+        assets, auth,
         health::{self, health},
         hub, server_fn_status,
         stream::stream,
@@ -147,6 +149,7 @@ impl Application {
     /// Connects the store (migrating it), binds `leptos_options.site_addr` (port 0 picks a free
     /// port) and assembles the router.
     pub async fn build(config: Config, leptos_options: LeptosOptions) -> Result<Self, StartupError> {
+        let leptos_options = assets::with_fingerprints(leptos_options);
         let store = Store::connect(&config.database).await?;
         tracing::info!(engine = store.engine(), "database ready");
         let redis = connect_redis(&config).await?;
@@ -689,6 +692,22 @@ fn catch_panics<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S
     ))
 }
 
+/// What answers a path no route knows: the site's static file of that name (see [`assets`]),
+/// else the app's 404 page.
+async fn static_file_or_not_found(State(state): State<AppState>, request: Request) -> Response {
+    // The file service gets what it needs to choose an encoding and revalidate; the request
+    // itself (with the nonce and session in its extensions) is kept for the 404 page.
+    let mut probe = Request::new(Body::empty());
+    *probe.method_mut() = request.method().clone();
+    *probe.uri_mut() = request.uri().clone();
+    *probe.headers_mut() = request.headers().clone();
+    if let Some(file) = assets::serve_file(&state.leptos_options, probe).await {
+        return file;
+    }
+    let not_found = file_and_error_handler_with_context::<AppState, _>(headers::provide_nonce, shell);
+    not_found(request.uri().clone(), State(state), request).await
+}
+
 /// The whole HTTP surface: operational routes, then the Leptos pages, then static files and the
 /// 404 page for everything else.
 fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>, guards: Guards) -> Router {
@@ -727,10 +746,7 @@ fn router(state: AppState, sessions: SessionManagerLayer<SessionBackend>, guards
                 move || shell(options.clone())
             },
         )
-        .fallback(file_and_error_handler_with_context::<AppState, _>(
-            headers::provide_nonce,
-            shell,
-        ))
+        .fallback(static_file_or_not_found)
         .layer(axum::middleware::from_fn(server_fn_status::status_from_app_error))
         .layer(sessions);
     let unguarded = catch_panics(unguarded);
