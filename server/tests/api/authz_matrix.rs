@@ -98,6 +98,8 @@ fn rows() -> Vec<Row> {
             [401, 200, 200, 200, 200],
         ),
         row(Method::POST, "/api/rooms/load", ROOM, [401, 403, 403, 200, 200]),
+        // What the room page's address points at (open, ended, never was): anyone may know.
+        row(Method::POST, "/api/rooms/status", ROOM, [200, 200, 200, 200, 200]),
         // The link is the invitation: whoever holds it sees what it is for, signed in or not.
         row(
             Method::POST,
