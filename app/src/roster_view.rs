@@ -366,45 +366,13 @@ impl RosterView {
             "seat.taken" => {
                 let taken: SeatTaken = serde_json::from_str(data).map_err(malformed)?;
                 if taken.channel_id == room {
-                    let seats = self.seats.get_or_insert_with(Vec::new);
-                    let new = !seats.iter().any(|seat| seat.user_id == taken.user_id);
-                    if new {
-                        seats.push(Seat {
-                            user_id: taken.user_id,
-                            username: taken.username.clone(),
-                            avatar: taken.avatar,
-                            owner: taken.owner,
-                            dropped_at_ms: None,
-                        });
-                    }
-                    if self.departure.as_ref().is_some_and(|gone| {
-                        seats
-                            .iter()
-                            .any(|seat| seat.user_id == taken.user_id && seat.username == gone.username)
-                    }) {
-                        self.departure = None;
-                    }
-                    if new {
-                        self.announce(&taken.username, "took a seat");
-                    }
+                    self.seat_taken(taken);
                 }
             }
             "seat.freed" => {
                 let freed: SeatFreed = serde_json::from_str(data).map_err(malformed)?;
-                if freed.channel_id == room
-                    && let Some(seats) = &mut self.seats
-                    && let Some(index) = seats.iter().position(|seat| seat.user_id == freed.user_id)
-                {
-                    let seat = seats.remove(index);
-                    let what = match freed.reason {
-                        SeatFreedReason::Left => "left the game",
-                        SeatFreedReason::Removed => "was removed from the game",
-                    };
-                    self.announce(&seat.username, what);
-                    self.departure = Some(Departure {
-                        username: seat.username,
-                        reason: freed.reason,
-                    });
+                if freed.channel_id == room {
+                    self.seat_freed(&freed);
                 }
             }
             "seat.dropped" => {
@@ -427,6 +395,47 @@ impl RosterView {
             _ => {}
         }
         Ok(Applied::Updated)
+    }
+
+    fn seat_taken(&mut self, taken: SeatTaken) {
+        let seats = self.seats.get_or_insert_with(Vec::new);
+        let new = !seats.iter().any(|seat| seat.user_id == taken.user_id);
+        if new {
+            seats.push(Seat {
+                user_id: taken.user_id,
+                username: taken.username.clone(),
+                avatar: taken.avatar,
+                owner: taken.owner,
+                dropped_at_ms: None,
+            });
+        }
+        if self.departure.as_ref().is_some_and(|gone| {
+            seats
+                .iter()
+                .any(|seat| seat.user_id == taken.user_id && seat.username == gone.username)
+        }) {
+            self.departure = None;
+        }
+        if new {
+            self.announce(&taken.username, "took a seat");
+        }
+    }
+
+    fn seat_freed(&mut self, freed: &SeatFreed) {
+        let Some(seats) = &mut self.seats else { return };
+        let Some(index) = seats.iter().position(|seat| seat.user_id == freed.user_id) else {
+            return;
+        };
+        let seat = seats.remove(index);
+        let what = match freed.reason {
+            SeatFreedReason::Left => "left the game",
+            SeatFreedReason::Removed => "was removed from the game",
+        };
+        self.announce(&seat.username, what);
+        self.departure = Some(Departure {
+            username: seat.username,
+            reason: freed.reason,
+        });
     }
 
     fn seat_mut(&mut self, user: UserId) -> Option<&mut Seat> {
