@@ -1,6 +1,6 @@
 //! Accessibility in a real browser: axe-core finds no serious or critical violation on any page
-//! state a player meets (landing signed out and in, an invite and a dead one, the 404 page, the
-//! owner's table, the dropout modal); the modal takes the focus, keeps it, and leaves the page
+//! state a player meets (landing signed out and in, an invite and a dead one, the 404 page, a room
+//! signed out, the owner's table with its forms open, the dropout modal); the modal takes the focus, keeps it, and leaves the page
 //! behind it inert; joins and leaves are said in the table's polite live region.
 
 use discord_sim::Snowflake;
@@ -84,11 +84,25 @@ async fn every_page_state_passes_axe_and_the_dropout_modal_holds_the_focus() {
         page.find("main h1").await?;
         found.extend(audit(&page, "404").await?);
 
+        page.goto(&format!("{base}/game/{channel}")).await?;
+        page.find("main h1").await?;
+        found.extend(audit(&page, "game room, signed out").await?);
+
         // The owner's table, with Bob seated (so "Remove Bob" is there) and the life totals.
         sign_in_to(&page, &base, demo.alice, &format!("/game/{channel}")).await?;
         page.find(".life").await?;
         page.find(".player__remove").await?;
         found.extend(audit(&page, "game room, owner").await?);
+        page.click(&format!(
+            r#".seat[data-user-id="{}"] .commanders__toggle"#,
+            demo.alice
+        ))
+        .await?;
+        page.find(".commanders__form").await?;
+        page.click(".table__new-game").await?;
+        page.find(".new-game").await?;
+        found.extend(audit(&page, "game room, commander form and new-game question open").await?);
+        page.click(".new-game__cancel").await?;
 
         discord.join_voice(demo.bob, room)?;
         wait_for_announcement(&page, "Bob joined the table").await?;
