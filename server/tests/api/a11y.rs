@@ -1,6 +1,7 @@
 //! Accessibility in a real browser: axe-core finds no serious or critical violation on any page
 //! state a player meets (landing signed out and in, an invite and a dead one, the 404 page, a room
-//! signed out, the owner's table with its forms open, the dropout modal); the modal takes the focus, keeps it, and leaves the page
+//! signed out, unknown, closed while watched and ended, the owner's table with its forms open, the
+//! dropout modal); the modal takes the focus, keeps it, and leaves the page
 //! behind it inert; joins and leaves are said in the table's polite live region.
 
 use discord_sim::Snowflake;
@@ -88,6 +89,10 @@ async fn every_page_state_passes_axe_and_the_dropout_modal_holds_the_focus() {
         page.find("main h1").await?;
         found.extend(audit(&page, "game room, signed out").await?);
 
+        page.goto(&format!("{base}/game/4000000000000000999")).await?;
+        page.find("main h1").await?;
+        found.extend(audit(&page, "unknown game room").await?);
+
         // The owner's table, with Bob seated (so "Remove Bob" is there) and the life totals.
         sign_in_to(&page, &base, demo.alice, &format!("/game/{channel}")).await?;
         page.find(".life").await?;
@@ -148,6 +153,16 @@ async fn every_page_state_passes_axe_and_the_dropout_modal_holds_the_focus() {
         })
         .await?;
         found.extend(audit(&page, "landing, signed in").await?);
+
+        // The owner closes the room while watching it, then comes back to it.
+        page.goto(&format!("{base}/game/{channel}")).await?;
+        page.find(r#".roster[data-status="live"]"#).await?;
+        owner.call("close", &[("channel", &channel)]).await.ok();
+        page.find(".room-ended").await?;
+        found.extend(audit(&page, "game room, closed while watched").await?);
+        page.goto(&format!("{base}/game/{channel}")).await?;
+        page.find(".game-over").await?;
+        found.extend(audit(&page, "ended game room").await?);
 
         anyhow::ensure!(
             found.is_empty(),
