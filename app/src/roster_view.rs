@@ -85,6 +85,18 @@ pub struct RosterView {
     departure: Option<Departure>,
     /// The room was closed (its `room.deleted` arrived): nothing can be done in it any more.
     closed: bool,
+    /// The last join or leave, for the page's polite live region; a snapshot never sets it, so
+    /// opening the page does not read out everyone already there.
+    announcement: Option<Announcement>,
+}
+
+/// One join or leave, said to screen readers: "Bob joined the table".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announcement {
+    /// Counts every announcement, so the same sentence twice is still two announcements.
+    pub seq: u64,
+    /// The sentence, the player's name first.
+    pub text: String,
 }
 
 /// Someone who no longer holds a seat, and why.
@@ -259,6 +271,21 @@ impl RosterView {
         self.departure.as_ref()
     }
 
+    /// The last join or leave (into or out of voice, a seat or the game) since the page opened.
+    pub fn last_announcement(&self) -> Option<&Announcement> {
+        self.announcement.as_ref()
+    }
+
+    fn announce(&mut self, username: &str, what: &str) {
+        let seq = self.announcement.as_ref().map_or(1, |last| last.seq + 1);
+        // No bidi isolation (unlike names on the page): the text is only ever heard, in logical
+        // order, never seen.
+        self.announcement = Some(Announcement {
+            seq,
+            text: format!("{username} {what}"),
+        });
+    }
+
     /// The server's clock when this browser's reads `browser_now_ms`.
     pub const fn server_now(&self, browser_now_ms: i64) -> i64 {
         browser_now_ms.saturating_add(self.skew_ms)
@@ -298,6 +325,9 @@ impl RosterView {
                     if let Some(seat) = self.seat_mut(joined.user_id) {
                         seat.dropped_at_ms = None;
                     }
+                    if !self.contains(joined.user_id) {
+                        self.announce(&joined.username, "joined the table");
+                    }
                     self.members.retain(|member| member.user_id != joined.user_id);
                     self.members.push(RoomMember {
                         user_id: joined.user_id,
@@ -310,7 +340,14 @@ impl RosterView {
             "voice.left" => {
                 let left: VoiceLeft = serde_json::from_str(data).map_err(malformed)?;
                 if left.left_channel_id == room {
-                    self.members.retain(|member| member.user_id != left.user_id);
+                    if let Some(index) = self
+                        .members
+                        .iter()
+                        .position(|member| member.user_id == left.user_id)
+                    {
+                        let gone = self.members.remove(index);
+                        self.announce(&gone.username, "left voice");
+                    }
                     // Until the stored time arrives (`seat.dropped`, right behind), the server's
                     // now as this browser estimates it.
                     let estimate = self.server_now(now_ms);
@@ -329,36 +366,13 @@ impl RosterView {
             "seat.taken" => {
                 let taken: SeatTaken = serde_json::from_str(data).map_err(malformed)?;
                 if taken.channel_id == room {
-                    let seats = self.seats.get_or_insert_with(Vec::new);
-                    if !seats.iter().any(|seat| seat.user_id == taken.user_id) {
-                        seats.push(Seat {
-                            user_id: taken.user_id,
-                            username: taken.username,
-                            avatar: taken.avatar,
-                            owner: taken.owner,
-                            dropped_at_ms: None,
-                        });
-                    }
-                    if self.departure.as_ref().is_some_and(|gone| {
-                        seats
-                            .iter()
-                            .any(|seat| seat.user_id == taken.user_id && seat.username == gone.username)
-                    }) {
-                        self.departure = None;
-                    }
+                    self.seat_taken(taken);
                 }
             }
             "seat.freed" => {
                 let freed: SeatFreed = serde_json::from_str(data).map_err(malformed)?;
-                if freed.channel_id == room
-                    && let Some(seats) = &mut self.seats
-                    && let Some(index) = seats.iter().position(|seat| seat.user_id == freed.user_id)
-                {
-                    let seat = seats.remove(index);
-                    self.departure = Some(Departure {
-                        username: seat.username,
-                        reason: freed.reason,
-                    });
+                if freed.channel_id == room {
+                    self.seat_freed(&freed);
                 }
             }
             "seat.dropped" => {
@@ -381,6 +395,47 @@ impl RosterView {
             _ => {}
         }
         Ok(Applied::Updated)
+    }
+
+    fn seat_taken(&mut self, taken: SeatTaken) {
+        let seats = self.seats.get_or_insert_with(Vec::new);
+        let new = !seats.iter().any(|seat| seat.user_id == taken.user_id);
+        if new {
+            seats.push(Seat {
+                user_id: taken.user_id,
+                username: taken.username.clone(),
+                avatar: taken.avatar,
+                owner: taken.owner,
+                dropped_at_ms: None,
+            });
+        }
+        if self.departure.as_ref().is_some_and(|gone| {
+            seats
+                .iter()
+                .any(|seat| seat.user_id == taken.user_id && seat.username == gone.username)
+        }) {
+            self.departure = None;
+        }
+        if new {
+            self.announce(&taken.username, "took a seat");
+        }
+    }
+
+    fn seat_freed(&mut self, freed: &SeatFreed) {
+        let Some(seats) = &mut self.seats else { return };
+        let Some(index) = seats.iter().position(|seat| seat.user_id == freed.user_id) else {
+            return;
+        };
+        let seat = seats.remove(index);
+        let what = match freed.reason {
+            SeatFreedReason::Left => "left the game",
+            SeatFreedReason::Removed => "was removed from the game",
+        };
+        self.announce(&seat.username, what);
+        self.departure = Some(Departure {
+            username: seat.username,
+            reason: freed.reason,
+        });
     }
 
     fn seat_mut(&mut self, user: UserId) -> Option<&mut Seat> {
@@ -686,6 +741,67 @@ mod tests {
         assert_eq!(Voice::NotYet.label(0), "not in voice yet");
         assert_eq!(minutes_seconds(-5), "0:00");
         assert_eq!(minutes_seconds(600_000), "10:00");
+    }
+
+    fn announced(view: &RosterView) -> Option<(u64, &str)> {
+        view.last_announcement()
+            .map(|announcement| (announcement.seq, announcement.text.as_str()))
+    }
+
+    #[test]
+    fn joins_and_leaves_are_announced_once_each_but_a_snapshot_is_not() {
+        let mut view = RosterView::default();
+        let ready = format!(
+            r#"{{"channelId":"{ROOM}","members":[{{"userId":"10","username":"alice","avatar":null}}],"discord":"ready"}}"#
+        );
+        view.apply(room(), "snapshot", &ready).unwrap();
+        view.apply(room(), "seats", &seats(0)).unwrap();
+        assert_eq!(announced(&view), None, "who is already there is not read out");
+
+        let taken = format!(
+            r#"{{"channelId":"{ROOM}","userId":"12","username":"Carol","avatar":null,"owner":false}}"#
+        );
+        let freed = |user: &str, reason: &str| {
+            format!(r#"{{"channelId":"{ROOM}","userId":"{user}","reason":"{reason}"}}"#)
+        };
+        let steps: Vec<(&str, String, (u64, &str))> = vec![
+            (
+                "voice.joined",
+                joined("12", "Carol", ROOM),
+                (1, "Carol joined the table"),
+            ),
+            (
+                "voice.joined",
+                joined("12", "Carol", ROOM),
+                (1, "Carol joined the table"),
+            ),
+            (
+                "voice.joined",
+                joined("13", "Dan", OTHER),
+                (1, "Carol joined the table"),
+            ),
+            ("seat.taken", taken.clone(), (2, "Carol took a seat")),
+            ("seat.taken", taken, (2, "Carol took a seat")),
+            ("voice.left", left("12", ROOM), (3, "Carol left voice")),
+            ("voice.left", left("12", ROOM), (3, "Carol left voice")),
+            ("seat.freed", freed("12", "left"), (4, "Carol left the game")),
+            (
+                "seat.freed",
+                freed("11", "removed"),
+                (5, "bob was removed from the game"),
+            ),
+            ("voice.left", left("10", ROOM), (6, "alice left voice")),
+            (
+                "voice.joined",
+                joined("10", "alice", ROOM),
+                (7, "alice joined the table"),
+            ),
+            ("voice.left", left("10", ROOM), (8, "alice left voice")),
+        ];
+        for (event, data, expected) in steps {
+            view.apply(room(), event, &data).unwrap();
+            assert_eq!(announced(&view), Some(expected), "{event} {data}");
+        }
     }
 
     #[test]

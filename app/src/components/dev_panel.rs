@@ -43,7 +43,9 @@ fn DevPanelBody(
 ) -> impl IntoView {
     let channels = guild.channels;
     view! {
-        <aside class="dev-panel" aria-label="Development panel">
+        // A section, not an `<aside>`: it sits inside the page's `<main>`, where a complementary
+        // landmark does not belong.
+        <section class="dev-panel" aria-label="Development panel">
             <h2 class="dev-panel__title">"Dev panel · simulated Discord"</h2>
             <ul class="dev-panel__users">
                 {guild
@@ -52,7 +54,7 @@ fn DevPanelBody(
                     .map(|user| view! { <DevUserRow user room channels=channels.clone() set_voice /> })
                     .collect_view()}
             </ul>
-        </aside>
+        </section>
     }
 }
 

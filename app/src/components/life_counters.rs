@@ -54,6 +54,17 @@ impl LifeTable {
         self.seats().into_iter().find(|seat| seat.user_id == me)
     }
 
+    /// `user`'s name as the table knows it (empty once they have no seat), for buttons' names.
+    fn name(self, user: UserId) -> String {
+        self.roster.with(|roster| {
+            roster
+                .seats()
+                .and_then(|seats| seats.iter().find(|seat| seat.user_id == user))
+                .map(|seat| seat.username.clone())
+                .unwrap_or_default()
+        })
+    }
+
     /// Whether the viewer sits at the table (only players change numbers).
     fn seated(self) -> bool {
         self.my_seat().is_some()
@@ -131,7 +142,7 @@ pub fn LifeCounters(life: LifeTable, user: UserId) -> impl IntoView {
                 <div class="life__main">
                     <Tap life user counter=Counter::Life delta={-5} />
                     <Tap life user counter=Counter::Life delta={-1} />
-                    <output class="life__total" aria-label="life">
+                    <output class="life__total" aria-label=move || format!("{}: life", life.name(user))>
                         {move || signed_or_plain(life_total())}
                     </output>
                     <Tap life user counter=Counter::Life delta=1 />
@@ -148,6 +159,7 @@ pub fn LifeCounters(life: LifeTable, user: UserId) -> impl IntoView {
                     key=|row| (row.counter, row.label.clone())
                     children=move |row: CommanderRow| {
                         let counter = row.counter;
+                        let source = row.label.clone();
                         let damage = move || {
                             table.with(|table| {
                                 match (table.totals(user), counter) {
@@ -160,13 +172,13 @@ pub fn LifeCounters(life: LifeTable, user: UserId) -> impl IntoView {
                         };
                         view! {
                             <div class="life__row life__row--commander" data-damage-from=counter.to_string()>
-                                <Tap life user counter delta={-1} />
+                                <Tap life user counter delta={-1} source=source.clone() />
                                 <span class="life__value">{damage}</span>
                                 <span class="life__label">
                                     "from "
                                     <bdi class="life__commander">{row.label}</bdi>
                                 </span>
-                                <Tap life user counter delta=1 />
+                                <Tap life user counter delta=1 source />
                             </div>
                         }
                     }
@@ -183,12 +195,21 @@ pub fn LifeCounters(life: LifeTable, user: UserId) -> impl IntoView {
 }
 
 /// One −/+ button: `delta` on `user`'s `counter`, disabled when the change would break a rule.
+/// Its name says whose counter and which ("Alice: life −1"; for commander damage, the `source`
+/// commander's row label too): the seats repeat the same buttons four times over.
 #[component]
-fn Tap(life: LifeTable, user: UserId, counter: Counter, delta: i32) -> impl IntoView {
-    let what = match counter {
-        Counter::Life => "life",
-        Counter::Poison => "poison",
-        Counter::CommanderDamage { .. } => "commander damage",
+fn Tap(
+    life: LifeTable,
+    user: UserId,
+    counter: Counter,
+    delta: i32,
+    #[prop(optional)] source: Option<String>,
+) -> impl IntoView {
+    let what = match (counter, source) {
+        (Counter::Life, _) => "life".to_owned(),
+        (Counter::Poison, _) => "poison".to_owned(),
+        (Counter::CommanderDamage { .. }, Some(source)) => format!("commander damage from {source}"),
+        (Counter::CommanderDamage { .. }, None) => "commander damage".to_owned(),
     };
     view! {
         <button
@@ -196,7 +217,7 @@ fn Tap(life: LifeTable, user: UserId, counter: Counter, delta: i32) -> impl Into
             type="button"
             data-counter=counter.to_string()
             data-delta=delta.to_string()
-            aria-label=format!("{} {what}", signed(delta))
+            aria-label=move || format!("{}: {what} {}", life.name(user), signed(delta))
             disabled=move || !life.can(user, counter, delta)
             on:click=move |_| life.change(user, counter, delta)
         >

@@ -87,7 +87,12 @@ pub fn MemberList(
 
     let is_table = move || view.with(|view| view.seats().is_some());
     view! {
-        <section class="roster" data-status=move || shown_status().0 aria-live="polite">
+        <section class="roster" data-status=move || shown_status().0>
+            // Joins and leaves, heard rather than seen; rendered empty by the server so that the
+            // region exists before its first message (a region added with its text is not read).
+            <p class="sr-only roster__announcement" aria-live="polite" role="status">
+                {move || view.with(|view| view.last_announcement().map(|said| said.text.clone()))}
+            </p>
             <header class="roster__header">
                 <h2 class="roster__title">"At the table"</h2>
                 <span class="roster__count">

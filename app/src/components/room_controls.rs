@@ -145,6 +145,7 @@ fn PlayerItem(player: Player, owner: UserId, remove: Option<RemoveAction>) -> im
             player.username
         );
         let target = player.clone();
+        let name = player.username.clone();
         view! {
             <button
                 class="button button--small button--secondary player__remove"
@@ -155,7 +156,10 @@ fn PlayerItem(player: Player, owner: UserId, remove: Option<RemoveAction>) -> im
                     }
                 }
             >
+                // Named for its player ("Remove Bob"): a list of bare "Remove" buttons says nothing
+                // to a screen reader jumping between buttons.
                 "Remove"
+                <span class="sr-only">" " <bdi>{name}</bdi></span>
             </button>
         }
     });
@@ -173,6 +177,7 @@ fn PlayerItem(player: Player, owner: UserId, remove: Option<RemoveAction>) -> im
 #[component]
 fn RemovedItem(player: Player, readmit: ReadmitAction) -> impl IntoView {
     let id = player.user_id;
+    let name = player.username.clone();
     view! {
         <li class="removed-player" data-user=id.to_string()>
             <bdi class="player__name">{player.username}</bdi>
@@ -185,6 +190,7 @@ fn RemovedItem(player: Player, readmit: ReadmitAction) -> impl IntoView {
                 }
             >
                 "Let back in"
+                <span class="sr-only">" " <bdi>{name}</bdi></span>
             </button>
         </li>
     }
@@ -274,6 +280,26 @@ mod tests {
         assert!(
             removed.contains("<bdi class=\"player__name\">\u{202E}nimda</bdi>"),
             "{removed}"
+        );
+        assert!(
+            removed.contains("Let back in<span class=\"sr-only\"> <bdi>\u{202E}nimda</bdi></span>"),
+            "the button is named for its player: {removed}"
+        );
+    }
+
+    #[test]
+    fn the_owners_remove_button_is_named_for_its_player() {
+        let html = Owner::new().with(|| {
+            let remove: RemoveAction = Action::new(|player: &Player| {
+                let player = player.clone();
+                async move { Ok(player) }
+            });
+            view! { <PlayerItem player=player("Bob") owner="10".parse().unwrap() remove=Some(remove) /> }
+                .to_html()
+        });
+        assert!(
+            html.contains("Remove<span class=\"sr-only\"> <bdi>Bob</bdi></span>"),
+            "{html}"
         );
     }
 }

@@ -167,6 +167,95 @@ impl Page {
         Ok(())
     }
 
+    /// Presses Tab (Shift+Tab when `backwards`) in the focused element, as a keyboard user would.
+    pub async fn press_tab(&self, backwards: bool) -> anyhow::Result<()> {
+        let mut keys = String::new();
+        if backwards {
+            keys.push(char::from(fantoccini::key::Key::Shift));
+        }
+        keys.push(char::from(fantoccini::key::Key::Tab));
+        self.client
+            .active_element()
+            .await?
+            .send_keys(&keys)
+            .await
+            .context("press Tab")
+    }
+
+    /// Whether the focused element is inside an element matching `css`, and its outer HTML's
+    /// first 120 characters (what the failure message shows).
+    pub async fn focus_within(&self, css: &str) -> anyhow::Result<(bool, String)> {
+        let answer = self
+            .client
+            .execute(
+                "const active = document.activeElement;
+                 return [!!(active && active.closest(arguments[0])),
+                         active ? active.outerHTML.slice(0, 120) : 'nothing'];",
+                vec![serde_json::json!(css)],
+            )
+            .await?;
+        Ok((
+            answer
+                .get(0)
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
+            answer
+                .get(1)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        ))
+    }
+
+    /// Runs axe-core on the page as it is now and returns its serious and critical violations
+    /// (minor and moderate ones are left to people). axe is injected through WebDriver's execute
+    /// script, which the page's CSP does not govern (no `<script>` element is added), from the
+    /// pinned copy `scripts/test` installs (`tests/axe/package.json`).
+    pub async fn axe(&self) -> anyhow::Result<Vec<Violation>> {
+        let source = std::fs::read_to_string(axe_path()).with_context(|| {
+            format!(
+                "no axe-core at {}: run scripts/test, or `mkdir -p target/axe && cp tests/axe/package*.json \
+                 target/axe && npm ci --prefix target/axe`",
+                axe_path().display()
+            )
+        })?;
+        self.client
+            .execute(&format!("{source}\nreturn typeof window.axe;"), Vec::new())
+            .await
+            .context("inject axe-core")?;
+        let answer = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                   .then((results) => done({ passes: results.passes.length,
+                     violations: results.violations.map((v) => ({
+                       id: v.id, impact: v.impact, help: v.help,
+                       nodes: v.nodes.map((n) => n.target.join(' ') + ' — ' + n.failureSummary),
+                   })) }))
+                   .catch((err) => done({ error: String(err) }));",
+                Vec::new(),
+            )
+            .await
+            .context("run axe-core")?;
+        if let Some(error) = answer.get("error") {
+            bail!("axe-core failed: {error}");
+        }
+        // A run that checked nothing (axe not really in the page) must not pass for a clean one.
+        let passes = answer
+            .get("passes")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        anyhow::ensure!(passes > 0, "axe-core checked nothing: {answer}");
+        let violations: Vec<Violation> =
+            serde_json::from_value(answer.get("violations").cloned().unwrap_or_default())
+                .context("read axe-core's violations")?;
+        Ok(violations
+            .into_iter()
+            .filter(|violation| matches!(violation.impact.as_deref(), Some("serious" | "critical")))
+            .collect())
+    }
+
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
         Ok(self.find(css).await?.text().await?)
     }
@@ -259,6 +348,35 @@ impl Page {
         std::fs::write(dir.join(format!("{name}.html")), self.client.source().await?)?;
         Ok(png)
     }
+}
+
+/// One axe-core rule the page breaks, with where.
+#[derive(Debug, serde::Deserialize)]
+pub struct Violation {
+    /// The rule (`color-contrast`, `label`, …).
+    pub id: String,
+    /// `minor`, `moderate`, `serious` or `critical`.
+    pub impact: Option<String>,
+    /// What the rule asks for.
+    pub help: String,
+    /// Each offending element's selector and axe's summary of what to fix.
+    pub nodes: Vec<String>,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let impact = self.impact.as_deref().unwrap_or("?");
+        writeln!(f, "{} ({impact}): {}", self.id, self.help)?;
+        for node in &self.nodes {
+            writeln!(f, "    {node}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Where `scripts/test` installs the pinned axe-core.
+fn axe_path() -> PathBuf {
+    workspace_root().join("target/axe/node_modules/axe-core/axe.min.js")
 }
 
 /// Runs a browser test in a fresh browser. On failure (an error or a panic) it saves a screenshot

@@ -7,6 +7,7 @@
 )]
 #![allow(clippy::unwrap_used, reason = "a failed unwrap in a test is the assertion")]
 
+mod a11y;
 mod assets;
 mod auth;
 mod authz_matrix;
