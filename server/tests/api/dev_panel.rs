@@ -123,8 +123,9 @@ async fn the_dev_panel_makes_a_simulated_user_join_and_leave_the_room() {
         .await?;
         page.click(r#".dev-panel__user[data-user="Bob"] .dev-leave"#)
             .await?;
+        // The list, not the whole section: its live region now says "Bob left voice".
         page.wait_for("bob gone", |page| async move {
-            Ok(!page.text(".roster").await?.contains("Bob"))
+            Ok(!page.text(".roster__list").await?.contains("Bob"))
         })
         .await?;
         assert_eq!(
