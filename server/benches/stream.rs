@@ -705,8 +705,16 @@ struct Table {
     cookie: String,
 }
 
-/// Signs `user` in through `/auth/login` and the simulator's consent page, then creates a room.
-async fn sit_down(address: &str, user: Snowflake) -> Table {
+/// A signed-in player: their HTTP client (with its cookie jar) and the session cookie as a header.
+struct Seated {
+    user: Snowflake,
+    http: reqwest::Client,
+    cookie: String,
+}
+
+/// Signs `user` in through `/auth/login?return_to=…` and the simulator's consent page (the return
+/// path decides the scopes asked for: an invite's asks to add the user to the guild).
+async fn sign_in(address: &str, user: Snowflake, return_to: &str) -> Seated {
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -715,7 +723,11 @@ async fn sit_down(address: &str, user: Snowflake) -> Table {
         .unwrap();
     let base: reqwest::Url = format!("http://{address}").parse().unwrap();
     let location = |response: &reqwest::Response| response.headers()["location"].to_str().unwrap().to_owned();
-    let login = http.get(base.join("/auth/login").unwrap()).send().await.unwrap();
+    let login = http
+        .get(base.join(&format!("/auth/login?return_to={return_to}")).unwrap())
+        .send()
+        .await
+        .unwrap();
     let authorize = reqwest::Url::parse(&location(&login)).unwrap();
     let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
     form.push(("user_id".to_owned(), user.to_string()));
@@ -724,8 +736,19 @@ async fn sit_down(address: &str, user: Snowflake) -> Table {
     let decided = http.post(consent).form(&form).send().await.unwrap();
     let callback = http.get(location(&decided)).send().await.unwrap();
     assert_eq!(callback.status(), 303, "signed in");
+    let cookie = reqwest::cookie::CookieStore::cookies(jar.as_ref(), &base)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    Seated { user, http, cookie }
+}
+
+/// Signs `user` in, then creates a room.
+async fn sit_down(address: &str, user: Snowflake) -> Table {
+    let Seated { http, cookie, .. } = sign_in(address, user, "/").await;
     let room: serde_json::Value = http
-        .post(base.join("/api/rooms/create").unwrap())
+        .post(format!("http://{address}/api/rooms/create"))
         .form(&[("name", "Benchmark table")])
         .send()
         .await
@@ -733,11 +756,6 @@ async fn sit_down(address: &str, user: Snowflake) -> Table {
         .json()
         .await
         .unwrap();
-    let cookie = reqwest::cookie::CookieStore::cookies(jar.as_ref(), &base)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
     Table {
         room: Snowflake::parse(room["channelId"].as_str().unwrap()).unwrap(),
         cookie,

@@ -20,7 +20,9 @@ use std::{
 
 use discord_sim::{SimHandle, Snowflake};
 
-use super::{BENCH_LABEL, Client, CpuMeter, Frame, REDIS_LABEL, Server, Table, ms, percentile};
+use super::{
+    BENCH_LABEL, Client, CpuMeter, Frame, REDIS_LABEL, Seated, Server, Table, ms, percentile, sign_in,
+};
 
 /// The goal for this workload.
 const GOAL_P99: Duration = Duration::from_millis(50);
@@ -48,49 +50,12 @@ impl Default for LifeOptions {
     }
 }
 
-/// A signed-in player: their HTTP client (with its cookie jar) and the cookie as a header.
-struct Seated {
-    user: Snowflake,
-    http: reqwest::Client,
-    cookie: String,
-}
-
-async fn sign_in(address: &str, user: Snowflake) -> Seated {
-    let jar = Arc::new(reqwest::cookie::Jar::default());
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_provider(jar.clone())
-        .build()
-        .unwrap();
-    let base: reqwest::Url = format!("http://{address}").parse().unwrap();
-    let location = |response: &reqwest::Response| response.headers()["location"].to_str().unwrap().to_owned();
-    // As from an invite, so the sign-in lets the app add them to the guild (`guilds.join`).
-    let login = http
-        .get(base.join("/auth/login?return_to=/invite/life").unwrap())
-        .send()
-        .await
-        .unwrap();
-    let authorize = reqwest::Url::parse(&location(&login)).unwrap();
-    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
-    form.push(("user_id".to_owned(), user.to_string()));
-    let mut consent = authorize.clone();
-    consent.set_query(None);
-    let decided = http.post(consent).form(&form).send().await.unwrap();
-    let callback = http.get(location(&decided)).send().await.unwrap();
-    assert_eq!(callback.status(), 303, "signed in");
-    let cookie = reqwest::cookie::CookieStore::cookies(jar.as_ref(), &base)
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
-    Seated { user, http, cookie }
-}
-
 /// Four players seated in a new room on `address`: the owner first.
 async fn seat_pod(sim: &SimHandle, address: &str) -> (Snowflake, Vec<Seated>) {
     let mut players = Vec::with_capacity(PLAYERS);
     for n in 0..PLAYERS {
-        players.push(sign_in(address, sim.create_user(&format!("life{n}"))).await);
+        // As from an invite, so the sign-in lets the app add them to the guild (`guilds.join`).
+        players.push(sign_in(address, sim.create_user(&format!("life{n}")), "/invite/life").await);
     }
     let room: serde_json::Value = players[0]
         .http
