@@ -71,7 +71,8 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Router>
             <Routes fallback=NotFoundPage>
-                <Route path=path!("/") view=LandingPage />
+                // Rendered whole before it is sent: a signed-in player's first paint is theirs.
+                <Route path=path!("/") view=LandingPage ssr=SsrMode::Async />
                 // Rendered whole before it is sent: the first paint is the room's true state.
                 <Route path=path!("/game/:channel_id") view=GameRoomPage ssr=SsrMode::Async />
                 // Rendered whole before it is sent: the first paint says what the link is for.

@@ -11,7 +11,11 @@ pub mod janitor;
 pub mod reconciler;
 pub mod seats;
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use model::{
     error::{AppError, InviteError},
@@ -250,14 +254,24 @@ impl Rooms {
         }
     }
 
-    /// The rooms `user` plays in, newest first.
+    /// The rooms `user` plays in, newest first, each with when it closes for idleness if it was
+    /// warned (nobody in its voice channel or on its page is there to see the warning, but its
+    /// players see their list).
     pub async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, RoomError> {
+        let closing: BTreeMap<ChannelId, i64> = self
+            .store
+            .warned_rooms_of(user)
+            .await?
+            .into_iter()
+            .filter_map(|(channel, idleness)| Some((channel, janitor::deletion_due(idleness)?)))
+            .collect();
         Ok(self
             .store
             .rooms_of(user)
             .await?
             .into_iter()
             .map(|room| RoomSummary {
+                closes_at_ms: closing.get(&room.channel_id).copied(),
                 channel_id: room.channel_id,
                 name: room.name,
                 is_owner: room.owner_id == user,

@@ -128,6 +128,10 @@ pub struct RoomSummary {
     pub name: String,
     /// Whether the viewer created it.
     pub is_owner: bool,
+    /// When it closes for idleness (unix milliseconds), once it was warned: nobody has been in its
+    /// voice channel or on its page for most of an hour.
+    #[serde(default)]
+    pub closes_at_ms: Option<i64>,
 }
 
 /// An invite as its room's owner sees it.

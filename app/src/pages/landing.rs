@@ -3,9 +3,11 @@
 
 use leptos::prelude::*;
 
+use model::{error::AppError, room::RoomSummary};
+
 use crate::{
     components::{create_room::CreateRoomForm, my_rooms::MyRooms},
-    server_fns::viewer::load_viewer,
+    server_fns::{rooms::load_my_rooms, viewer::load_viewer},
 };
 
 /// The steps of a game night, shown by the "How it works" toggle.
@@ -24,7 +26,8 @@ const STEPS: [(&str, &str); 3] = [
     ),
 ];
 
-/// The home page.
+/// The home page. Rendered whole by the server (`SsrMode::Async`), so a signed-in player's first
+/// paint is theirs (who they are, "Create a game", their games) before any WASM arrives.
 ///
 /// The "How it works" button is the page's first interactive element: it only works once the WASM
 /// bundle has hydrated the page, and `data-hydrated` on the root says when that has happened (the
@@ -35,8 +38,9 @@ pub fn LandingPage() -> impl IntoView {
     // Effects never run on the server, so this flips only in a hydrated browser.
     Effect::new(move || set_hydrated.set(true));
     let (show_steps, set_show_steps) = signal(false);
-    // Only the browser asks who is signed in; the server renders the signed-out state.
-    let viewer = LocalResource::new(load_viewer);
+    // Made here, once, and awaited by the server's render; the browser reads what it sent.
+    let viewer = Resource::new_blocking(|| (), |()| load_viewer());
+    let rooms = Resource::new_blocking(|| (), |()| load_my_rooms());
 
     view! {
         <main class="page landing" data-hydrated=move || hydrated.get().to_string()>
@@ -48,31 +52,27 @@ pub fn LandingPage() -> impl IntoView {
                     is at the table."
                 </p>
             </header>
-            <p class="landing__actions">
-                {move || match viewer.get().and_then(Result::ok).and_then(|viewer| viewer.username) {
-                    Some(name) => {
-                        view! {
-                            <span class="landing__user">"Signed in as " <strong><bdi>{name}</bdi></strong></span>
-                            <form method="post" action="/auth/logout" class="landing__logout">
-                                <button class="button button--secondary" type="submit">"Sign out"</button>
-                            </form>
-                        }
-                            .into_any()
-                    }
-                    None => {
-                        view! {
-                            <a class="button" href="/auth/login" rel="external">"Sign in with Discord"</a>
-                        }
-                            .into_any()
-                    }
+            <Suspense fallback=|| view! { <p class="landing__actions"></p> }>
+                {move || {
+                    viewer
+                        .get()
+                        .map(|viewer| {
+                            match viewer.ok().and_then(|viewer| viewer.username) {
+                                Some(name) => view! { <SignedIn name rooms /> }.into_any(),
+                                None => {
+                                    view! {
+                                        <p class="landing__actions">
+                                            <a class="button" href="/auth/login" rel="external">
+                                                "Sign in with Discord"
+                                            </a>
+                                        </p>
+                                    }
+                                        .into_any()
+                                }
+                            }
+                        })
                 }}
-            </p>
-            <Show when=move || {
-                viewer.get().and_then(Result::ok).is_some_and(|viewer| viewer.user_id.is_some())
-            }>
-                <CreateRoomForm />
-                <MyRooms />
-            </Show>
+            </Suspense>
             <section class="how">
                 <button
                     id="how-it-works"
@@ -100,5 +100,23 @@ pub fn LandingPage() -> impl IntoView {
                 </Show>
             </section>
         </main>
+    }
+}
+
+/// What a signed-in player has on the home page: who they are (and the way out), a new game, and
+/// their games.
+#[component]
+fn SignedIn(name: String, rooms: Resource<Result<Vec<RoomSummary>, AppError>>) -> impl IntoView {
+    view! {
+        // A `div`, not a `p`: a `<form>` closes an open `<p>` when the browser parses the server's
+        // HTML, and the page would then not hydrate (its DOM would not be the one rendered).
+        <div class="landing__actions">
+            <span class="landing__user">"Signed in as " <strong><bdi>{name}</bdi></strong></span>
+            <form method="post" action="/auth/logout" class="landing__logout">
+                <button class="button button--secondary" type="submit">"Sign out"</button>
+            </form>
+        </div>
+        <CreateRoomForm />
+        <MyRooms rooms />
     }
 }

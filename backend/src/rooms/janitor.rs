@@ -84,6 +84,18 @@ pub fn judge(now_ms: i64, busy: bool, idleness: Idleness) -> Verdict {
     }
 }
 
+/// When a warned room is due to be deleted unless someone comes back (unix milliseconds): what its
+/// warning announced. `None` for a room that was not warned.
+pub fn deletion_due(idleness: Idleness) -> Option<i64> {
+    let since = idleness.idle_since_ms?;
+    let warned = idleness.warned_at_ms?;
+    Some(
+        since
+            .saturating_add(millis(IDLE_LIMIT))
+            .max(warned.saturating_add(millis(WARNING_AHEAD))),
+    )
+}
+
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
@@ -424,5 +436,25 @@ mod tests {
             Verdict::Busy,
             "unless someone came back"
         );
+        assert_eq!(
+            deletion_due(warned),
+            Some(95 * MINUTE),
+            "what the warning announced"
+        );
+    }
+
+    #[test]
+    fn a_room_is_due_for_deletion_only_once_warned() {
+        let idle = Idleness {
+            idle_since_ms: Some(0),
+            warned_at_ms: None,
+        };
+        assert_eq!(deletion_due(Idleness::default()), None);
+        assert_eq!(deletion_due(idle), None);
+        let warned = Idleness {
+            warned_at_ms: Some(55 * MINUTE),
+            ..idle
+        };
+        assert_eq!(deletion_due(warned), Some(60 * MINUTE));
     }
 }

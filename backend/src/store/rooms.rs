@@ -251,6 +251,32 @@ impl Store {
         })
     }
 
+    /// The open rooms `user` plays in that were warned they will close for idleness, with what the
+    /// janitor remembers of them.
+    pub async fn warned_rooms_of(&self, user: UserId) -> Result<Vec<(ChannelId, Idleness)>, StoreError> {
+        const SQL: &str = "SELECT rooms.channel_id, rooms.idle_since, rooms.warned_at FROM rooms \
+             JOIN memberships ON memberships.channel_id = rooms.channel_id \
+             WHERE memberships.user_id = $1 AND rooms.closed_at IS NULL AND rooms.warned_at IS NOT NULL";
+        on_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(user.to_string())
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    let id: String = row.try_get("channel_id")?;
+                    Ok((
+                        parse(&id, "rooms")?,
+                        Idleness {
+                            idle_since_ms: row.try_get("idle_since")?,
+                            warned_at_ms: row.try_get("warned_at")?,
+                        },
+                    ))
+                })
+                .collect()
+        })
+    }
+
     /// Every open room, oldest first.
     pub async fn all_rooms(&self) -> Result<Vec<RoomRecord>, StoreError> {
         let sql = format!(

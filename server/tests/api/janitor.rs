@@ -193,6 +193,46 @@ async fn a_channel_deleted_in_discord_closes_its_room_and_a_join_hears_it_ended(
 }
 
 #[tokio::test]
+async fn a_warned_room_shows_when_it_closes_in_its_players_list() {
+    let app = spawn_app().await;
+    let demo = app.discord.demo();
+    let alice = Player::signed_in(&app, &demo.alice.to_string()).await;
+    let bob = Player::signed_in(&app, &demo.bob.to_string()).await;
+    let (idle, token) = alice.create_room("Idle").await;
+    let (busy, _) = alice.create_room("Busy").await;
+    bob.call("join", &[("token", &token)]).await.ok();
+    let closes_at = |mine: serde_json::Value, room: &str| {
+        let rooms = mine.as_array().unwrap().clone();
+        let entry = rooms.iter().find(|entry| entry["channelId"] == room).unwrap();
+        entry["closesAtMs"].as_i64()
+    };
+    let mut janitor = janitor(&app);
+    let start = unix_millis();
+    janitor.sweep(start).await.unwrap();
+    assert_eq!(
+        closes_at(alice.call("mine", &[]).await.ok(), &idle),
+        None,
+        "idle, not warned"
+    );
+
+    // Someone opens the busy room's page before the warning comes: only the idle room is warned.
+    let _watching = alice.get(&format!("/api/stream?room={busy}")).await;
+    let warn_at = start + ms(IDLE_LIMIT) - ms(WARNING_AHEAD);
+    let swept = janitor.sweep(warn_at).await.unwrap();
+    assert_eq!(swept.warned, vec![id(&idle)]);
+    let due = start + ms(IDLE_LIMIT);
+    for player in [&alice, &bob] {
+        let mine = player.call("mine", &[]).await.ok();
+        assert_eq!(
+            closes_at(mine.clone(), &idle),
+            Some(due),
+            "every player sees it: {mine}"
+        );
+    }
+    assert_eq!(closes_at(alice.call("mine", &[]).await.ok(), &busy), None);
+}
+
+#[tokio::test]
 async fn a_join_on_a_channel_deleted_unseen_closes_the_room_and_answers_room_not_found() {
     let app = spawn_app().await;
     let demo = app.discord.demo();
