@@ -3,19 +3,23 @@
 //!
 //! The browser's `EventSource` reconnects by itself after a dropped connection and sends
 //! `Last-Event-ID`, so the server replays what was missed. When the browser gives up (the server
-//! answered with an error status, or closed the room), this module opens a new `EventSource` after
-//! a capped backoff; the server then starts it with a fresh snapshot.
+//! answered with an error status, or closed the room), this module first asks the server why (the
+//! room's status, and the viewer's access to it): a stream that can never be allowed again (signed
+//! out, no longer a player, room closed) stops and says so; anything else (an outage, a rate limit,
+//! a restart) is retried with a new `EventSource` after a capped backoff, which the server starts
+//! with a fresh snapshot.
 
 use std::{cell::RefCell, rc::Rc, time::Duration};
 
 use leptos::prelude::*;
-use model::ids::ChannelId;
+use model::{ids::ChannelId, room::RoomStatus};
 use send_wrapper::SendWrapper;
 use wasm_bindgen::{JsCast, closure::Closure};
 use web_sys::{EventSource, MessageEvent};
 
 use crate::{
     roster_view::{Applied, RosterView, StreamStatus},
+    server_fns::rooms::{load_room, load_room_status},
     table_view::{COMMANDERS_NAMED_EVENT, LIFE_CHANGED_EVENT, TABLE_RESET_EVENT, TableView},
 };
 
@@ -130,7 +134,7 @@ impl Stream {
         let stream = self.clone();
         let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
             *stream.failures.borrow_mut() = 0;
-            if stream.status.get_untracked() != StreamStatus::RoomClosed {
+            if !stream.status.get_untracked().is_final() {
                 stream.status.set(StreamStatus::Live);
             }
         });
@@ -179,7 +183,32 @@ impl Stream {
         if closed {
             // The browser gave up; it only retries by itself while the state is CONNECTING.
             self.connection.borrow_mut().take();
-            self.retry_later();
+            let stream = self.clone();
+            leptos::task::spawn_local(async move { stream.after_refusal().await });
+        }
+    }
+
+    /// Asks the server why the stream was refused before trying again, so a stream that will never
+    /// be allowed (a signed-out viewer, a removed player, a closed room) is not retried forever.
+    async fn after_refusal(&self) {
+        let status = load_room_status(self.room).await;
+        let access = if matches!(status, Ok(RoomStatus::Open)) {
+            Some(load_room(self.room).await.map(drop))
+        } else {
+            None
+        };
+        if *self.stopped.borrow() {
+            return;
+        }
+        match StreamStatus::after_refusal(&status, access.as_ref()) {
+            Some(fin) => {
+                *self.stopped.borrow_mut() = true;
+                if fin == StreamStatus::RoomClosed {
+                    self.view.update(RosterView::mark_closed);
+                }
+                self.status.set(fin);
+            }
+            None => self.retry_later(),
         }
     }
 

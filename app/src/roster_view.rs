@@ -4,11 +4,13 @@
 //! Pure, so it is tested natively; `live` (browser only) feeds it from the `EventSource`.
 
 use model::{
+    error::AppError,
     event::{
         DiscordStatus, RosterStatus, SeatDropped, SeatFreed, SeatFreedReason, SeatTaken, VoiceJoined,
         VoiceLeft,
     },
     ids::{ChannelId, UserId},
+    room::RoomStatus,
     stream::{RoomMember, RoomSnapshot, SEATS_EVENT, SNAPSHOT_EVENT, Seat, TableSeats},
 };
 
@@ -26,6 +28,10 @@ pub enum StreamStatus {
     Reconnecting,
     /// The room's voice channel was deleted.
     RoomClosed,
+    /// The server refused the stream because the viewer is signed out (their session ended).
+    SignedOut,
+    /// The server refused the stream because the viewer is no longer one of the room's players.
+    NotAPlayer,
 }
 
 impl StreamStatus {
@@ -36,6 +42,8 @@ impl StreamStatus {
             Self::Live => "live",
             Self::Reconnecting => "reconnecting",
             Self::RoomClosed => "closed",
+            Self::SignedOut => "signed-out",
+            Self::NotAPlayer => "not-a-player",
         }
     }
 
@@ -46,6 +54,32 @@ impl StreamStatus {
             Self::Live => "Live",
             Self::Reconnecting => "Reconnecting…",
             Self::RoomClosed => "This room has closed",
+            Self::SignedOut => "Signed out",
+            Self::NotAPlayer => "Not at this table",
+        }
+    }
+
+    /// Whether the stream is over for good: nothing the browser retries would be allowed.
+    pub const fn is_final(self) -> bool {
+        matches!(self, Self::RoomClosed | Self::SignedOut | Self::NotAPlayer)
+    }
+
+    /// Why a stream the browser gave up on will never be allowed, from what the server says of the
+    /// room now: its status, and (for an open room) the viewer's access to its page. `None` means
+    /// the refusal may pass (an outage, a rate limit, a restart) and the stream is tried again.
+    pub fn after_refusal(
+        status: &Result<RoomStatus, AppError>,
+        access: Option<&Result<(), AppError>>,
+    ) -> Option<Self> {
+        match status {
+            Ok(RoomStatus::Ended | RoomStatus::Unknown) => Some(Self::RoomClosed),
+            Ok(RoomStatus::Open) => match access {
+                Some(Err(AppError::Unauthenticated)) => Some(Self::SignedOut),
+                Some(Err(AppError::Forbidden)) => Some(Self::NotAPlayer),
+                Some(Err(AppError::NotFound)) => Some(Self::RoomClosed),
+                _ => None,
+            },
+            Ok(RoomStatus::DemoChannel) | Err(_) => None,
         }
     }
 }
@@ -264,6 +298,11 @@ impl RosterView {
     /// Whether the room was closed while the page was open.
     pub const fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// The room was found closed without its `room.deleted` (it closed while the stream was down).
+    pub const fn mark_closed(&mut self) {
+        self.closed = true;
     }
 
     /// The last departure (leave or removal) from the table.
@@ -514,6 +553,40 @@ mod tests {
 
     fn left(user: &str, channel: &str) -> String {
         format!(r#"{{"guildId":"2","channelId":null,"userId":"{user}","leftChannelId":"{channel}"}}"#)
+    }
+
+    #[test]
+    fn a_refused_stream_stops_only_when_it_can_never_be_allowed() {
+        let open = Ok(RoomStatus::Open);
+        let refused = |err: AppError| StreamStatus::after_refusal(&open, Some(&Err(err)));
+        assert_eq!(refused(AppError::Unauthenticated), Some(StreamStatus::SignedOut));
+        assert_eq!(refused(AppError::Forbidden), Some(StreamStatus::NotAPlayer));
+        assert_eq!(refused(AppError::NotFound), Some(StreamStatus::RoomClosed));
+        // Passing trouble: tried again.
+        assert_eq!(refused(AppError::Upstream), None);
+        assert_eq!(
+            refused(AppError::RateLimited {
+                retry_after_ms: 1_000
+            }),
+            None
+        );
+        assert_eq!(StreamStatus::after_refusal(&open, Some(&Ok(()))), None);
+        assert_eq!(StreamStatus::after_refusal(&open, None), None);
+        assert_eq!(
+            StreamStatus::after_refusal(&Ok(RoomStatus::Ended), None),
+            Some(StreamStatus::RoomClosed)
+        );
+        assert_eq!(
+            StreamStatus::after_refusal(&Ok(RoomStatus::Unknown), None),
+            Some(StreamStatus::RoomClosed)
+        );
+        // A demo channel has no players to be refused as; the server not answering says nothing.
+        assert_eq!(
+            StreamStatus::after_refusal(&Ok(RoomStatus::DemoChannel), None),
+            None
+        );
+        assert_eq!(StreamStatus::after_refusal(&Err(AppError::Internal), None), None);
+        assert!(StreamStatus::SignedOut.is_final() && !StreamStatus::Reconnecting.is_final());
     }
 
     fn names(view: &RosterView) -> Vec<&str> {

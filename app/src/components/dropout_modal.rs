@@ -4,7 +4,8 @@
 //!
 //! It is a modal for the keyboard and screen readers too: it is rendered at the end of `<body>`
 //! (a portal), every other child of `<body>` is made `inert` while it shows, the first action
-//! takes the focus when it opens, and Tab / Shift+Tab cycle inside it. Not a native `<dialog>`:
+//! takes the focus when it opens, Tab / Shift+Tab cycle inside it, and the focus goes back where
+//! it was when it closes. Not a native `<dialog>`:
 //! Chromium lets a second Escape close a modal `<dialog>` whatever its `cancel` handler says,
 //! and this one must stay until the user is back.
 
@@ -33,8 +34,11 @@ fn DropoutDialog(rejoin: Signal<Option<String>>) -> impl IntoView {
     {
         // The elements this dialog made inert, and only those: one already inert stays so.
         let made_inert = StoredValue::new_local(Vec::<web_sys::Element>::new());
+        // Where the focus was when the dialog opened: it goes back there when the dialog goes.
+        let focused_before = StoredValue::new_local(None::<web_sys::HtmlElement>);
         Effect::new(move || {
             let Some(dialog) = dialog.get() else { return };
+            focused_before.set_value(browser::focused());
             made_inert.set_value(browser::make_the_rest_inert(&dialog));
             browser::focus_first(&dialog);
         });
@@ -44,6 +48,7 @@ fn DropoutDialog(rejoin: Signal<Option<String>>) -> impl IntoView {
                     let _ = element.remove_attribute("inert");
                 }
             });
+            focused_before.with_value(|element| browser::give_back_focus(element.as_ref()));
         });
     }
     let on_key = move |event: leptos::ev::KeyboardEvent| {
@@ -133,6 +138,25 @@ mod browser {
             .or_else(|| dialog.clone().dyn_into().ok());
         if let Some(target) = target {
             let _ = target.focus();
+        }
+    }
+
+    /// The element that has the focus, if any does (not `<body>`).
+    pub(super) fn focused() -> Option<HtmlElement> {
+        let document = leptos::prelude::document();
+        let active = document.active_element()?;
+        let body: Option<Element> = document.body().map(Into::into);
+        (Some(&active) != body.as_ref())
+            .then(|| active.dyn_into().ok())
+            .flatten()
+    }
+
+    /// Returns the focus to `element` if it is still on the page (the dialog is gone by now).
+    pub(super) fn give_back_focus(element: Option<&HtmlElement>) {
+        if let Some(element) = element
+            && element.is_connected()
+        {
+            let _ = element.focus();
         }
     }
 

@@ -9,7 +9,14 @@
 //! reorder the text around it.
 
 use leptos::prelude::*;
-use model::{event::SeatFreedReason, ids::ChannelId, stream::RoomMember, table::Counter, viewer::Viewer};
+use model::{
+    event::SeatFreedReason,
+    ids::ChannelId,
+    room::{room_path, sign_in_path},
+    stream::RoomMember,
+    table::Counter,
+    viewer::Viewer,
+};
 
 use crate::{
     components::{
@@ -100,11 +107,40 @@ pub fn MemberList(
                 </span>
                 <span class="roster__status">{move || shown_status().1}</span>
             </header>
+            <StreamEnded status room />
             <Show when=is_table fallback=move || view! { <ChannelList view /> }>
                 <SeatTable view server_now life />
             </Show>
             <DropoutModal open=dropped rejoin />
         </section>
+    }
+}
+
+/// Why the table stopped following, when the server will not let this viewer follow it again:
+/// their session ended (with the way back in), or they are no longer one of its players.
+#[component]
+fn StreamEnded(status: RwSignal<StreamStatus>, room: ChannelId) -> impl IntoView {
+    move || match status.get() {
+        StreamStatus::SignedOut => Some(
+            view! {
+                <p class="roster__ended" role="alert">
+                    "You were signed out, so this table stopped following Discord. "
+                    <a href=sign_in_path(&room_path(room)) rel="external">
+                        "Sign in again"
+                    </a>
+                </p>
+            }
+            .into_any(),
+        ),
+        StreamStatus::NotAPlayer => Some(
+            view! {
+                <p class="roster__ended" role="alert">
+                    "You are no longer a player at this table, so it stopped following Discord."
+                </p>
+            }
+            .into_any(),
+        ),
+        _ => None,
     }
 }
 

@@ -54,6 +54,41 @@ async fn wait_for_focus_in_modal(page: &Page, after: &str) -> anyhow::Result<()>
     .await
 }
 
+/// The pages a signed-out visitor meets, audited: home, an invite and a dead one, the 404 page,
+/// a room's page and an unknown room's.
+async fn audit_signed_out(
+    page: &Page,
+    base: &str,
+    token: &str,
+    channel: &str,
+) -> anyhow::Result<Vec<String>> {
+    let mut found = Vec::new();
+    page.goto(&format!("{base}/")).await?;
+    page.wait_until_hydrated().await?;
+    found.extend(audit(page, "landing, signed out").await?);
+
+    page.goto(&format!("{base}/invite/{token}")).await?;
+    page.wait_until_hydrated().await?;
+    found.extend(audit(page, "invite, signed out").await?);
+
+    page.goto(&format!("{base}/invite/not-a-real-token")).await?;
+    page.wait_until_hydrated().await?;
+    found.extend(audit(page, "dead invite link").await?);
+
+    page.goto(&format!("{base}/no/such/page")).await?;
+    page.find("main h1").await?;
+    found.extend(audit(page, "404").await?);
+
+    page.goto(&format!("{base}/game/{channel}")).await?;
+    page.find("main h1").await?;
+    found.extend(audit(page, "game room, signed out").await?);
+
+    page.goto(&format!("{base}/game/4000000000000000999")).await?;
+    page.find("main h1").await?;
+    found.extend(audit(page, "unknown game room").await?);
+    Ok(found)
+}
+
 #[tokio::test]
 async fn every_page_state_passes_axe_and_the_dropout_modal_holds_the_focus() {
     let app = spawn_app().await;
@@ -69,29 +104,7 @@ async fn every_page_state_passes_axe_and_the_dropout_modal_holds_the_focus() {
     browser_test("a11y", |page| async move {
         let mut found = Vec::new();
 
-        page.goto(&format!("{base}/")).await?;
-        page.wait_until_hydrated().await?;
-        found.extend(audit(&page, "landing, signed out").await?);
-
-        page.goto(&format!("{base}/invite/{token}")).await?;
-        page.wait_until_hydrated().await?;
-        found.extend(audit(&page, "invite, signed out").await?);
-
-        page.goto(&format!("{base}/invite/not-a-real-token")).await?;
-        page.wait_until_hydrated().await?;
-        found.extend(audit(&page, "dead invite link").await?);
-
-        page.goto(&format!("{base}/no/such/page")).await?;
-        page.find("main h1").await?;
-        found.extend(audit(&page, "404").await?);
-
-        page.goto(&format!("{base}/game/{channel}")).await?;
-        page.find("main h1").await?;
-        found.extend(audit(&page, "game room, signed out").await?);
-
-        page.goto(&format!("{base}/game/4000000000000000999")).await?;
-        page.find("main h1").await?;
-        found.extend(audit(&page, "unknown game room").await?);
+        found.extend(audit_signed_out(&page, &base, &token, &channel).await?);
 
         // The owner's table, with Bob seated (so "Remove Bob" is there) and the life totals.
         sign_in_to(&page, &base, demo.alice, &format!("/game/{channel}")).await?;
@@ -127,6 +140,7 @@ async fn every_page_state_passes_axe_and_the_dropout_modal_holds_the_focus() {
             demo.alice
         ))
         .await?;
+        page.focus(".room__close").await?;
         discord.leave_voice(demo.alice)?;
         page.find(".dropout").await?;
         wait_for_focus_in_modal(&page, "when it opens").await?;
@@ -143,6 +157,8 @@ async fn every_page_state_passes_axe_and_the_dropout_modal_holds_the_focus() {
         })
         .await?;
         assert_eq!(page.count("[inert]").await?, 0, "nothing stays inert");
+        let (back, active) = page.focus_within(".room__close").await?;
+        assert!(back, "the focus goes back where it was, not: {active}");
 
         page.goto(&format!("{base}/")).await?;
         page.wait_for("the signed-in name", |page| async move {

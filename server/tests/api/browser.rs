@@ -49,8 +49,21 @@ pub struct Browser {
     _profile: TempDir,
 }
 
+/// Whether the browser runs the pages' scripts (the app's WASM among them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scripts {
+    On,
+    /// JavaScript off, as a user may set it: pages are only what the server sent. (WebDriver's own
+    /// probes still work: they do not run as page scripts.)
+    Off,
+}
+
 impl Browser {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(Scripts::On).await
+    }
+
+    pub async fn start_with(scripts: Scripts) -> anyhow::Result<Self> {
         let port = free_port()?;
         let mut chromedriver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -79,10 +92,13 @@ impl Browser {
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| (*flag).to_owned()).collect();
         args.push(format!("--user-data-dir={}", profile.0.display()));
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".to_owned(),
-            serde_json::json!({ "binary": chromium_binary(), "args": args }),
-        );
+        let mut options = serde_json::json!({ "binary": chromium_binary(), "args": args });
+        if scripts == Scripts::Off {
+            // Chromium's own "Don't allow sites to use JavaScript" setting.
+            options["prefs"] =
+                serde_json::json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
+        capabilities.insert("goog:chromeOptions".to_owned(), options);
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
@@ -180,6 +196,29 @@ impl Page {
             .send_keys(&keys)
             .await
             .context("press Tab")
+    }
+
+    /// Runs `script` in the page, as the page itself would (its `fetch` carries the page's
+    /// cookies and origin).
+    pub async fn run(&self, script: &str) -> anyhow::Result<()> {
+        self.client
+            .execute(script, Vec::new())
+            .await
+            .with_context(|| format!("run `{script}`"))?;
+        Ok(())
+    }
+
+    /// Puts the focus on the element matching `css`, as a keyboard user tabbing to it would.
+    pub async fn focus(&self, css: &str) -> anyhow::Result<()> {
+        self.find(css).await?;
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).focus();",
+                vec![serde_json::json!(css)],
+            )
+            .await
+            .with_context(|| format!("focus `{css}`"))?;
+        Ok(())
     }
 
     /// Whether the focused element is inside an element matching `css`, and its outer HTML's
@@ -387,6 +426,19 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let browser = Browser::start().await.expect("headless Chromium starts");
+    let page = browser.page();
+    run_with_evidence(name, &[("", page.clone())], test(page)).await;
+}
+
+/// [`browser_test`] in a browser with JavaScript off.
+pub async fn scriptless_browser_test<F, Fut>(name: &str, test: F)
+where
+    F: FnOnce(Page) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let browser = Browser::start_with(Scripts::Off)
+        .await
+        .expect("headless Chromium starts with JavaScript off");
     let page = browser.page();
     run_with_evidence(name, &[("", page.clone())], test(page)).await;
 }

@@ -27,6 +27,7 @@ mod landing;
 mod life;
 mod life_totals;
 mod metrics;
+mod no_script;
 mod outage;
 mod pages;
 mod players;

@@ -4,8 +4,8 @@
 //! then lets them back in.
 
 use crate::{
-    browser::{browser_test, two_browser_test},
-    helpers::spawn_app,
+    browser::{Page, browser_test, two_browser_test},
+    helpers::{spawn_app, spawn_app_on_real_discord},
     players::Player,
 };
 
@@ -203,6 +203,65 @@ async fn the_owner_sees_a_removed_player_and_lets_them_back_in() {
         })
         .await?;
         bob.call("join", &[("token", &token)]).await.ok();
+        Ok(())
+    })
+    .await;
+}
+
+/// Bob joins from the invite page and lands on the room's page with its table live.
+async fn join_by_invite(page: &Page, base: &str, token: &str, room: &str) -> anyhow::Result<()> {
+    page.goto(&format!("{base}/invite/{token}")).await?;
+    page.wait_until_hydrated().await?;
+    page.click(".invite-page__join").await?;
+    page.wait_for("bob on the room's page", |page| async move {
+        Ok(page.current_path().await? == format!("/game/{room}"))
+    })
+    .await?;
+    page.find(r#".roster[data-status="live"]"#).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_table_stops_and_says_why_instead_of_reconnecting_forever() {
+    // Not on the embedded simulator, whose development switch lets anyone watch any channel.
+    let app = spawn_app_on_real_discord(&[("IP_RATE_BURST", "1000")]).await;
+    let demo = app.discord.demo();
+    let owner = Player::signed_in(&app, &demo.alice.to_string()).await;
+    let (room, token) = owner.create_room("Strict table").await;
+    let base = app.url("");
+    let base = base.trim_end_matches('/').to_owned();
+    browser_test("refused_stream", |page| async move {
+        page.goto(&format!("{base}/auth/login?return_to=/invite/{token}"))
+            .await?;
+        page.click(&format!(
+            r#"form:has(input[name="user_id"][value="{}"]) button"#,
+            demo.bob
+        ))
+        .await?;
+        join_by_invite(&page, &base, &token, &room).await?;
+
+        // Removed while watching: the server ends the stream and refuses it from then on.
+        let bob_id = demo.bob.to_string();
+        owner
+            .call("remove_player", &[("channel", &room), ("player", &bob_id)])
+            .await
+            .ok();
+        page.find(r#".roster[data-status="not-a-player"]"#).await?;
+        assert!(page.text(".roster__ended").await?.contains("no longer a player"));
+
+        // Let back in; then signed out (in another tab, say) while watching: the way back in.
+        owner
+            .call("readmit_player", &[("channel", &room), ("player", &bob_id)])
+            .await
+            .ok();
+        join_by_invite(&page, &base, &token, &room).await?;
+        page.run("fetch('/auth/logout', { method: 'POST' });").await?;
+        page.find(r#".roster[data-status="signed-out"]"#).await?;
+        let again = page.find(".roster__ended a").await?;
+        assert_eq!(
+            again.attr("href").await?.as_deref(),
+            Some(format!("/auth/login?return_to=/game/{room}").as_str())
+        );
         Ok(())
     })
     .await;
