@@ -81,7 +81,7 @@ pub fn CreateRoomForm() -> impl IntoView {
                     </select>
                 </label>
                 <button class="button create-room__submit" type="submit" disabled=move || create.pending().get()>
-                    "Create game"
+                    {move || if create.pending().get() { "Creating…" } else { "Create game" }}
                 </button>
             </div>
             {move || problem.get().map(|problem| view! { <p class="form-error" role="alert">{problem}</p> })}

@@ -69,6 +69,12 @@ pub fn InvitePanel(details: RoomDetails) -> impl IntoView {
     let refresh = Action::new(move |(): &()| refresh_invite(room));
     let revoke = Action::new(move |(): &()| revoke_invite(room));
     let failure = RwSignal::new(None::<String>);
+    // A new try clears the last one's error: it says what went wrong with that try only.
+    Effect::new(move || {
+        if refresh.pending().get() || revoke.pending().get() {
+            failure.set(None);
+        }
+    });
     Effect::new(move || match refresh.value().get() {
         Some(Ok(invite)) => {
             expires_at.set(Some(invite.expires_at_ms));

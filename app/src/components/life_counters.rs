@@ -290,7 +290,7 @@ fn CommanderForm(life: LifeTable, user: UserId) -> impl IntoView {
                         on:input=move |event| partner.set(event_target_value(&event))
                     />
                     <button class="button commanders__save" type="submit" disabled=move || pending.get()>
-                        "Save"
+                        {move || if pending.get() { "Saving…" } else { "Save" }}
                     </button>
                 </form>
             </Show>
@@ -421,7 +421,7 @@ fn NewGame(life: LifeTable) -> impl IntoView {
                     </select>
                 </label>
                 <button class="button new-game__confirm" type="button" disabled=move || pending.get() on:click=start>
-                    "Start new game"
+                    {move || if pending.get() { "Starting…" } else { "Start new game" }}
                 </button>
                 <button class="button button--secondary new-game__cancel" type="button" on:click=move |_| asking.set(false)>
                     "Cancel"

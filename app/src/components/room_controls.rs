@@ -46,7 +46,6 @@ pub fn RoomControls(
         });
     }
     let failure = RwSignal::new(None::<String>);
-    let navigate = use_navigate();
 
     let remove: RemoveAction = Action::new(move |player: &Player| {
         let player = player.clone();
@@ -72,28 +71,12 @@ pub fn RoomControls(
         Some(Err(err)) => failure.set(Some(err.to_string())),
         None => {}
     });
-    // Leaving and closing both end on the home page.
-    let depart = Action::new(move |(): &()| async move {
-        if is_owner {
-            close_room(room).await
-        } else {
-            leave_room(room).await
+    // A new try clears the last one's error: it says what went wrong with that try only.
+    Effect::new(move || {
+        if remove.pending().get() || readmit.pending().get() {
+            failure.set(None);
         }
     });
-    let invites = RecentInvites::expect();
-    Effect::new(move || match depart.value().get() {
-        Some(Ok(())) => {
-            invites.forget(room);
-            navigate("/", NavigateOptions::default());
-        }
-        Some(Err(err)) => failure.set(Some(err.to_string())),
-        None => {}
-    });
-    let depart_question = if is_owner {
-        "Close this room? Its Discord voice channel is deleted for everyone."
-    } else {
-        "Leave this game? You can come back later with a valid invite link."
-    };
 
     view! {
         <section class="room-controls">
@@ -115,20 +98,61 @@ pub fn RoomControls(
                     </For>
                 </ul>
             </Show>
-            <button
-                class=if is_owner { "button button--danger room__close" } else { "button button--secondary room__leave" }
-                type="button"
-                disabled=move || depart.pending().get()
-                on:click=move |_| {
-                    if confirmed(depart_question) {
-                        depart.dispatch(());
-                    }
-                }
-            >
-                {if is_owner { "Close room" } else { "Leave game" }}
-            </button>
+            <Depart room is_owner failure />
             {move || failure.get().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
         </section>
+    }
+}
+
+/// The owner's "Close room" or a player's "Leave game", after confirming; both end on the home
+/// page. Its error shows in the controls' `failure`.
+#[component]
+fn Depart(room: ChannelId, is_owner: bool, failure: RwSignal<Option<String>>) -> impl IntoView {
+    let depart = Action::new(move |(): &()| async move {
+        if is_owner {
+            close_room(room).await
+        } else {
+            leave_room(room).await
+        }
+    });
+    let invites = RecentInvites::expect();
+    let navigate = use_navigate();
+    Effect::new(move || match depart.value().get() {
+        Some(Ok(())) => {
+            invites.forget(room);
+            navigate("/", NavigateOptions::default());
+        }
+        Some(Err(err)) => failure.set(Some(err.to_string())),
+        None => {}
+    });
+    Effect::new(move || {
+        if depart.pending().get() {
+            failure.set(None);
+        }
+    });
+    let question = if is_owner {
+        "Close this room? Its Discord voice channel is deleted for everyone."
+    } else {
+        "Leave this game? You can come back later with a valid invite link."
+    };
+    view! {
+        <button
+            class=if is_owner { "button button--danger room__close" } else { "button button--secondary room__leave" }
+            type="button"
+            disabled=move || depart.pending().get()
+            on:click=move |_| {
+                if confirmed(question) {
+                    depart.dispatch(());
+                }
+            }
+        >
+            {move || match (is_owner, depart.pending().get()) {
+                (true, false) => "Close room",
+                (true, true) => "Closing…",
+                (false, false) => "Leave game",
+                (false, true) => "Leaving…",
+            }}
+        </button>
     }
 }
 
@@ -150,6 +174,7 @@ fn PlayerItem(player: Player, owner: UserId, remove: Option<RemoveAction>) -> im
             <button
                 class="button button--small button--secondary player__remove"
                 type="button"
+                disabled=move || remove.pending().get()
                 on:click=move |_| {
                     if confirmed(&question) {
                         remove.dispatch(target.clone());
@@ -158,7 +183,7 @@ fn PlayerItem(player: Player, owner: UserId, remove: Option<RemoveAction>) -> im
             >
                 // Named for its player ("Remove Bob"): a list of bare "Remove" buttons says nothing
                 // to a screen reader jumping between buttons.
-                "Remove"
+                {move || if remove.pending().get() { "Removing…" } else { "Remove" }}
                 <span class="sr-only">" " <bdi>{name}</bdi></span>
             </button>
         }
@@ -189,7 +214,7 @@ fn RemovedItem(player: Player, readmit: ReadmitAction) -> impl IntoView {
                     readmit.dispatch(id);
                 }
             >
-                "Let back in"
+                {move || if readmit.pending().get() { "Letting back in…" } else { "Let back in" }}
                 <span class="sr-only">" " <bdi>{name}</bdi></span>
             </button>
         </li>
@@ -201,7 +226,12 @@ fn RemovedItem(player: Player, readmit: ReadmitAction) -> impl IntoView {
 #[component]
 fn VoiceConnect(room: ChannelId, deep_link: String) -> impl IntoView {
     let connect = Action::new(move |(): &()| connect_user_to_voice_channel(room));
-    let connected = move || connect.value().get();
+    // While a new try is on its way, the last one's outcome no longer holds.
+    let connected = move || {
+        (!connect.pending().get())
+            .then(|| connect.value().get())
+            .flatten()
+    };
     view! {
             <div class="room-controls__voice">
                 <button
@@ -212,7 +242,7 @@ fn VoiceConnect(room: ChannelId, deep_link: String) -> impl IntoView {
                         connect.dispatch(());
                     }
                 >
-                    "Put me in the voice channel"
+                    {move || if connect.pending().get() { "Moving you…" } else { "Put me in the voice channel" }}
                 </button>
                 {move || match connected() {
                     Some(Ok(Connect::Moved)) => {

@@ -39,7 +39,12 @@ pub fn InvitePage() -> impl IntoView {
     });
     let sign_in = sign_in_path(&invite_path(&token));
     let sign_in_again = sign_in.clone();
-    let failed = move || join.value().get().and_then(Result::err);
+    // While a new try is on its way, the last one's error no longer holds.
+    let failed = move || {
+        (!join.pending().get())
+            .then(|| join.value().get().and_then(Result::err))
+            .flatten()
+    };
     // An invite that failed for its own reasons (expired, full, …) will not work on a retry.
     let settled = move || matches!(failed(), Some(AppError::Invite(_)));
     let join_token = token.clone();
