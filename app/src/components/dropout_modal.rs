@@ -11,16 +11,19 @@
 
 use leptos::{html, portal::Portal, prelude::*};
 
-/// The modal; `open` says when it shows, `rejoin` is the Discord deep link to the channel.
+/// The modal; `open` says when it shows, `rejoin` is the Discord deep link to the channel, and
+/// `announcement` the table's last join or leave (the page's own live region is inert behind the
+/// modal, and an inert region is not read, so the modal says them while it shows).
 #[component]
 pub fn DropoutModal(
     #[prop(into)] open: Signal<bool>,
     #[prop(into)] rejoin: Signal<Option<String>>,
+    #[prop(into)] announcement: Signal<Option<String>>,
 ) -> impl IntoView {
     view! {
         <Show when=move || open.get()>
             <Portal>
-                <DropoutDialog rejoin />
+                <DropoutDialog rejoin announcement />
             </Portal>
         </Show>
     }
@@ -28,7 +31,7 @@ pub fn DropoutModal(
 
 /// The dialog itself, alive exactly as long as it shows (so its cleanup undoes the `inert`).
 #[component]
-fn DropoutDialog(rejoin: Signal<Option<String>>) -> impl IntoView {
+fn DropoutDialog(rejoin: Signal<Option<String>>, announcement: Signal<Option<String>>) -> impl IntoView {
     let dialog = NodeRef::<html::Div>::new();
     #[cfg(feature = "hydrate")]
     {
@@ -78,6 +81,11 @@ fn DropoutDialog(rejoin: Signal<Option<String>>) -> impl IntoView {
                 <p id="dropout-text">
                     "You are no longer in this room's voice channel. Rejoin it from Discord to
                     keep playing; this page updates as soon as you are back."
+                </p>
+                // Starts with the announcement already made (a region's first text is not read),
+                // and reads the ones that follow.
+                <p class="sr-only dropout__announcement" aria-live="polite" role="status">
+                    {move || announcement.get()}
                 </p>
                 <div class="modal__actions">
                     {move || {

@@ -111,7 +111,7 @@ pub fn MemberList(
             <Show when=is_table fallback=move || view! { <ChannelList view /> }>
                 <SeatTable view server_now life />
             </Show>
-            <DropoutModal open=dropped rejoin />
+            <DropoutModal open=dropped rejoin announcement=move || view.with(|view| view.last_announcement().map(|said| said.text.clone())) />
         </section>
     }
 }

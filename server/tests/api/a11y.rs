@@ -150,6 +150,18 @@ async fn every_page_state_passes_axe_and_the_dropout_modal_holds_the_focus() {
             wait_for_focus_in_modal(&page, &format!("after Tab {step} (backwards: {backwards})")).await?;
         }
         found.extend(audit(&page, "dropout modal").await?);
+        // The page's live region is inert behind the modal: the modal says the table's news.
+        discord.join_voice(demo.bob, room)?;
+        page.wait_for("the modal to say bob joined", |page| async move {
+            let said = page
+                .find(".dropout .dropout__announcement")
+                .await?
+                .prop("textContent")
+                .await?
+                .unwrap_or_default();
+            Ok(said == "Bob joined the table")
+        })
+        .await?;
         page.screenshot("a11y-dropout-modal").await?;
         discord.join_voice(demo.alice, room)?;
         page.wait_for("the modal to close on return", |page| async move {
