@@ -41,6 +41,9 @@ pub struct LifeTable {
     pub server_now: Signal<i64>,
     /// The last failure, shown briefly.
     pub problem: RwSignal<Option<String>>,
+    /// Whether the table still follows the server: not once the room closed or the viewer may no
+    /// longer watch it (signed out, removed), when nothing here would be allowed.
+    pub following: Signal<bool>,
 }
 
 impl LifeTable {
@@ -67,7 +70,7 @@ impl LifeTable {
 
     /// Whether the viewer sits at the table (only players change numbers).
     fn seated(self) -> bool {
-        self.my_seat().is_some()
+        self.following.get() && self.my_seat().is_some()
     }
 
     /// Whether the viewer owns the room.

@@ -45,6 +45,7 @@ pub fn MemberList(
     #[prop(into)] viewer: Signal<Option<Viewer>>,
     #[prop(optional)] view: Option<RwSignal<RosterView>>,
     #[prop(optional)] table: Option<RwSignal<TableView>>,
+    #[prop(optional)] status: Option<RwSignal<StreamStatus>>,
 ) -> impl IntoView {
     let view = view.unwrap_or_else(|| RwSignal::new(RosterView::default()));
     let table = table.unwrap_or_else(|| RwSignal::new(TableView::default()));
@@ -62,7 +63,7 @@ pub fn MemberList(
     #[cfg(not(feature = "hydrate"))]
     let _ = TICK;
     let server_now = Signal::derive(move || view.with(|view| view.server_now(now.get())));
-    let status = RwSignal::new(StreamStatus::Connecting);
+    let status = status.unwrap_or_else(|| RwSignal::new(StreamStatus::Connecting));
     let watch = StoredValue::new(DropoutWatch::default());
     // Recomputed on every stream message, so the modal follows the event that changed it at once.
     let dropped = Memo::new(move |_| {
@@ -90,6 +91,7 @@ pub fn MemberList(
         me: Signal::derive(move || viewer.with(|viewer| viewer.as_ref().and_then(|viewer| viewer.user_id))),
         server_now,
         problem: RwSignal::new(None),
+        following: Signal::derive(move || !status.get().is_final()),
     };
 
     let is_table = move || view.with(|view| view.seats().is_some());
@@ -366,6 +368,7 @@ mod tests {
                 me: Signal::derive(|| "11".parse().ok()),
                 server_now: Signal::derive(|| 0),
                 problem: RwSignal::new(None),
+                following: Signal::derive(|| true),
             };
             let seat = roster.with_untracked(|roster| roster.seat_views().unwrap().remove(0));
             view! { <SeatItem seat server_now=Signal::derive(|| 0) life /> }.to_html()

@@ -18,7 +18,7 @@ use crate::{
         dev_panel::DevPanel, invite_panel::InvitePanel, member_list::MemberList, room_controls::RoomControls,
     },
     pages::not_found::{GoBack, NotFoundPage},
-    roster_view::RosterView,
+    roster_view::{RosterView, StreamStatus},
     server_fns::{
         rooms::{load_room, load_room_status},
         viewer::load_viewer,
@@ -117,8 +117,14 @@ fn OpenRoom(
     // The table's state, shared by the table and the owner's controls (whose player list follows
     // the seats live).
     let table = RwSignal::new(RosterView::default());
-    // A memo: the side panel is rebuilt when the room closes, not on every stream message.
+    // How the stream is doing, shared with the side panel: once the viewer may no longer watch
+    // (signed out, removed), there is nothing left for them to do there either.
+    let stream = RwSignal::new(StreamStatus::Connecting);
+    // Memos: the side panel is rebuilt when the room closes, not on every stream message.
     let closed = Signal::from(Memo::new(move |_| table.with(RosterView::is_closed)));
+    let shut_out = Signal::from(Memo::new(move |_| {
+        matches!(stream.get(), StreamStatus::SignedOut | StreamStatus::NotAPlayer)
+    }));
     let live_players = Signal::derive(move || {
         table.with(|table| {
             table.seats().map(|seats| {
@@ -162,12 +168,12 @@ fn OpenRoom(
                     _ => view! { <TableHeader signed_out=None /> }.into_any(),
                 }}
                 <Show when=watches>
-                    {view! { <MemberList room viewer view=table /> }.into_any()}
+                    {view! { <MemberList room viewer view=table status=stream /> }.into_any()}
                 </Show>
             </div>
             <aside class="game-room__side">
                 {move || match details.get() {
-                    Some(Ok(details)) => Some(view! { <RoomSide details live_players closed /> }),
+                    Some(Ok(details)) => Some(view! { <RoomSide details live_players closed shut_out /> }),
                     _ => None,
                 }}
                 <Show when=move || !private()>
@@ -195,12 +201,14 @@ fn RoomHeader(details: RoomDetails) -> impl IntoView {
 
 /// What the viewer can do in the room, secondary to the table: the owner's invite panel, and the
 /// room's controls (with the player list following `live_players`, the seats). Once the room has
-/// `closed` while the page was open, there is nothing left to do in it, and it says so.
+/// `closed` while the page was open, there is nothing left to do in it, and it says so; once the
+/// viewer is `shut_out` (signed out, removed: the table says which), the controls go too.
 #[component]
 fn RoomSide(
     details: RoomDetails,
     live_players: Signal<Option<Vec<Player>>>,
     closed: Signal<bool>,
+    shut_out: Signal<bool>,
 ) -> impl IntoView {
     let owner_panel = details
         .is_owner
@@ -217,7 +225,7 @@ fn RoomSide(
                 </a>
             </section>
         </Show>
-        <div class="game-room__controls" hidden=move || closed.get()>
+        <div class="game-room__controls" hidden=move || closed.get() || shut_out.get()>
             {owner_panel}
             <RoomControls details live_players />
         </div>

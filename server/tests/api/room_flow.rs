@@ -208,6 +208,15 @@ async fn the_owner_sees_a_removed_player_and_lets_them_back_in() {
     .await;
 }
 
+/// Nothing on a table that stopped following is left to press: no life button, no room controls.
+async fn assert_shut_out(page: &Page) -> anyhow::Result<()> {
+    page.wait_for("the table's buttons to go quiet", |page| async move {
+        Ok(page.count(".life__tap:not([disabled])").await? == 0
+            && page.count(".game-room__controls[hidden]").await? == 1)
+    })
+    .await
+}
+
 /// Bob joins from the invite page and lands on the room's page with its table live.
 async fn join_by_invite(page: &Page, base: &str, token: &str, room: &str) -> anyhow::Result<()> {
     page.goto(&format!("{base}/invite/{token}")).await?;
@@ -248,6 +257,9 @@ async fn a_refused_table_stops_and_says_why_instead_of_reconnecting_forever() {
             .ok();
         page.find(r#".roster[data-status="not-a-player"]"#).await?;
         assert!(page.text(".roster__ended").await?.contains("no longer a player"));
+        assert_shut_out(&page).await?;
+        let violations = page.axe().await?;
+        assert!(violations.is_empty(), "axe, not a player: {violations:?}");
 
         // Let back in; then signed out (in another tab, say) while watching: the way back in.
         owner
@@ -262,6 +274,10 @@ async fn a_refused_table_stops_and_says_why_instead_of_reconnecting_forever() {
             again.attr("href").await?.as_deref(),
             Some(format!("/auth/login?return_to=/game/{room}").as_str())
         );
+        assert_shut_out(&page).await?;
+        let violations = page.axe().await?;
+        assert!(violations.is_empty(), "axe, signed out: {violations:?}");
+        page.screenshot("refused-stream-signed-out").await?;
         Ok(())
     })
     .await;
