@@ -21,7 +21,7 @@ use std::{
 use discord_sim::{SimHandle, Snowflake};
 
 use super::{
-    BENCH_LABEL, Client, CpuMeter, Frame, REDIS_LABEL, Seated, Server, Table, ms, percentile, sign_in,
+    BENCH_LABEL, Client, Frame, REDIS_LABEL, Seated, Server, Table, cpu::CpuMeter, ms, percentile, sign_in,
 };
 
 /// The goal for this workload.
