@@ -110,6 +110,11 @@ pub fn MemberList(
                 <span class="roster__status">{move || shown_status().1}</span>
             </header>
             <StreamEnded status room />
+            // Text only: a browser running scripts keeps a `<noscript>`'s content as one text node,
+            // as one without them does, so the page hydrates the same either way.
+            <noscript class="roster__noscript">
+                "Who sits where comes live from Discord, which needs JavaScript: turn it on to see the table."
+            </noscript>
             <Show when=is_table fallback=move || view! { <ChannelList view /> }>
                 <SeatTable view server_now life />
             </Show>
