@@ -5,9 +5,8 @@
 //! It is a modal for the keyboard and screen readers too: it is rendered at the end of `<body>`
 //! (a portal), every other child of `<body>` is made `inert` while it shows, the first action
 //! takes the focus when it opens, Tab / Shift+Tab cycle inside it, and the focus goes back where
-//! it was when it closes. Not a native `<dialog>`:
-//! Chromium lets a second Escape close a modal `<dialog>` whatever its `cancel` handler says,
-//! and this one must stay until the user is back.
+//! it was when it closes. Not a native `<dialog>`: Chromium lets a second Escape close a modal
+//! `<dialog>` whatever its `cancel` handler says, and this one must stay until the user is back.
 
 use leptos::{html, portal::Portal, prelude::*};
 
