@@ -263,16 +263,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
                 .iter()
-                .map(|row| {
-                    let id: String = row.try_get("channel_id")?;
-                    Ok((
-                        parse(&id, "rooms")?,
-                        Idleness {
-                            idle_since_ms: row.try_get("idle_since")?,
-                            warned_at_ms: row.try_get("warned_at")?,
-                        },
-                    ))
-                })
+                .map(idleness_from_row)
                 .collect()
         })
     }
@@ -301,16 +292,7 @@ impl Store {
                 .fetch_all(pool)
                 .await?
                 .iter()
-                .map(|row| {
-                    let id: String = row.try_get("channel_id")?;
-                    Ok((
-                        parse(&id, "rooms")?,
-                        Idleness {
-                            idle_since_ms: row.try_get("idle_since")?,
-                            warned_at_ms: row.try_get("warned_at")?,
-                        },
-                    ))
-                })
+                .map(idleness_from_row)
                 .collect()
         })
     }
@@ -732,6 +714,24 @@ impl Store {
                 .transpose()
         })
     }
+}
+
+/// A room's channel and idleness from a row with `channel_id`, `idle_since` and `warned_at`.
+fn idleness_from_row<R>(row: &R) -> Result<(ChannelId, Idleness), StoreError>
+where
+    R: Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let id: String = row.try_get("channel_id")?;
+    Ok((
+        parse(&id, "rooms")?,
+        Idleness {
+            idle_since_ms: row.try_get("idle_since")?,
+            warned_at_ms: row.try_get("warned_at")?,
+        },
+    ))
 }
 
 fn room_from_row<R>(row: &R) -> Result<RoomRecord, StoreError>
