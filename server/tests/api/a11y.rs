@@ -99,8 +99,7 @@ async fn every_page_state_passes_axe_and_the_dropout_modal_holds_the_focus() {
     let (channel, token) = owner.create_room("Friday Commander").await;
     let room = Snowflake::parse(&channel).unwrap();
     bob.call("join", &[("token", &token)]).await.ok();
-    let base = app.url("");
-    let base = base.trim_end_matches('/').to_owned();
+    let base = app.address.clone();
     browser_test("a11y", |page| async move {
         let mut found = Vec::new();
 

@@ -72,8 +72,7 @@ async fn life_totals_are_shared_undone_by_their_author_tracked_per_commander_and
     let (channel, token) = owner.create_room("Life").await;
     bob.call("join", &[("token", &token)]).await.ok();
     let path = format!("/game/{channel}");
-    let base = app.url("");
-    let base = base.trim_end_matches('/').to_owned();
+    let base = app.address.clone();
     two_browser_test("life", |alice_page, bob_page| async move {
         let pages = [&alice_page, &bob_page];
         sign_in_to(&alice_page, &base, alice_id, &path).await?;

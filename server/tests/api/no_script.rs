@@ -44,8 +44,7 @@ async fn every_page_tells_the_truth_with_javascript_off() {
         .unwrap();
     let warned = janitor.sweep(now).await.unwrap();
     assert_eq!(warned.warned.len(), 1, "{warned:?}");
-    let base = app.url("");
-    let base = base.trim_end_matches('/').to_owned();
+    let base = app.address.clone();
     scriptless_browser_test("no_script", |page| async move {
         // Before signing in: what the invite is for, and a dead link said before any sign-in.
         open(&page, format!("{base}/invite/{token}")).await?;

@@ -237,8 +237,7 @@ async fn a_refused_table_stops_and_says_why_instead_of_reconnecting_forever() {
     let demo = app.discord.demo();
     let owner = Player::signed_in(&app, &demo.alice.to_string()).await;
     let (room, token) = owner.create_room("Strict table").await;
-    let base = app.url("");
-    let base = base.trim_end_matches('/').to_owned();
+    let base = app.address.clone();
     browser_test("refused_stream", |page| async move {
         page.goto(&format!("{base}/auth/login?return_to=/invite/{token}"))
             .await?;

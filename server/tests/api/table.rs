@@ -166,8 +166,7 @@ async fn seats_fill_live_a_drop_is_timed_by_the_server_and_clears_on_return() {
     let (channel, token) = owner.create_room("Friday Commander").await;
     let room = Snowflake::parse(&channel).expect("a snowflake");
     let path = format!("/game/{channel}");
-    let base = app.url("");
-    let base = base.trim_end_matches('/').to_owned();
+    let base = app.address.clone();
     two_browser_test("table", |alice_page, bob_page| async move {
         sign_in_to(&alice_page, &base, demo.alice, &path).await?;
         wait_for_voice(&alice_page, demo.alice, "waiting").await?;
